@@ -1,0 +1,142 @@
+//! Run a funnel over every user: users split into row-balanced ranges, one scan per range on the
+//! thread pool, no shared state in the hot loop, results concatenated in user order.
+
+use rayon::prelude::*;
+
+use super::output::{FunnelOutput, StepTimes};
+use super::spec::FunnelSpec;
+use super::steps::{EventMasks, MaskSource, RowMasks, RowSteps, StepConditions};
+use super::window_funnel::Scan;
+use crate::control::Control;
+use crate::error::{CoreError, Result};
+use crate::log::EncodedLog;
+
+/// Run `spec` with `conditions` over `log`.
+pub fn run_funnel(
+    log: &EncodedLog,
+    spec: &FunnelSpec,
+    conditions: &StepConditions,
+    control: &Control,
+) -> Result<FunnelOutput> {
+    if conditions.event_codes.len() != spec.steps {
+        return Err(CoreError::InvalidFunnel(format!(
+            "{} step conditions given for a {}-step funnel",
+            conditions.event_codes.len(),
+            spec.steps
+        )));
+    }
+    let steps = RowSteps::resolve(log, conditions)?;
+    match &steps {
+        RowSteps::ByEvent(table) => scan_all(
+            log,
+            spec,
+            &EventMasks {
+                table,
+                events: &log.events,
+            },
+            control,
+        ),
+        RowSteps::ByRow(masks) => scan_all(log, spec, &RowMasks(masks), control),
+    }
+}
+
+struct Part {
+    levels: Vec<u8>,
+    entry_rows: Vec<u32>,
+    step_times: Vec<StepTimes>,
+}
+
+fn scan_all<M: MaskSource>(
+    log: &EncodedLog,
+    spec: &FunnelSpec,
+    masks: &M,
+    control: &Control,
+) -> Result<FunnelOutput> {
+    let ranges = user_ranges(log, rayon::current_num_threads() * 16);
+    control.set_total(log.n_users() as u64);
+    let parts: Vec<Part> = ranges
+        .into_par_iter()
+        .map(|users| {
+            control.check()?;
+            let part = scan_range(log, spec, masks, users.clone());
+            control.advance(users.len() as u64);
+            Ok(part)
+        })
+        .collect::<Result<_>>()?;
+
+    let mut out = FunnelOutput {
+        levels: Vec::with_capacity(log.n_users()),
+        entry_rows: Vec::with_capacity(log.n_users()),
+        step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
+    };
+    for part in parts {
+        out.levels.extend_from_slice(&part.levels);
+        out.entry_rows.extend_from_slice(&part.entry_rows);
+        for (all, mine) in out.step_times.iter_mut().zip(part.step_times) {
+            all.users.extend_from_slice(&mine.users);
+            all.from_start.extend_from_slice(&mine.from_start);
+            all.from_previous.extend_from_slice(&mine.from_previous);
+        }
+    }
+    Ok(out)
+}
+
+fn scan_range<M: MaskSource>(
+    log: &EncodedLog,
+    spec: &FunnelSpec,
+    masks: &M,
+    users: std::ops::Range<usize>,
+) -> Part {
+    let mut part = Part {
+        levels: Vec::with_capacity(users.len()),
+        entry_rows: Vec::with_capacity(users.len()),
+        step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
+    };
+    let mut scan = Scan::new();
+    for user in users {
+        scan.run(spec, &log.times, masks, log.user_rows(user));
+        let level = scan.level();
+        part.levels.push(level);
+        if level == 0 {
+            part.entry_rows.push(u32::MAX);
+            continue;
+        }
+        let best = &scan.slots[level as usize - 1];
+        part.entry_rows
+            .push(log.source_rows[best.start_row as usize]);
+        for step in 1..level as usize {
+            let slot = &scan.slots[step];
+            let times = &mut part.step_times[step - 1];
+            times.users.push(user as u32);
+            times.from_start.push(slot.last - slot.start);
+            times.from_previous.push(slot.last - slot.prev);
+        }
+    }
+    part
+}
+
+/// Split users into about `parts` ranges holding similar numbers of rows.
+fn user_ranges(log: &EncodedLog, parts: usize) -> Vec<std::ops::Range<usize>> {
+    let n_users = log.n_users();
+    let n_rows = log.n_rows().max(1);
+    let mut ranges = Vec::with_capacity(parts);
+    let mut start = 0;
+    for p in 1..=parts {
+        let target = (n_rows as u64 * p as u64 / parts as u64) as u32;
+        let end = if p == parts {
+            n_users
+        } else {
+            log.user_offsets[1..]
+                .partition_point(|&o| o < target)
+                .min(n_users)
+        };
+        if end > start {
+            ranges.push(start..end);
+            start = end;
+        }
+    }
+    if start < n_users {
+        ranges.push(start..n_users);
+    }
+    ranges
+}

@@ -1,0 +1,109 @@
+//! Which steps each row matches, as a bit mask (bit k-1 for step k).
+//!
+//! Event-only steps are a lookup table by event code: a run reads one `u32` per row and nothing
+//! else for rows no step can match. A step with property predicates also carries a filter, one
+//! boolean per input row (evaluated vectorised by the caller); filters are folded into a mask per
+//! encoded row once per run.
+
+use arrow_buffer::BooleanBuffer;
+use rayon::prelude::*;
+
+use crate::error::{CoreError, Result};
+use crate::log::EncodedLog;
+
+/// Step conditions as the caller defines them.
+#[derive(Debug, Clone, Default)]
+pub struct StepConditions {
+    /// For each step: the event codes it accepts.
+    pub event_codes: Vec<Vec<u32>>,
+    /// For steps with property predicates: step index and one boolean per *input* row; a row
+    /// matches the step only if its event is accepted and its filter value is true.
+    pub row_filters: Vec<(usize, BooleanBuffer)>,
+}
+
+/// Resolved conditions the kernel reads.
+pub(crate) enum RowSteps {
+    /// Mask by event code.
+    ByEvent(Vec<u32>),
+    /// Mask per encoded row.
+    ByRow(Vec<u32>),
+}
+
+impl RowSteps {
+    pub(crate) fn resolve(log: &EncodedLog, conditions: &StepConditions) -> Result<Self> {
+        let mut by_event = vec![0u32; log.event_names.len()];
+        for (step, codes) in conditions.event_codes.iter().enumerate() {
+            for &code in codes {
+                let slot = by_event.get_mut(code as usize).ok_or_else(|| {
+                    CoreError::InvalidFunnel(format!(
+                        "step {} names event code {code}, but the log has {} event names",
+                        step + 1,
+                        log.event_names.len()
+                    ))
+                })?;
+                *slot |= 1 << step;
+            }
+        }
+        if conditions.row_filters.is_empty() {
+            return Ok(RowSteps::ByEvent(by_event));
+        }
+        let input_rows = log.source_rows.iter().copied().max().unwrap_or(0) as usize + 1;
+        for (step, filter) in &conditions.row_filters {
+            if *step >= conditions.event_codes.len() {
+                return Err(CoreError::InvalidFunnel(format!(
+                    "a filter names step {}, but the funnel has {} steps",
+                    step + 1,
+                    conditions.event_codes.len()
+                )));
+            }
+            if filter.len() < input_rows {
+                return Err(CoreError::InvalidFunnel(format!(
+                    "the condition of step {} has {} values; the log was built from {input_rows} rows",
+                    step + 1,
+                    filter.len()
+                )));
+            }
+        }
+        let masks = log
+            .source_rows
+            .par_iter()
+            .zip(log.events.par_iter())
+            .map(|(&source, &code)| {
+                let mut mask = by_event[code as usize];
+                for (step, filter) in &conditions.row_filters {
+                    if !filter.value(source as usize) {
+                        mask &= !(1 << step);
+                    }
+                }
+                mask
+            })
+            .collect();
+        Ok(RowSteps::ByRow(masks))
+    }
+}
+
+/// The kernel's view of row masks; monomorphised so the event-only path stays a table lookup.
+pub(crate) trait MaskSource: Sync {
+    fn mask(&self, row: usize) -> u32;
+}
+
+pub(crate) struct EventMasks<'a> {
+    pub table: &'a [u32],
+    pub events: &'a [u32],
+}
+
+impl MaskSource for EventMasks<'_> {
+    #[inline(always)]
+    fn mask(&self, row: usize) -> u32 {
+        self.table[self.events[row] as usize]
+    }
+}
+
+pub(crate) struct RowMasks<'a>(pub &'a [u32]);
+
+impl MaskSource for RowMasks<'_> {
+    #[inline(always)]
+    fn mask(&self, row: usize) -> u32 {
+        self.0[row]
+    }
+}

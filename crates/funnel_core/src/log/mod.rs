@@ -1,0 +1,78 @@
+//! The event log as the engine keeps it: encoded once, read by every funnel and audience.
+//!
+//! Rows are sorted by (user, time) and addressed through per-user offsets (CSR), so a funnel is a
+//! scan over two flat arrays: event codes and timestamps. Users get dense ids `0..U` in the order
+//! of their original keys; `user_keys` maps them back at the edge.
+
+mod columns;
+mod encode;
+mod keys;
+
+pub use columns::{ColumnRef, TimeUnit};
+pub use encode::{encode, EncodeOptions};
+pub use keys::UserKeys;
+
+/// An event log encoded for analysis.
+#[derive(Debug, Clone)]
+pub struct EncodedLog {
+    /// `user_offsets[u]..user_offsets[u + 1]` are the rows of user `u`; length `U + 1`.
+    pub user_offsets: Vec<u32>,
+    /// Timestamp of each row, in `time_unit`, sorted within each user.
+    pub times: Vec<i64>,
+    /// Event code of each row: an index into `event_names`.
+    pub events: Vec<u32>,
+    /// Row of the original input that each encoded row came from (for property columns).
+    pub source_rows: Vec<u32>,
+    /// Session code of each row, when the log has a session column.
+    pub sessions: Option<Vec<u32>>,
+    /// Event names, sorted; codes index this table.
+    pub event_names: Vec<String>,
+    /// Number of rows of each event code.
+    pub event_counts: Vec<u64>,
+    /// Original user keys, indexed by dense user id.
+    pub user_keys: UserKeys,
+    pub time_unit: TimeUnit,
+    /// Rows of the input skipped because a required column was null (`drop_nulls`).
+    pub dropped_rows: u64,
+}
+
+impl EncodedLog {
+    pub fn n_rows(&self) -> usize {
+        self.times.len()
+    }
+
+    pub fn n_users(&self) -> usize {
+        self.user_offsets.len().saturating_sub(1)
+    }
+
+    /// The rows of dense user `user` as a range into the row arrays.
+    #[inline]
+    pub fn user_rows(&self, user: usize) -> std::ops::Range<usize> {
+        self.user_offsets[user] as usize..self.user_offsets[user + 1] as usize
+    }
+
+    /// The code of an event name, if the log has it.
+    pub fn event_code(&self, name: &str) -> Option<u32> {
+        self.event_names
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    /// Earliest and latest timestamp in the log.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let min = self.times.iter().copied().min()?;
+        let max = self.times.iter().copied().max()?;
+        Some((min, max))
+    }
+
+    /// Dense user id of every row (expanded from the offsets), for callers that need it per row.
+    pub fn row_users(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.n_rows());
+        for user in 0..self.n_users() {
+            let rows = self.user_rows(user);
+            out.extend(std::iter::repeat_n(user as u32, rows.len()));
+        }
+        out
+    }
+}

@@ -1,0 +1,23 @@
+//! The native module `workbench._core`: a thin layer that moves Arrow data into `funnel_core`
+//! and results back, maps errors to `workbench.exceptions`, and releases the GIL while it works.
+
+use pyo3::prelude::*;
+
+mod arrow_out;
+mod audience;
+mod errors;
+mod funnel;
+mod interrupt;
+mod log;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    audience::register(m)?;
+    m.add_class::<log::PyEncodedLog>()?;
+    m.add_class::<funnel::PyFunnelOutput>()?;
+    m.add_function(wrap_pyfunction!(log::encode_log, m)?)?;
+    m.add_function(wrap_pyfunction!(funnel::run_funnel, m)?)?;
+    Ok(())
+}

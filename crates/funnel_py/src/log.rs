@@ -1,0 +1,163 @@
+//! `workbench._core.EncodedLog`: the encoded event log, shared by funnels and audiences.
+
+use std::sync::Arc;
+
+use funnel_core::log::{encode, ColumnRef, EncodeOptions, EncodedLog, TimeUnit, UserKeys};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3_arrow::PyChunkedArray;
+
+use crate::arrow_out;
+use crate::interrupt::run_interruptible;
+
+/// An event log encoded once: dense users, rows sorted by (user, time), coded event names.
+#[pyclass(name = "EncodedLog", module = "workbench._core", frozen)]
+pub struct PyEncodedLog {
+    pub inner: Arc<EncodedLog>,
+}
+
+#[pymethods]
+impl PyEncodedLog {
+    #[getter]
+    fn n_rows(&self) -> usize {
+        self.inner.n_rows()
+    }
+
+    #[getter]
+    fn n_users(&self) -> usize {
+        self.inner.n_users()
+    }
+
+    #[getter]
+    fn dropped_rows(&self) -> u64 {
+        self.inner.dropped_rows
+    }
+
+    #[getter]
+    fn time_unit(&self) -> &'static str {
+        self.inner.time_unit.as_str()
+    }
+
+    #[getter]
+    fn event_names(&self) -> Vec<String> {
+        self.inner.event_names.clone()
+    }
+
+    #[getter]
+    fn event_counts(&self) -> Vec<u64> {
+        self.inner.event_counts.clone()
+    }
+
+    #[getter]
+    fn has_sessions(&self) -> bool {
+        self.inner.sessions.is_some()
+    }
+
+    fn time_range(&self) -> Option<(i64, i64)> {
+        self.inner.time_range()
+    }
+
+    fn event_code(&self, name: &str) -> Option<u32> {
+        self.inner.event_code(name)
+    }
+
+    /// Original user keys indexed by dense user id (pyarrow int64 or string array).
+    fn user_keys(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.inner.user_keys {
+            UserKeys::Int(keys) => arrow_out::i64s(py, keys.clone()),
+            UserKeys::Str(keys) => arrow_out::strings(py, keys),
+        }
+    }
+
+    /// Input row of every encoded row (uint32).
+    fn source_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        arrow_out::u32s(py, self.inner.source_rows.clone())
+    }
+
+    /// Dense user id of every encoded row (uint32).
+    fn row_users(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let users = py.detach(|| self.inner.row_users());
+        arrow_out::u32s(py, users)
+    }
+
+    /// Timestamp of every encoded row (int64, in `time_unit`).
+    fn times(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        arrow_out::i64s(py, self.inner.times.clone())
+    }
+
+    /// Event code of every encoded row (uint32).
+    fn events(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        arrow_out::u32s(py, self.inner.events.clone())
+    }
+
+    /// Rows per user (uint32), indexed by dense user id.
+    fn user_offsets(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        arrow_out::u32s(py, self.inner.user_offsets.clone())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "EncodedLog(rows={}, users={}, events={})",
+            self.inner.n_rows(),
+            self.inner.n_users(),
+            self.inner.event_names.len()
+        )
+    }
+}
+
+/// Encode a log from its columns (chunked Arrow arrays); names are used in error messages.
+#[pyfunction]
+#[pyo3(signature = (user, event, time, session=None, *, names, time_unit=None, drop_nulls=false, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn encode_log(
+    py: Python<'_>,
+    user: PyChunkedArray,
+    event: PyChunkedArray,
+    time: PyChunkedArray,
+    session: Option<PyChunkedArray>,
+    names: (String, String, String, Option<String>),
+    time_unit: Option<&str>,
+    drop_nulls: bool,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<PyEncodedLog> {
+    let int_time_unit = time_unit
+        .map(|unit| {
+            TimeUnit::parse(unit).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "time_unit must be one of 's', 'ms', 'us', 'ns'; got {unit:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let (user_name, event_name, time_name, session_name) = names;
+    let session_name = session_name.unwrap_or_else(|| "session".into());
+    let options = EncodeOptions {
+        drop_nulls,
+        int_time_unit,
+    };
+    let encoded = run_interruptible(py, progress.as_ref(), |control| {
+        encode(
+            ColumnRef {
+                name: &user_name,
+                chunks: user.chunks(),
+            },
+            ColumnRef {
+                name: &event_name,
+                chunks: event.chunks(),
+            },
+            ColumnRef {
+                name: &time_name,
+                chunks: time.chunks(),
+            },
+            session.as_ref().map(|s| ColumnRef {
+                name: &session_name,
+                chunks: s.chunks(),
+            }),
+            options,
+            control,
+        )
+    })?;
+    Ok(PyEncodedLog {
+        inner: Arc::new(encoded),
+    })
+}
