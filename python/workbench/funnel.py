@@ -393,7 +393,7 @@ class FunnelResult:
         if len(duplicated):
             raise SchemaError(
                 f"the user table has {len(duplicated)} duplicate key(s) in {key!r}, "
-                f"e.g. {duplicated.iloc[0]!r}; each user needs one row"
+                f"e.g. {duplicated.iloc[0]}; each user needs one row"
             )
         attribute = users.set_index(key)[by]
         values = attribute.reindex(self.log.users).reset_index(drop=True).astype("object")

@@ -7,49 +7,49 @@ use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 
 create_exception!(
-    exceptions,
+    workbench.exceptions,
     WorkbenchError,
     PyException,
     "Base class of every error Funnel Workbench raises."
 );
 create_exception!(
-    exceptions,
+    workbench.exceptions,
     SchemaError,
     WorkbenchError,
     "A column is missing, has the wrong type, or disagrees with the others."
 );
 create_exception!(
-    exceptions,
+    workbench.exceptions,
     NullValuesError,
     SchemaError,
     "A required column (user, event, time) holds nulls."
 );
 create_exception!(
-    exceptions,
+    workbench.exceptions,
     EmptyLogError,
     WorkbenchError,
     "The event log has no rows to analyse."
 );
 create_exception!(
-    exceptions,
+    workbench.exceptions,
     FunnelDefinitionError,
     WorkbenchError,
     "A funnel's steps, window or options cannot be run."
 );
 create_exception!(
-    exceptions,
+    workbench.exceptions,
     AudienceError,
     WorkbenchError,
     "An audience, tag or bitmap operation cannot be carried out."
 );
 create_exception!(
-    exceptions,
+    workbench.exceptions,
     CorruptDataError,
     WorkbenchError,
     "Bytes or a file do not decode as the format they claim to be."
 );
 create_exception!(
-    exceptions,
+    workbench.exceptions,
     InternalError,
     WorkbenchError,
     "A bug in the engine; please report it with the input that caused it."

@@ -1,0 +1,141 @@
+"""The columns of an event log as the plan code needs them: event codes, times, properties.
+
+Validation and inference read the log's source table (original row order) and never the native
+encoding, so a plain table works too; row numbers in reports are positions in that table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["LogData"]
+
+
+@dataclass
+class LogData:
+    """One event log, read once: event names coded, time as int64, property columns."""
+
+    table: pa.Table
+    user: str
+    event: str
+    time: str
+    session: str | None
+
+    @classmethod
+    def of(cls, log: Any) -> LogData:
+        """From a ``workbench.EventLog`` or anything it accepts (columns found by name)."""
+        from workbench.log import (
+            EVENT_COLUMNS,
+            SESSION_COLUMNS,
+            TIME_COLUMNS,
+            USER_COLUMNS,
+            EventLog,
+            _pick,
+            to_arrow_table,
+        )
+
+        if isinstance(log, LogData):
+            return log
+        if isinstance(log, EventLog):
+            return cls(log.source, log.user_column, log.event_column, log.time_column,
+                       log.session_column)
+        table = to_arrow_table(log)
+        session = next((c for c in SESSION_COLUMNS if c in table.column_names), None)
+        return cls(
+            table,
+            _pick(table, "user", None, USER_COLUMNS),
+            _pick(table, "event", None, EVENT_COLUMNS),
+            _pick(table, "time", None, TIME_COLUMNS),
+            session,
+        )
+
+    @property
+    def n_rows(self) -> int:
+        return self.table.num_rows
+
+    @property
+    def property_names(self) -> list[str]:
+        roles = {self.user, self.event, self.time, self.session}
+        return [c for c in self.table.column_names if c not in roles]
+
+    @cached_property
+    def _coded(self) -> tuple[np.ndarray, list[str]]:
+        column = self.table.column(self.event)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        if encoded.null_count:
+            codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, codes)
+        return codes.astype(np.int32, copy=False), [str(v) for v in encoded.dictionary.to_pylist()]
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Event code per row (-1 for a null event name)."""
+        return self._coded[0]
+
+    @property
+    def event_names(self) -> list[str]:
+        """Event name per code."""
+        return self._coded[1]
+
+    @cached_property
+    def event_rows(self) -> np.ndarray:
+        """Rows per event code."""
+        valid = self.codes[self.codes >= 0]
+        return np.bincount(valid, minlength=len(self.event_names))
+
+    @cached_property
+    def _time(self) -> tuple[np.ndarray, str | None, str | None]:
+        column = self.table.column(self.time)
+        ctype = column.type
+        if pa.types.is_timestamp(ctype):
+            values = column.cast(pa.int64())
+            unit, tz = ctype.unit, ctype.tz
+        elif pa.types.is_date(ctype):
+            values = column.cast(pa.timestamp("s")).cast(pa.int64())
+            unit, tz = "s", None
+        elif pa.types.is_integer(ctype):
+            values, unit, tz = column.cast(pa.int64()), None, None
+        else:
+            values = pc.cast(column, pa.timestamp("us")).cast(pa.int64())
+            unit, tz = "us", None
+        arr = values.combine_chunks().fill_null(np.iinfo(np.int64).min)
+        return arr.to_numpy(zero_copy_only=False), unit, tz
+
+    @property
+    def time_values(self) -> np.ndarray:
+        """Time per row as int64 in the column's unit (nulls as the smallest int64)."""
+        return self._time[0]
+
+    def to_time(self, values: np.ndarray) -> pd.Series | np.ndarray:
+        """Int64 times back to timestamps (or left as numbers for integer time columns)."""
+        _, unit, tz = self._time
+        if unit is None:
+            return values
+        stamps = pd.to_datetime(values, unit=unit, utc=tz is not None)
+        return stamps.tz_convert(tz) if tz else stamps
+
+    def column(self, name: str) -> pa.Array:
+        """A property column as one contiguous array (dictionary columns decoded)."""
+        column = self.table.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        return column.combine_chunks()
+
+    def code_of(self, name: str) -> int | None:
+        try:
+            return self._index[name]
+        except KeyError:
+            return None
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {name: code for code, name in enumerate(self.event_names)}

@@ -1,0 +1,199 @@
+"""Drafting a tracking plan from a log: what events there are and what their properties look like.
+
+Per property column, one group-by over (event code, value) gives non-null counts, distinct values
+and the most frequent values per event; numbers also get their range. Nothing runs per row in
+Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workbench.plan._logdata import LogData
+from workbench.plan.model import EventSpec, PropertySpec
+from workbench.plan.tracking_plan import TrackingPlan
+from workbench.plan.validate import _kind
+
+__all__ = ["infer"]
+
+_EXAMPLES = 3
+
+
+def _humanize(name: str) -> str:
+    words = name.replace("-", " ").replace("_", " ").replace(".", " ").split()
+    return " ".join(words).capitalize() if words else name
+
+
+def _column_values(column: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, list[Any] | None]:
+    """(valid mask, values as numbers or dictionary codes, the dictionary for strings)."""
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    if kind == "float":
+        valid &= ~pc.is_nan(column).fill_null(False).to_numpy(zero_copy_only=False)
+    if kind in ("string", "other"):
+        if kind == "other":
+            column = column.cast(pa.string()) if _castable(column) else pc.cast(
+                column, pa.string(), safe=False
+            )
+        encoded = pc.dictionary_encode(column)
+        codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        return valid, codes, encoded.dictionary.to_pylist()
+    if kind == "timestamp":
+        stamps = column if pa.types.is_timestamp(column.type) else column.cast(pa.timestamp("s"))
+        return valid, stamps.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), None
+    if kind == "boolean":
+        return valid, column.fill_null(False).to_numpy(zero_copy_only=False), None
+    return valid, column.fill_null(0).to_numpy(zero_copy_only=False), None
+
+
+def _castable(column: pa.Array) -> bool:
+    try:
+        column.slice(0, 1).cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
+    """See :meth:`TrackingPlan.infer`."""
+    data = LogData.of(log)
+    codes = data.codes
+    names = data.event_names
+    n_codes = len(names)
+    event_rows = data.event_rows
+    has_code = codes >= 0
+
+    # Per event: rows, users, first and last time.
+    times = data.time_values
+    frame = pd.DataFrame({"c": codes[has_code], "t": times[has_code]})
+    span = frame.groupby("c")["t"].agg(["min", "max"])
+    users_col = data.table.column(data.user).combine_chunks()
+    user_codes = pc.dictionary_encode(users_col).indices.fill_null(-1).to_numpy(
+        zero_copy_only=False
+    )
+    pairs = pd.DataFrame({"c": codes[has_code], "u": user_codes[has_code]}).drop_duplicates()
+    users = pairs.groupby("c").size().reindex(range(n_codes), fill_value=0).to_numpy()
+
+    common: dict[str, PropertySpec] = {}
+    own: list[dict[str, PropertySpec]] = [{} for _ in range(n_codes)]
+    for prop in data.property_names:
+        column = data.column(prop)
+        kind = _kind(column.type)
+        ptype = kind if kind != "other" else "string"
+        valid, values, dictionary = _column_values(column, kind)
+        rows_valid = valid & has_code
+        nonnull = np.bincount(codes[rows_valid], minlength=n_codes)
+        if not nonnull.any():
+            continue  # an all-null column says nothing about the plan
+        pair = pd.DataFrame({"c": codes[rows_valid], "v": values[rows_valid]})
+        counts = pair.value_counts(sort=True)  # (event code, value) → rows, most frequent first
+        distinct = counts.groupby(level=0).size().reindex(range(n_codes), fill_value=0)
+        top = counts.groupby(level=0).head(_EXAMPLES)
+        numeric = kind in ("integer", "float", "timestamp")
+        ranges = pair.groupby("c")["v"].agg(["min", "max"]) if numeric else None
+
+        unit, tz = "s", None
+        if pa.types.is_timestamp(column.type):
+            unit, tz = column.type.unit, column.type.tz
+
+        def show(raw: Any, *, dictionary=dictionary, kind=kind, unit=unit, tz=tz) -> Any:
+            if dictionary is not None:
+                return dictionary[int(raw)]
+            if kind == "timestamp":
+                return pd.Timestamp(int(raw), unit=unit, tz=tz).isoformat()
+            if kind == "boolean":
+                return bool(raw)
+            return raw.item() if hasattr(raw, "item") else raw
+
+        present = event_rows > 0
+        if (nonnull[present] > 0).all() and present.sum() > 1:
+            total_rows = int(event_rows.sum())
+            total_nonnull = int(nonnull.sum())
+            all_values = pd.Series(values[rows_valid]).value_counts()
+            lo = hi = None
+            if numeric:
+                lo, hi = all_values.index.min(), all_values.index.max()
+            common[prop] = _spec(
+                prop, ptype, total_rows, total_nonnull, len(all_values),
+                [show(v) for v in all_values.index[:_EXAMPLES]],
+                sorted(show(v) for v in all_values.index) if kind == "string" else None,
+                show(lo) if lo is not None else None, show(hi) if hi is not None else None,
+                max_allowed,
+            )
+            continue
+        for code in np.flatnonzero(nonnull):
+            examples = [show(v) for v in top.loc[code].index]
+            values_here = None
+            if kind == "string" and distinct[code] <= max_allowed:
+                values_here = sorted(show(v) for v in counts.loc[code].index)
+            lo = hi = None
+            if ranges is not None:
+                lo, hi = show(ranges.at[code, "min"]), show(ranges.at[code, "max"])
+            own[code][prop] = _spec(
+                prop, ptype, int(event_rows[code]), int(nonnull[code]), int(distinct[code]),
+                examples, values_here, lo, hi, max_allowed,
+            )
+
+    events: dict[str, EventSpec] = {}
+    order = np.argsort(-event_rows, kind="stable")  # the busiest events first
+    for code in order:
+        if event_rows[code] == 0:
+            continue
+        event = names[code]
+        first, last = data.to_time(np.array([span.at[code, "min"], span.at[code, "max"]]))
+        events[event] = EventSpec(
+            name=event,
+            display_name={"en": _humanize(event)},
+            properties=dict(sorted(own[code].items())),
+            observed={
+                "rows": int(event_rows[code]),
+                "users": int(users[code]),
+                "first_seen": _iso(first),
+                "last_seen": _iso(last),
+            },
+        )
+    return TrackingPlan(
+        events, common_properties=common, name=name, languages=("en",),
+        description="Drafted by TrackingPlan.infer; review the rules, then add descriptions "
+        "and owners.",
+    )
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else int(value)
+
+
+def _spec(
+    prop: str,
+    ptype: str,
+    rows: int,
+    nonnull: int,
+    distinct: int,
+    examples: list[Any],
+    values: list[Any] | None,
+    lo: Any,
+    hi: Any,
+    max_allowed: int,
+) -> PropertySpec:
+    null_rate = 1.0 - nonnull / rows if rows else 0.0
+    observed: dict[str, Any] = {
+        "rows": rows,
+        "null_rate": round(null_rate, 4),
+        "distinct": distinct,
+    }
+    if lo is not None:
+        observed["min"], observed["max"] = lo, hi
+    # Suggest allowed values only where the data says enough: few values, each seen often.
+    suggest = values is not None and distinct <= max_allowed and nonnull >= 5 * distinct
+    return PropertySpec(
+        name=prop,
+        type=ptype,  # type: ignore[arg-type]
+        required=nonnull == rows,
+        allowed=tuple(values) if suggest and values else None,
+        examples=tuple(examples),
+        observed=observed,
+    )
