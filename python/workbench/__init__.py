@@ -10,28 +10,41 @@ The public API in one screen::
     result.table                                  # users, conversion, drop-off, time per step
     result.breakdown("platform")                  # the same per property of the step-1 event
 
+    dropped = result.dropped_after(2)             # an Audience (Roaring bitmap) of users
+    tags = wb.TagStore.from_table(log, users_df, key="user_id", categorical=["gender"])
+    wb.profile(dropped, tags)                     # who they are: share, TGI, lift per tag
+    tags.select("gender:F & vip - churned")       # crowd selection; export with .to_bytes()
+
     plan = wb.TrackingPlan.infer(log)             # draft tracking plan; plan.validate(log)
     demo = wb.datasets.ecommerce()                # seeded demo shop with stories to discover
 """
 
 from workbench import datasets, exceptions
+from workbench.audience import Audience
 from workbench.funnel import Funnel, FunnelResult, Step
 from workbench.log import EventLog
 from workbench.plan import CoverageReport, PlanError, TrackingPlan, ValidationReport, with_coverage
+from workbench.insight import compare, overlap, profile
 from workbench.predicates import col
+from workbench.tags import TagStore
 
 __all__ = [
+    "Audience",
     "CoverageReport",
     "EventLog",
     "Funnel",
     "FunnelResult",
     "PlanError",
     "Step",
+    "TagStore",
     "TrackingPlan",
     "ValidationReport",
     "col",
+    "compare",
     "datasets",
     "exceptions",
+    "overlap",
+    "profile",
     "with_coverage",
 ]
 

@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ from workbench.exceptions import (
 )
 from workbench.log import EventLog
 from workbench.predicates import Predicate
+
+if TYPE_CHECKING:
+    from workbench.audience import Audience
 
 __all__ = ["Funnel", "FunnelResult", "Step"]
 
@@ -349,8 +352,10 @@ class FunnelResult:
         values = self._group_values(by, users, on)
         codes, groups = pd.factorize(values.fillna(_MISSING), sort=True)
         # Users who never did step 1 have no step-1 event to attribute: they stay out of groups.
+        codes[self._levels == 0] = -1
         frames = []
-        for code, group in enumerate(groups):
+        for code in np.unique(codes[codes >= 0]):
+            group = groups[code]
             in_group = codes == code
             table = self._step_table(in_group)
             table.insert(0, by, group)
@@ -399,6 +404,52 @@ class FunnelResult:
         values = attribute.reindex(self.log.users).reset_index(drop=True).astype("object")
         values[self._levels == 0] = None
         return values
+
+    # -- drill-down: audiences from the same arrays, no re-run -------------------------------------
+
+    def reached(self, step: int, group: Audience | None = None) -> Audience:
+        """Users who reached ``step`` (1-based), optionally within ``group``.
+
+        >>> result.reached(2)   # doctest: +SKIP
+        """
+        from workbench import audience
+
+        return audience.reached(self, step, group)
+
+    def dropped_after(self, step: int, group: Audience | None = None) -> Audience:
+        """Users whose furthest step was ``step``: the drop-off after it.
+
+        >>> result.dropped_after(2).to_pandas()   # doctest: +SKIP
+        """
+        from workbench import audience
+
+        return audience.dropped_after(self, step, group)
+
+    def entered(self, group: Audience | None = None) -> Audience:
+        """Users who did step 1."""
+        from workbench import audience
+
+        return audience.entered(self, group)
+
+    def converted(self, group: Audience | None = None) -> Audience:
+        """Users who completed every step."""
+        from workbench import audience
+
+        return audience.converted(self, group)
+
+    def breakdown_group(
+        self, by: str, value: Any, *, users: pd.DataFrame | None = None, on: str | None = None
+    ) -> Audience:
+        """The users of one breakdown group (same attribution as :meth:`breakdown`), to pass as
+        ``group=`` to a drill-down.
+
+        >>> result.dropped_after(3, group=result.breakdown_group("platform", "android"))  # doctest: +SKIP
+        """
+        from workbench.audience import Audience
+
+        values = self._group_values(by, users, on).fillna(_MISSING).to_numpy(dtype=object)
+        flags = (values == value) & (self._levels > 0)
+        return Audience.from_mask(self.log, flags, name=f"{by} = {value}")
 
     def __repr__(self) -> str:
         header = f"FunnelResult({self.n_steps} steps, window={self.funnel.window})"

@@ -167,9 +167,10 @@ class _Combined(Predicate):
         return self.left.columns() | self.right.columns()
 
     def _evaluate(self, table: pa.Table) -> pa.ChunkedArray:
-        left = self.left.mask(table)
-        right = self.right.mask(table)
-        return pc.and_(left, right) if self.op == "&" else pc.or_(left, right)
+        # Kleene logic keeps "unknown" (a missing property) unknown until the final mask.
+        left = self.left._evaluate(table)
+        right = self.right._evaluate(table)
+        return pc.and_kleene(left, right) if self.op == "&" else pc.or_kleene(left, right)
 
     def __repr__(self) -> str:
         return f"({self.left!r} {self.op} {self.right!r})"
@@ -183,7 +184,8 @@ class _Not(Predicate):
         return self.inner.columns()
 
     def _evaluate(self, table: pa.Table) -> pa.ChunkedArray:
-        return pc.invert(self.inner.mask(table))
+        # not(unknown) stays unknown, so ~(price < 8) does not match a row without a price.
+        return pc.invert(self.inner._evaluate(table))
 
     def __repr__(self) -> str:
         return f"~{self.inner!r}"

@@ -8,7 +8,7 @@ use arrow_array::types::{Int64Type, UInt32Type, UInt8Type};
 use arrow_array::{Array, UInt64Array};
 use arrow_schema::DataType;
 use funnel_core::audience::build::{self, Behaviour};
-use funnel_core::audience::formats::KeyBitmap;
+use funnel_core::audience::formats::{self, Format, KeyBitmap};
 use funnel_core::audience::keys::{self, KeyQuery};
 use funnel_core::audience::{insight, persist, Audience, Op, TagStore};
 use funnel_core::log::EncodedLog;
@@ -42,11 +42,6 @@ impl PyAudience {
             )));
         }
         Ok(())
-    }
-
-    fn key_bitmap(&self, wide: bool) -> PyResult<KeyBitmap> {
-        let keys = keys::int_keys_of(&self.inner, &self.log.user_keys).map_err(to_py)?;
-        Ok(KeyBitmap::from_sorted_keys(&keys, wide))
     }
 }
 
@@ -122,38 +117,10 @@ impl PyAudience {
         format: &str,
         bits: Option<u8>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        if let Some(b) = bits {
-            if b != 32 && b != 64 {
-                return Err(AudienceError::new_err(format!(
-                    "bits must be 32 or 64; got {b}"
-                )));
-            }
-        }
-        let bytes = py.detach(|| -> PyResult<Vec<u8>> {
-            let bitmap = self.key_bitmap(bits == Some(64))?;
-            if bits == Some(32) {
-                if let KeyBitmap::B64(_) = bitmap {
-                    return Err(AudienceError::new_err(
-                        "a user key needs more than 32 bits; export with bits=64 \
-                         (64-bit Roaring) instead",
-                    ));
-                }
-            }
-            match format {
-                "portable" => Ok(bitmap.to_portable()),
-                "clickhouse" => {
-                    let width = bits.unwrap_or(match bitmap {
-                        KeyBitmap::B32(_) => 32,
-                        KeyBitmap::B64(_) => 64,
-                    });
-                    bitmap.to_clickhouse(width).map_err(to_py)
-                }
-                "doris" | "starrocks" => Ok(bitmap.to_doris()),
-                other => Err(AudienceError::new_err(format!(
-                    "unknown bitmap format {other:?}; expected 'portable', 'clickhouse' or 'doris'"
-                ))),
-            }
-        })?;
+        let format = Format::parse(format).map_err(to_py)?;
+        let bytes = py
+            .detach(|| formats::export(&self.inner, &self.log.user_keys, format, bits))
+            .map_err(to_py)?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -645,7 +612,7 @@ impl PyTagStore {
         arrow_out::to_pyarrow(py, Arc::new(UInt64Array::from(counts)))
     }
 
-    /// Portable Roaring bytes of every tag over ORIGINAL integer keys, in tag order.
+    /// Bytes of every tag over ORIGINAL integer keys, in tag order (built in parallel).
     #[pyo3(signature = (format="portable", bits=None))]
     fn key_bitmaps<'py>(
         &self,
@@ -653,13 +620,17 @@ impl PyTagStore {
         format: &str,
         bits: Option<u8>,
     ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let n = self.inner.len();
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            let a = PyAudience::new(self.log.clone(), self.inner.audience(i));
-            out.push(a.key_bitmap_bytes(py, format, bits)?);
-        }
-        Ok(out)
+        let format = Format::parse(format).map_err(to_py)?;
+        let store = self.inner.clone();
+        let log = self.log.clone();
+        let all = py
+            .detach(|| {
+                let audiences: Vec<Audience> =
+                    (0..store.len()).map(|i| store.audience(i)).collect();
+                formats::export_many(&audiences, &log.user_keys, format, bits)
+            })
+            .map_err(to_py)?;
+        Ok(all.iter().map(|b| PyBytes::new(py, b)).collect())
     }
 
     fn save_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {

@@ -16,9 +16,94 @@
 
 use std::io::Cursor;
 
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
+use super::keys::int_keys_of;
+use super::set::{from_sorted, Audience};
 use crate::error::{CoreError, Result};
+use crate::log::UserKeys;
+
+/// The layouts [`export`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Portable,
+    ClickHouse,
+    Doris,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> Result<Format> {
+        match name {
+            "portable" => Ok(Format::Portable),
+            "clickhouse" => Ok(Format::ClickHouse),
+            "doris" | "starrocks" => Ok(Format::Doris),
+            other => Err(CoreError::InvalidAudience(format!(
+                "unknown bitmap format {other:?}; expected 'portable', 'clickhouse' or 'doris'"
+            ))),
+        }
+    }
+}
+
+/// The bitmap of an audience's ORIGINAL integer keys. `width` 32/64 forces a layout (None: 32
+/// unless a key needs 64).
+pub fn key_bitmap(audience: &Audience, keys: &UserKeys, width: Option<u8>) -> Result<KeyBitmap> {
+    if let Some(w) = width {
+        check_width(w)?;
+    }
+    let wide = width == Some(64);
+    // Keys that are exactly the dense ids (0..U) need no mapping: reuse the bitmap.
+    if let UserKeys::Int(table) = keys {
+        let identity = table.first() == Some(&0) && table.last() == Some(&(table.len() as i64 - 1));
+        if identity && !wide {
+            let mut bits = audience.bits().clone();
+            bits.optimize();
+            return Ok(KeyBitmap::B32(bits));
+        }
+    }
+    let bitmap = KeyBitmap::from_sorted_keys(&int_keys_of(audience, keys)?, wide);
+    if width == Some(32) && matches!(bitmap, KeyBitmap::B64(_)) {
+        return Err(CoreError::InvalidAudience(
+            "a user key needs more than 32 bits; export with bits=64 (64-bit Roaring) instead"
+                .into(),
+        ));
+    }
+    Ok(bitmap)
+}
+
+/// Bytes of an audience's original keys in `format`.
+pub fn export(
+    audience: &Audience,
+    keys: &UserKeys,
+    format: Format,
+    width: Option<u8>,
+) -> Result<Vec<u8>> {
+    let bitmap = key_bitmap(audience, keys, width)?;
+    match format {
+        Format::Portable => Ok(bitmap.to_portable()),
+        Format::ClickHouse => {
+            let w = width.unwrap_or(match bitmap {
+                KeyBitmap::B32(_) => 32,
+                KeyBitmap::B64(_) => 64,
+            });
+            bitmap.to_clickhouse(w)
+        }
+        Format::Doris => Ok(bitmap.to_doris()),
+    }
+}
+
+/// [`export`] for many audiences at once, in parallel.
+pub fn export_many(
+    audiences: &[Audience],
+    keys: &UserKeys,
+    format: Format,
+    width: Option<u8>,
+) -> Result<Vec<Vec<u8>>> {
+    audiences
+        .par_iter()
+        .map(|a| export(a, keys, format, width))
+        .collect()
+}
 
 /// Keys below 2^32 as one bitmap, or buckets of (high 32 bits, bitmap of low bits).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,33 +121,19 @@ impl KeyBitmap {
     pub fn from_sorted_keys(keys: &[u64], wide: bool) -> KeyBitmap {
         let fits32 = keys.last().is_none_or(|&k| k <= u32::MAX as u64);
         if fits32 && !wide {
-            let mut bits = RoaringBitmap::new();
-            for &k in keys {
-                if bits.try_push(k as u32).is_err() {
-                    bits.insert(k as u32);
-                }
-            }
+            let mut bits = from_sorted(keys.iter().map(|&k| k as u32));
             bits.optimize();
             return KeyBitmap::B32(bits);
         }
         let mut buckets: Vec<(u32, RoaringBitmap)> = Vec::new();
-        for &k in keys {
-            let (high, low) = ((k >> 32) as u32, k as u32);
-            match buckets.last_mut() {
-                Some((h, b)) if *h == high => {
-                    if b.try_push(low).is_err() {
-                        b.insert(low);
-                    }
-                }
-                _ => {
-                    let mut b = RoaringBitmap::new();
-                    b.insert(low);
-                    buckets.push((high, b));
-                }
-            }
-        }
-        for (_, b) in buckets.iter_mut() {
+        let mut rest = keys;
+        while let Some(&first) = rest.first() {
+            let high = (first >> 32) as u32;
+            let n = rest.partition_point(|&k| (k >> 32) as u32 == high);
+            let mut b = from_sorted(rest[..n].iter().map(|&k| k as u32));
             b.optimize();
+            buckets.push((high, b));
+            rest = &rest[n..];
         }
         KeyBitmap::B64(buckets)
     }

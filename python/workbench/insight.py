@@ -1,0 +1,248 @@
+"""Who is in an audience: profile against tags (TGI, lift), compare two audiences (odds ratio
+over tags and events), and the overlap of several. The counting is one parallel native call;
+the statistics are vectorized arithmetic on those counts.
+
+>>> from workbench.insight import profile
+>>> profile(dropped, store, min_support=0.05).head()   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from workbench import _core
+from workbench.audience import Audience
+from workbench.exceptions import AudienceError
+
+if TYPE_CHECKING:
+    from workbench.tags import TagStore
+
+__all__ = ["compare", "overlap", "profile"]
+
+# PostHog's correlation analysis marks a feature insignificant when fewer users than
+# min(25, 2% of everyone compared) carry it.
+MIN_PERSON_COUNT = 25
+MIN_PERSON_PERCENTAGE = 0.02
+
+
+def _z(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise AudienceError(f"confidence must be between 0 and 1; got {confidence}")
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def _p_two_sided(z: np.ndarray) -> np.ndarray:
+    erfc = np.vectorize(math.erfc, otypes=[float])
+    return erfc(np.abs(z) / math.sqrt(2))
+
+
+def _check_store(audience: Audience, store: TagStore) -> None:
+    if not store._native.belongs_to(audience.log._native):
+        raise AudienceError("the audience and the tag store come from different event logs")
+
+
+def _support_threshold(min_support: float, size: int) -> float:
+    if min_support < 0:
+        raise AudienceError(f"min_support cannot be negative; got {min_support}")
+    return min_support * size if min_support < 1 else min_support
+
+
+def profile(
+    audience: Audience,
+    store: TagStore,
+    *,
+    min_support: float = 0.01,
+    base: Audience | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """How over-represented every tag is in ``audience`` compared with ``base`` (default:
+    every user of the log), ranked by TGI.
+
+    Columns: ``tag``, ``count`` (audience users with the tag), ``audience_share``,
+    ``base_count``, ``base_share``, ``tgi`` (= audience_share / base_share x 100),
+    ``lift`` (= tgi / 100) with ``lift_low``/``lift_high`` (delta-method interval on log
+    lift, audience vs the rest of the base), and ``p_value`` (two-proportion z test, audience
+    vs the rest). ``min_support`` below 1 is a share of the audience, from 1 a user count.
+
+    >>> profile(dropped, store, min_support=20)   # doctest: +SKIP
+    """
+    _check_store(audience, store)
+    aud = audience if base is None else audience & base
+    n1 = len(aud)
+    n = audience.log.n_users if base is None else len(base)
+    if n1 == 0:
+        raise AudienceError(
+            "the audience is empty (within the base); shares need at least one user"
+        )
+    z = _z(confidence)
+    if base is None:
+        # Against every user the base count of a tag is its size, which the store already has.
+        counts = store._native.tag_counts([aud._native]).to_numpy().reshape(-1, 2)
+    else:
+        counts = store._native.tag_counts([aud._native, base._native]).to_numpy()
+        counts = counts.reshape(-1, 3)[:, :2]
+    a = counts[:, 0].astype(float)
+    cb = counts[:, 1].astype(float)
+    n0 = n - n1
+    p1 = a / n1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pb = cb / n
+        p0 = (cb - a) / n0 if n0 else np.full_like(a, np.nan)
+        lift = p1 / pb
+        w = n1 / n
+        var = (1 / p1 - w / pb) ** 2 * p1 * (1 - p1) / n1
+        if n0:
+            var = var + ((1 - w) / pb) ** 2 * p0 * (1 - p0) / n0
+        se = np.sqrt(var)
+        low = lift * np.exp(-z * se)
+        high = lift * np.exp(z * se)
+        pooled = np.sqrt(pb * (1 - pb) * (1 / n1 + (1 / n0 if n0 else np.nan)))
+        p_value = _p_two_sided((p1 - p0) / pooled)
+    table = pd.DataFrame(
+        {
+            "tag": store.names,
+            "count": counts[:, 0].astype("int64"),
+            "audience_share": p1,
+            "base_count": counts[:, 1].astype("int64"),
+            "base_share": pb,
+            "tgi": lift * 100,
+            "lift": lift,
+            "lift_low": low,
+            "lift_high": high,
+            "p_value": p_value,
+        }
+    )
+    table = table[table["count"] >= _support_threshold(min_support, n1)]
+    return table.sort_values(["tgi", "count"], ascending=[False, False], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def compare(
+    a: Audience,
+    b: Audience,
+    store: TagStore | None = None,
+    *,
+    events: bool = True,
+    min_support: float = 0.0,
+) -> pd.DataFrame:
+    """Which tags and events set ``a`` apart from ``b`` (say converted vs dropped), with
+    PostHog's correlation odds ratio:
+    ``((a_with + 1)(b_without + 1)) / ((a_without + 1)(b_with + 1))``.
+    ``correlation`` is ``"a"`` when the feature leans to ``a`` (odds ratio > 1), else ``"b"``;
+    ``significant`` needs PostHog's support rule (at least min(25, 2% of a+b) users with it)
+    and ``p_value`` < 0.05 (z test on the log odds ratio). Ranked by how far from 1.
+
+    >>> compare(converted(result), dropped_after(result, 2), store)   # doctest: +SKIP
+    """
+    if not a._native.same_log(b._native):
+        raise AudienceError("cannot compare audiences of different event logs")
+    na, nb = len(a), len(b)
+    if na == 0 or nb == 0:
+        raise AudienceError(
+            f"both audiences need users to compare (sizes {na} and {nb}); "
+            "a share needs a denominator"
+        )
+    frames = []
+    if store is not None:
+        _check_store(a, store)
+        c = store._native.tag_counts([a._native, b._native]).to_numpy().reshape(-1, 3)
+        frames.append(
+            pd.DataFrame(
+                {"feature": store.names, "kind": "tag", "a_count": c[:, 0], "b_count": c[:, 1]}
+            )
+        )
+    if events:
+        c = _core.event_user_counts([a._native, b._native]).to_numpy().reshape(-1, 2)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "feature": a.log.event_names,
+                    "kind": "event",
+                    "a_count": c[:, 0],
+                    "b_count": c[:, 1],
+                }
+            )
+        )
+    if not frames:
+        raise AudienceError("nothing to compare: pass a tag store or events=True")
+    t = pd.concat(frames, ignore_index=True)
+    t["a_count"] = t["a_count"].astype("int64")
+    t["b_count"] = t["b_count"].astype("int64")
+    sa, sb = t["a_count"].to_numpy(float), t["b_count"].to_numpy(float)
+    t["a_share"] = sa / na
+    t["b_share"] = sb / nb
+    odds = ((sa + 1) * (nb - sb + 1)) / ((na - sa + 1) * (sb + 1))
+    t["odds_ratio"] = odds
+    se = np.sqrt(1 / (sa + 1) + 1 / (na - sa + 1) + 1 / (sb + 1) + 1 / (nb - sb + 1))
+    t["p_value"] = _p_two_sided(np.log(odds) / se)
+    t["correlation"] = np.where(odds > 1, "a", "b")
+    supported = (sa + sb) >= min(MIN_PERSON_COUNT, MIN_PERSON_PERCENTAGE * (na + nb))
+    t["significant"] = supported & (t["p_value"].to_numpy() < 0.05)
+    t = t[(sa + sb) >= _support_threshold(min_support, na + nb)]
+    order = np.argsort(-np.abs(np.log(t["odds_ratio"].to_numpy())), kind="stable")
+    columns = [
+        "feature",
+        "kind",
+        "a_count",
+        "a_share",
+        "b_count",
+        "b_share",
+        "odds_ratio",
+        "correlation",
+        "p_value",
+        "significant",
+    ]
+    return t.iloc[order][columns].reset_index(drop=True)
+
+
+def overlap(
+    audiences: Sequence[Audience],
+    names: Sequence[str] | None = None,
+    *,
+    normalize: str | None = None,
+) -> pd.DataFrame:
+    """Users in both of every pair of audiences (sizes on the diagonal).
+
+    ``normalize="row"`` divides each row by its audience's size (share of row also in column);
+    ``"jaccard"`` gives |A & B| / |A | B|.
+
+    >>> overlap([dropped, vip, churned], names=["dropped", "vip", "churned"])   # doctest: +SKIP
+    """
+    audiences = list(audiences)
+    if not audiences:
+        raise AudienceError("overlap needs at least one audience")
+    labels = (
+        list(names)
+        if names is not None
+        else [a.name or f"audience {i + 1}" for i, a in enumerate(audiences)]
+    )
+    if len(labels) != len(audiences):
+        raise AudienceError(
+            f"{len(audiences)} audiences need {len(audiences)} names; got {len(labels)}"
+        )
+    k = len(audiences)
+    m = (
+        _core.overlap_counts([a._native for a in audiences])
+        .to_numpy()
+        .reshape(k, k)
+        .astype("int64")
+    )
+    if normalize is None:
+        return pd.DataFrame(m, index=labels, columns=labels)
+    sizes = np.diag(m).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if normalize == "row":
+            values = m / sizes[:, None]
+        elif normalize == "jaccard":
+            values = m / (sizes[:, None] + sizes[None, :] - m)
+        else:
+            raise AudienceError(f"normalize must be None, 'row' or 'jaccard'; got {normalize!r}")
+    return pd.DataFrame(values, index=labels, columns=labels)
