@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-import workbench as wb
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import workbench as wb
 from workbench.audience import Audience, converted, dropped_after, entered, reached
 from workbench.exceptions import AudienceError
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pyroaring
 import pytest
-import workbench as wb
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import workbench as wb
 from workbench import _core
 from workbench.audience import Audience
 from workbench.exceptions import AudienceError, CorruptDataError

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 import workbench as wb
 from workbench.audience import Audience
 from workbench.exceptions import AudienceError

@@ -86,7 +86,10 @@ def test_levels_match_clickhouse_for_every_mode(seed: int) -> None:
         expected = clickhouse_levels(df, steps, window, modes)
         got = engine_levels(df, steps, window, modes)
         pd.testing.assert_series_equal(
-            got.astype("int64"), expected.astype("int64"), check_names=False, check_index_type=False,
+            got.astype("int64"),
+            expected.astype("int64"),
+            check_names=False,
+            check_index_type=False,
             obj=f"levels for steps={steps} window={window} modes={modes}",
         )
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+
 import workbench as wb
 from workbench.datasets import EcommerceDemo, ecommerce
 from workbench.plan import TrackingPlan, with_coverage
@@ -56,7 +57,12 @@ def test_schema(demo: EcommerceDemo) -> None:
     assert schema.field("price").type == pa.float64()
     assert schema.field("quantity").type == pa.int64()
     assert list(demo.users.columns) == [
-        "user_id", "age_band", "gender", "city_tier", "membership", "ltv_band",
+        "user_id",
+        "age_band",
+        "gender",
+        "city_tier",
+        "membership",
+        "ltv_band",
     ]
     assert len(demo.users) == 20_000
     assert demo.users["user_id"].is_unique
@@ -102,9 +108,14 @@ def test_cart_items_were_viewed_and_orders_add_up(df: pd.DataFrame) -> None:
     # The order amount is what stayed in the cart: added minus removed.
     cart = df[df["event"] == "add_to_cart"]
     removed = df[df["event"] == "remove_from_cart"]
-    value = (cart["price"] * cart["quantity"]).groupby(cart["session_id"]).sum().sub(
-        (removed["price"] * removed["quantity"]).groupby(removed["session_id"]).sum(),
-        fill_value=0,
+    value = (
+        (cart["price"] * cart["quantity"])
+        .groupby(cart["session_id"])
+        .sum()
+        .sub(
+            (removed["price"] * removed["quantity"]).groupby(removed["session_id"]).sum(),
+            fill_value=0,
+        )
     )
     orders = df[df["event"] == "place_order"].set_index("session_id")["amount"]
     assert np.allclose(orders.to_numpy(), value.reindex(orders.index).round(2).to_numpy())
@@ -137,8 +148,12 @@ def _pay_conversion_by_platform(df: pd.DataFrame, window: pd.Timedelta) -> pd.Da
     orders = df[df["event"] == "place_order"][["user_id", "time", "platform"]]
     pays = df[df["event"] == "pay_success"][["user_id", "time"]]
     matched = pd.merge_asof(
-        pays.sort_values("time"), orders[["user_id", "time"]].rename(columns={"time": "t0"})
-        .sort_values("t0"), left_on="time", right_on="t0", by="user_id", direction="backward",
+        pays.sort_values("time"),
+        orders[["user_id", "time"]].rename(columns={"time": "t0"}).sort_values("t0"),
+        left_on="time",
+        right_on="t0",
+        by="user_id",
+        direction="backward",
     )
     converted = set(matched.loc[matched["time"] - matched["t0"] <= window, "user_id"])
     users = orders.drop_duplicates("user_id")
@@ -180,8 +195,9 @@ def test_story_android_failure_is_one_build(df: pd.DataFrame) -> None:
 # -- story 2: a campaign that never converts ------------------------------------------------------
 
 
-def test_story_campaign_brings_users_who_never_buy(demo: EcommerceDemo, df: pd.DataFrame,
-                                                   log: wb.EventLog) -> None:
+def test_story_campaign_brings_users_who_never_buy(
+    demo: EcommerceDemo, df: pd.DataFrame, log: wb.EventLog
+) -> None:
     result = wb.Funnel(JOURNEY, window="1d").run(log)
     table = result.breakdown("campaign")
     table = table[table["campaign"] != "(missing)"]
@@ -215,8 +231,9 @@ def test_story_campaign_brings_users_who_never_buy(demo: EcommerceDemo, df: pd.D
 # -- story 3: a tracking bug on one build ---------------------------------------------------------
 
 
-def test_story_tracking_bug_found_and_counted_exactly(demo: EcommerceDemo, df: pd.DataFrame,
-                                                      log: wb.EventLog) -> None:
+def test_story_tracking_bug_found_and_counted_exactly(
+    demo: EcommerceDemo, df: pd.DataFrame, log: wb.EventLog
+) -> None:
     carts = df[df["event"] == "add_to_cart"]
     missing = carts[carts["product_id"].isna()]
     builds = missing.groupby(["platform", "app_version"]).size()
@@ -231,7 +248,9 @@ def test_story_tracking_bug_found_and_counted_exactly(demo: EcommerceDemo, df: p
     assert len(report.table) == 1
     row = report.table.iloc[0]
     assert (row["event"], row["property"], row["violation"]) == (
-        "add_to_cart", "product_id", "missing_required_property",
+        "add_to_cart",
+        "product_id",
+        "missing_required_property",
     )
     assert row["rows"] == len(missing)
     assert row["share"] == pytest.approx(len(missing) / len(carts))
@@ -243,8 +262,9 @@ def test_story_tracking_bug_found_and_counted_exactly(demo: EcommerceDemo, df: p
     assert (rows["app_version"] == version).all()
 
 
-def test_story_tracking_bug_beside_the_funnel(demo: EcommerceDemo, df: pd.DataFrame,
-                                              log: wb.EventLog) -> None:
+def test_story_tracking_bug_beside_the_funnel(
+    demo: EcommerceDemo, df: pd.DataFrame, log: wb.EventLog
+) -> None:
     plan = demo.plan()
     funnel = wb.Funnel(JOURNEY, window="1d", labels=plan.display_names("en"))
     result = funnel.run(log)

@@ -49,7 +49,9 @@ def test_drop_nulls_skips_those_rows(shop_df) -> None:
 
 def test_unsupported_time_type_says_what_is_expected(shop_df) -> None:
     df = shop_df.assign(time=shop_df["time"].astype(str))
-    with pytest.raises(ex.SchemaError, match=r"column 'time' has type (Large)?Utf8.*expected a timestamp"):
+    with pytest.raises(
+        ex.SchemaError, match=r"column 'time' has type (Large)?Utf8.*expected a timestamp"
+    ):
         wb.EventLog(df)
 
 
@@ -61,13 +63,20 @@ def test_integer_epochs_need_a_unit(shop_df) -> None:
 
 def test_unsupported_user_key_type(shop_df) -> None:
     df = shop_df.assign(user_id=shop_df["user_id"].astype(float))
-    with pytest.raises(ex.SchemaError, match=r"column 'user_id' has type Float64.*integers or strings"):
+    with pytest.raises(
+        ex.SchemaError, match=r"column 'user_id' has type Float64.*integers or strings"
+    ):
         wb.EventLog(df)
 
 
 def test_empty_log() -> None:
-    table = pa.table({"user_id": pa.array([], pa.int64()), "event": pa.array([], pa.string()),
-                      "time": pa.array([], pa.timestamp("ms"))})
+    table = pa.table(
+        {
+            "user_id": pa.array([], pa.int64()),
+            "event": pa.array([], pa.string()),
+            "time": pa.array([], pa.timestamp("ms")),
+        }
+    )
     with pytest.raises(ex.EmptyLogError, match="empty"):
         wb.EventLog(table)
 
@@ -80,7 +89,9 @@ def test_all_rows_null_is_an_empty_log(shop_df) -> None:
 
 
 def test_unknown_step_event_warns_with_closest_names(shop_log) -> None:
-    with pytest.warns(ex.UnknownEventWarning, match=r"step 2 names event 'crat'.*did you mean 'cart'"):
+    with pytest.warns(
+        ex.UnknownEventWarning, match=r"step 2 names event 'crat'.*did you mean 'cart'"
+    ):
         result = wb.Funnel(["view", "crat"]).run(shop_log)
     assert result.level_counts() == [1, 3, 0]
 
@@ -130,7 +141,9 @@ def test_condition_on_missing_property(shop_log) -> None:
 
 def test_condition_with_wrong_value_type(shop_log) -> None:
     funnel = wb.Funnel([wb.Step("view", where=wb.col("price") > "cheap")])
-    with pytest.raises(ex.FunnelDefinitionError, match=r"cannot compare column 'price' of type double"):
+    with pytest.raises(
+        ex.FunnelDefinitionError, match=r"cannot compare column 'price' of type double"
+    ):
         funnel.run(shop_log)
 
 

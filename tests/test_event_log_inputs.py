@@ -54,7 +54,9 @@ class _CapsuleOnly:
 @pytest.mark.parametrize("tz", [None, "UTC", "Asia/Shanghai"])
 def test_timestamps_of_any_unit_and_zone(shop_df, unit, tz) -> None:
     table = pa.Table.from_pandas(shop_df, preserve_index=False)
-    times = table.column("time").cast(pa.timestamp(unit, tz=tz) if tz is None else pa.timestamp(unit))
+    times = table.column("time").cast(
+        pa.timestamp(unit, tz=tz) if tz is None else pa.timestamp(unit)
+    )
     if tz is not None:
         times = pa.chunked_array([c.cast(pa.timestamp(unit, tz=tz)) for c in times.chunks])
     table = table.set_column(table.schema.get_field_index("time"), "time", times)
@@ -105,7 +107,10 @@ def test_summary_facts(shop_log) -> None:
     assert shop_log.users.tolist() == [1, 2, 3, 4]
     assert shop_log.event_counts.to_dict() == {"view": 3, "cart": 3, "pay": 1, "search": 1}
     assert shop_log.property_names == ["platform", "price"]
-    assert shop_log.time_range == (pd.Timestamp("2026-01-01 09:00"), pd.Timestamp("2026-01-03 09:00"))
+    assert shop_log.time_range == (
+        pd.Timestamp("2026-01-01 09:00"),
+        pd.Timestamp("2026-01-03 09:00"),
+    )
     assert "8 events, 4 users" in repr(shop_log)
     assert "<table>" in shop_log._repr_html_()
 
@@ -141,5 +146,7 @@ def test_unsorted_input_sorts_by_user_then_time() -> None:
     sorted_result = wb.Funnel(["a", "b"], window="1h").run(
         wb.EventLog(df.sort_values(["user_id", "time"]))
     )
-    shuffled_result = wb.Funnel(["a", "b"], window="1h").run(wb.EventLog(df.sample(frac=1, random_state=1)))
+    shuffled_result = wb.Funnel(["a", "b"], window="1h").run(
+        wb.EventLog(df.sample(frac=1, random_state=1))
+    )
     assert sorted_result.level_counts() == shuffled_result.level_counts()

@@ -9,6 +9,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pyroaring
 import pytest
+
 import workbench as wb
 from workbench.audience import Audience, dropped_after
 from workbench.insight import profile

@@ -40,7 +40,7 @@ def test_time_to_convert_per_user(result) -> None:
     times = result.time_to_convert(2)
     assert times.index.tolist() == [1, 3]
     assert times["from_first"].tolist() == [pd.Timedelta(minutes=5), pd.Timedelta(minutes=30)]
-    with pytest.raises(wb.exceptions.FunnelDefinitionError, match="steps 2..3"):
+    with pytest.raises(wb.exceptions.FunnelDefinitionError, match=r"steps 2\.\.3"):
         result.time_to_convert(1)
 
 

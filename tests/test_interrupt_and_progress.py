@@ -65,9 +65,7 @@ def test_sigint_interrupts_a_load_and_the_interpreter_lives_on(tmp_path) -> None
             """
         )
     )
-    proc = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     import time

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from workbench.datasets import plan_path
 from workbench.exceptions import WorkbenchError
 from workbench.plan import PlanError, PropertySpec, TrackingPlan
@@ -84,20 +85,55 @@ def test_display_names_fall_back_to_event_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "line", "field", "message"),
     [
-        ("        type: float", "        type: flaot", 13,
-         "events.add_to_cart.properties.price.type", "'flaot' is not a property type"),
-        ("    owner: checkout", "    owners: checkout", 9,
-         "events.add_to_cart.owners", "unknown field 'owners'; did you mean 'owner'"),
-        ("        required: true\n        min: 0", "        required: yes please\n        min: 0",
-         14, "events.add_to_cart.properties.price.required", "required is true or false"),
-        ("        min: 0", "        min: zero", 15,
-         "events.add_to_cart.properties.price.min", "min must be a number"),
-        ("allowed: [web, ios]", "allowed: [web, 3]", 5,
-         "common_properties.platform.allowed[1]", "3 is not a string"),
-        ("{en: Add to cart, zh: 加入购物车}", "{en: Add to cart, fr: Ajouter}", 8,
-         "events.add_to_cart.display_name.fr", "language 'fr' is not in the plan's languages"),
-        ("      quantity: integer", "      quantity: integer\n      price: float", 17,
-         "events.add_to_cart.properties.price", "'price' appears twice (first on line 12)"),
+        (
+            "        type: float",
+            "        type: flaot",
+            13,
+            "events.add_to_cart.properties.price.type",
+            "'flaot' is not a property type",
+        ),
+        (
+            "    owner: checkout",
+            "    owners: checkout",
+            9,
+            "events.add_to_cart.owners",
+            "unknown field 'owners'; did you mean 'owner'",
+        ),
+        (
+            "        required: true\n        min: 0",
+            "        required: yes please\n        min: 0",
+            14,
+            "events.add_to_cart.properties.price.required",
+            "required is true or false",
+        ),
+        (
+            "        min: 0",
+            "        min: zero",
+            15,
+            "events.add_to_cart.properties.price.min",
+            "min must be a number",
+        ),
+        (
+            "allowed: [web, ios]",
+            "allowed: [web, 3]",
+            5,
+            "common_properties.platform.allowed[1]",
+            "3 is not a string",
+        ),
+        (
+            "{en: Add to cart, zh: 加入购物车}",
+            "{en: Add to cart, fr: Ajouter}",
+            8,
+            "events.add_to_cart.display_name.fr",
+            "language 'fr' is not in the plan's languages",
+        ),
+        (
+            "      quantity: integer",
+            "      quantity: integer\n      price: float",
+            17,
+            "events.add_to_cart.properties.price",
+            "'price' appears twice (first on line 12)",
+        ),
         ("version: 1", "version: 2", 1, "version", "plan version 1"),
     ],
 )
@@ -118,8 +154,9 @@ def test_errors_point_at_line_and_field(
 
 def test_min_above_max_and_missing_type() -> None:
     with pytest.raises(PlanError, match="min \\(5\\) is greater than max \\(1\\)"):
-        TrackingPlan.from_dict({"events": {"e": {"properties": {"p": {
-            "type": "integer", "min": 5, "max": 1}}}}})
+        TrackingPlan.from_dict(
+            {"events": {"e": {"properties": {"p": {"type": "integer", "min": 5, "max": 1}}}}}
+        )
     with pytest.raises(PlanError, match="needs a type") as caught:
         TrackingPlan.from_dict({"events": {"e": {"properties": {"p": {"required": True}}}}})
     assert caught.value.field == "events.e.properties.p"

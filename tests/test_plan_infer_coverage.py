@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+
 import workbench as wb
 from workbench.plan import TrackingPlan, with_coverage
 
@@ -18,16 +19,23 @@ def _log() -> wb.EventLog:
     event = rng.choice(["view", "cart", "pay"], n, p=[0.6, 0.3, 0.1])
     amount = np.where(event == "pay", np.round(rng.uniform(1, 99, n), 2), np.nan)
     coupon = np.where((event == "pay") & (rng.random(n) < 0.5), "SAVE10", None)
-    return wb.EventLog(pa.table({
-        "user_id": rng.integers(0, 50, n),
-        "event": event,
-        "time": pa.array(np.sort(rng.integers(0, 10**9, n))).cast(pa.timestamp("ms", tz="UTC")),
-        "platform": rng.choice(["web", "ios"], n),
-        "amount": pa.array(amount, mask=np.isnan(amount)),
-        "coupon": coupon,
-        "qty": pa.array(np.where(event == "cart", rng.integers(1, 4, n), 0),
-                        mask=event != "cart"),
-    }))
+    return wb.EventLog(
+        pa.table(
+            {
+                "user_id": rng.integers(0, 50, n),
+                "event": event,
+                "time": pa.array(np.sort(rng.integers(0, 10**9, n))).cast(
+                    pa.timestamp("ms", tz="UTC")
+                ),
+                "platform": rng.choice(["web", "ios"], n),
+                "amount": pa.array(amount, mask=np.isnan(amount)),
+                "coupon": coupon,
+                "qty": pa.array(
+                    np.where(event == "cart", rng.integers(1, 4, n), 0), mask=event != "cart"
+                ),
+            }
+        )
+    )
 
 
 def test_infer_drafts_types_null_rates_and_values() -> None:
@@ -72,13 +80,19 @@ def test_infer_save_edit_validate(tmp_path: Path) -> None:
 def test_coverage_and_funnel_coverage() -> None:
     log = _log()
     df = log.source.to_pandas()
-    plan = TrackingPlan.from_dict({
-        "languages": ["en"],
-        "common_properties": {"platform": {"type": "string", "required": True,
-                                           "allowed": ["web"]}},
-        "events": {"view": {"display_name": "Viewed"}, "cart": {"properties": {"qty": "integer"}},
-                   "refund": {}},
-    })
+    plan = TrackingPlan.from_dict(
+        {
+            "languages": ["en"],
+            "common_properties": {
+                "platform": {"type": "string", "required": True, "allowed": ["web"]}
+            },
+            "events": {
+                "view": {"display_name": "Viewed"},
+                "cart": {"properties": {"qty": "integer"}},
+                "refund": {},
+            },
+        }
+    )
     cov = plan.coverage(log)
     assert cov.never_seen == ["refund"]
     assert cov.unplanned == ["pay"]
@@ -89,14 +103,16 @@ def test_coverage_and_funnel_coverage() -> None:
     assert "refund" in repr(cov) and "<table" in cov._repr_html_()
 
     funnel = wb.Funnel(
-        ["view", wb.Step("cart", where=wb.col("qty") >= 2), "pay"], window="7d",
+        ["view", wb.Step("cart", where=wb.col("qty") >= 2), "pay"],
+        window="7d",
         labels=plan.display_names(),
     )
     fc = plan.funnel_coverage(funnel, log)
     carts = df[(df["event"] == "cart") & (df["qty"] >= 2)]
     assert fc["rows"].tolist() == [len(views), len(carts), (df["event"] == "pay").sum()]
     assert fc["violating_rows"].tolist() == [
-        (views["platform"] != "web").sum(), (carts["platform"] != "web").sum(),
+        (views["platform"] != "web").sum(),
+        (carts["platform"] != "web").sum(),
         (df["event"] == "pay").sum(),  # every row of an unplanned event breaks the plan
     ]
     assert fc["top_violation"].tolist()[2] == "pay: unplanned_event"

@@ -9,41 +9,52 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-import workbench as wb
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import workbench as wb
 from workbench.plan import VIOLATIONS, TrackingPlan
 
-PLAN = TrackingPlan.from_dict({
-    "common_properties": {"platform": {"type": "string", "required": True,
-                                       "allowed": ["web", "ios"]}},
-    "events": {
-        "view": {"properties": {"page": {"type": "string", "required": True}}},
-        "buy": {"properties": {
-            "amount": {"type": "float", "required": True, "min": 0, "max": 1000},
-            "qty": {"type": "integer", "allowed": [1, 2, 3]},
-        }},
-        "never": {},
-    },
-})
+PLAN = TrackingPlan.from_dict(
+    {
+        "common_properties": {
+            "platform": {"type": "string", "required": True, "allowed": ["web", "ios"]}
+        },
+        "events": {
+            "view": {"properties": {"page": {"type": "string", "required": True}}},
+            "buy": {
+                "properties": {
+                    "amount": {"type": "float", "required": True, "min": 0, "max": 1000},
+                    "qty": {"type": "integer", "allowed": [1, 2, 3]},
+                }
+            },
+            "never": {},
+        },
+    }
+)
 
 
 def _table() -> pa.Table:
-    return pa.table({
-        "user_id": [1, 1, 2, 2, 3, 3, 4, 4],
-        "event": ["view", "buy", "view", "buy", "oops", "buy", "view", "oops"],
-        "time": pa.array(np.arange(8) * 60_000, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-        "platform": ["web", "web", "android", "ios", "ios", None, "ios", "web"],
-        "page": ["home", None, None, None, None, "x", "cart", None],
-        "amount": [None, 10.0, None, -5.0, None, 2000.0, None, None],
-        "qty": pa.array([None, 1, None, 7, None, 2, None, None], pa.int64()),
-    })
+    return pa.table(
+        {
+            "user_id": [1, 1, 2, 2, 3, 3, 4, 4],
+            "event": ["view", "buy", "view", "buy", "oops", "buy", "view", "oops"],
+            "time": pa.array(np.arange(8) * 60_000, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "platform": ["web", "web", "android", "ios", "ios", None, "ios", "web"],
+            "page": ["home", None, None, None, None, "x", "cart", None],
+            "amount": [None, 10.0, None, -5.0, None, 2000.0, None, None],
+            "qty": pa.array([None, 1, None, 7, None, 2, None, None], pa.int64()),
+        }
+    )
 
 
 def _finding(report: Any, event: str, prop: str | None, violation: str) -> pd.Series:
     t = report.table
-    hit = t[(t["event"] == event) & (t["violation"] == violation)
-            & ((t["property"] == prop) if prop else t["property"].isna())]
+    hit = t[
+        (t["event"] == event)
+        & (t["violation"] == violation)
+        & ((t["property"] == prop) if prop else t["property"].isna())
+    ]
     assert len(hit) == 1, f"expected one finding for {event}.{prop} {violation}:\n{t}"
     return hit.iloc[0]
 
@@ -73,21 +84,31 @@ def test_each_violation_type_on_a_hand_made_log() -> None:
 
 
 def test_type_mismatch_per_row_and_per_column() -> None:
-    plan = TrackingPlan.from_dict({"events": {"e": {"properties": {
-        "n": {"type": "integer", "min": 0},
-        "s": {"type": "string"},
-        "f": {"type": "float"},
-        "b": {"type": "boolean"},
-    }}}})
-    table = pa.table({
-        "user_id": [1, 2, 3, 4],
-        "event": ["e"] * 4,
-        "time": pa.array([0, 1, 2, 3], pa.int64()),
-        "n": [1.0, 2.5, None, -3.0],  # floats: 2.5 is not an integer; -3 is out of range
-        "s": [1, 2, None, 4],  # numbers where text is planned: every non-null row
-        "f": ["1.5", "abc", "7", None],  # text that reads as a number is fine, "abc" is not
-        "b": [0, 1, 2, None],  # 0/1 read as booleans, 2 does not
-    })
+    plan = TrackingPlan.from_dict(
+        {
+            "events": {
+                "e": {
+                    "properties": {
+                        "n": {"type": "integer", "min": 0},
+                        "s": {"type": "string"},
+                        "f": {"type": "float"},
+                        "b": {"type": "boolean"},
+                    }
+                }
+            }
+        }
+    )
+    table = pa.table(
+        {
+            "user_id": [1, 2, 3, 4],
+            "event": ["e"] * 4,
+            "time": pa.array([0, 1, 2, 3], pa.int64()),
+            "n": [1.0, 2.5, None, -3.0],  # floats: 2.5 is not an integer; -3 is out of range
+            "s": [1, 2, None, 4],  # numbers where text is planned: every non-null row
+            "f": ["1.5", "abc", "7", None],  # text that reads as a number is fine, "abc" is not
+            "b": [0, 1, 2, None],  # 0/1 read as booleans, 2 does not
+        }
+    )
     report = plan.validate(wb.EventLog(table, time_unit="s"))
     assert _finding(report, "e", "n", "type_mismatch")["sample_rows"] == [1]
     assert _finding(report, "e", "n", "value_not_allowed")["sample_rows"] == [3]
@@ -98,20 +119,34 @@ def test_type_mismatch_per_row_and_per_column() -> None:
 
 
 def test_a_required_column_absent_from_the_log() -> None:
-    plan = TrackingPlan.from_dict({"events": {"e": {"properties": {
-        "coupon": {"type": "string", "required": True}}}}})
+    plan = TrackingPlan.from_dict(
+        {"events": {"e": {"properties": {"coupon": {"type": "string", "required": True}}}}}
+    )
     table = pa.table({"user_id": [1, 2], "event": ["e", "e"], "time": [0, 5]})
     row = _finding(plan.validate(table), "e", "coupon", "missing_required_property")
     assert row["rows"] == 2 and "no column" in row["detail"]
 
 
 def test_timestamps_ranges_and_clean_logs() -> None:
-    plan = TrackingPlan.from_dict({"events": {"e": {"properties": {
-        "due": {"type": "timestamp", "min": "2026-01-01", "max": "2026-12-31"}}}}})
-    table = pa.table({
-        "user_id": [1, 2, 3], "event": ["e"] * 3, "time": [0, 1, 2],
-        "due": pa.array(pd.to_datetime(["2026-03-01", "2025-06-01", "2026-05-05"], utc=True)),
-    })
+    plan = TrackingPlan.from_dict(
+        {
+            "events": {
+                "e": {
+                    "properties": {
+                        "due": {"type": "timestamp", "min": "2026-01-01", "max": "2026-12-31"}
+                    }
+                }
+            }
+        }
+    )
+    table = pa.table(
+        {
+            "user_id": [1, 2, 3],
+            "event": ["e"] * 3,
+            "time": [0, 1, 2],
+            "due": pa.array(pd.to_datetime(["2026-03-01", "2025-06-01", "2026-05-05"], utc=True)),
+        }
+    )
     report = plan.validate(wb.EventLog(table, time_unit="s"))
     assert _finding(report, "e", "due", "value_not_allowed")["sample_rows"] == [1]
     clean = plan.validate(wb.EventLog(table.slice(0, 1), time_unit="s"))
@@ -165,8 +200,11 @@ def _reference(plan: TrackingPlan, df: pd.DataFrame, props: list[str]) -> dict[t
 
 prop_rule = st.fixed_dictionaries(
     {"required": st.booleans()},
-    optional={"allowed": st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True),
-              "min": st.integers(0, 4), "max": st.integers(0, 4)},
+    optional={
+        "allowed": st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True),
+        "min": st.integers(0, 4),
+        "max": st.integers(0, 4),
+    },
 )
 
 
@@ -178,9 +216,13 @@ prop_rule = st.fixed_dictionaries(
         min_size=1,
     ),
     rows=st.lists(
-        st.tuples(st.sampled_from(EVENTS), st.one_of(st.none(), st.integers(0, 5)),
-                  st.one_of(st.none(), st.integers(0, 5))),
-        min_size=1, max_size=40,
+        st.tuples(
+            st.sampled_from(EVENTS),
+            st.one_of(st.none(), st.integers(0, 5)),
+            st.one_of(st.none(), st.integers(0, 5)),
+        ),
+        min_size=1,
+        max_size=40,
     ),
 )
 def test_matches_a_row_by_row_reference(rules: dict, rows: list) -> None:
@@ -195,20 +237,23 @@ def test_matches_a_row_by_row_reference(rules: dict, rows: list) -> None:
         events[name] = {"properties": specs}
     plan = TrackingPlan.from_dict({"events": events})
     df = pd.DataFrame(rows, columns=["event", "x", "y"])
-    table = pa.table({
-        "user_id": np.arange(len(df)) % 3,
-        "event": df["event"],
-        "time": np.arange(len(df)),
-        "x": pa.array([r[1] for r in rows], pa.int64()),
-        "y": pa.array([r[2] for r in rows], pa.int64()),
-    })
+    table = pa.table(
+        {
+            "user_id": np.arange(len(df)) % 3,
+            "event": df["event"],
+            "time": np.arange(len(df)),
+            "x": pa.array([r[1] for r in rows], pa.int64()),
+            "y": pa.array([r[2] for r in rows], pa.int64()),
+        }
+    )
     report = plan.validate(table)
     got = {
         (r.event, None if pd.isna(r.property) else r.property, str(r.violation)): r.rows
         for r in report.table.itertuples(index=False)
     }
-    reference = pd.DataFrame({"event": df["event"], "x": [r[1] for r in rows],
-                              "y": [r[2] for r in rows]}, dtype=object)
+    reference = pd.DataFrame(
+        {"event": df["event"], "x": [r[1] for r in rows], "y": [r[2] for r in rows]}, dtype=object
+    )
     assert got == _reference(plan, reference, ["x", "y"])
     # Every row behind a finding is in the row mask, and nothing else.
     flagged = set()

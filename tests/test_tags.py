@@ -7,9 +7,10 @@ import contextlib
 import numpy as np
 import pandas as pd
 import pytest
-import workbench as wb
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import workbench as wb
 from workbench.audience import Audience
 from workbench.exceptions import AudienceError, CorruptDataError
 from workbench.selection import SelectionSyntaxError, UnknownTagError

@@ -22,9 +22,9 @@ The public API in one screen::
 from workbench import datasets, exceptions
 from workbench.audience import Audience
 from workbench.funnel import Funnel, FunnelResult, Step
+from workbench.insight import compare, overlap, profile
 from workbench.log import EventLog
 from workbench.plan import CoverageReport, PlanError, TrackingPlan, ValidationReport, with_coverage
-from workbench.insight import compare, overlap, profile
 from workbench.predicates import col
 from workbench.tags import TagStore
 

@@ -23,7 +23,9 @@ _UNITS = {
 _PATTERN = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([a-z]+)\s*$")
 
 
-def parse_duration(value: str | dt.timedelta | np.timedelta64, what: str = "window") -> pd.Timedelta:
+def parse_duration(
+    value: str | dt.timedelta | np.timedelta64, what: str = "window"
+) -> pd.Timedelta:
     """A non-negative duration from text or a timedelta.
 
     >>> parse_duration("2h")

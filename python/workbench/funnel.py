@@ -283,7 +283,9 @@ class FunnelResult:
                 f"time to convert is defined for steps 2..{self.n_steps}; got {step}"
             )
         users, from_first, from_previous = self._step_times[step - 2]
-        index = pd.Index(self.log.user_keys.take(pa.array(users)).to_pandas(), name=self.log.user_column)
+        index = pd.Index(
+            self.log.user_keys.take(pa.array(users)).to_pandas(), name=self.log.user_column
+        )
         return pd.DataFrame(
             {
                 "from_first": self.log.to_timedelta(from_first),
@@ -443,7 +445,8 @@ class FunnelResult:
         """The users of one breakdown group (same attribution as :meth:`breakdown`), to pass as
         ``group=`` to a drill-down.
 
-        >>> result.dropped_after(3, group=result.breakdown_group("platform", "android"))  # doctest: +SKIP
+        >>> android = result.breakdown_group("platform", "android")  # doctest: +SKIP
+        >>> result.dropped_after(3, group=android)                  # doctest: +SKIP
         """
         from workbench.audience import Audience
 

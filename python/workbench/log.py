@@ -49,7 +49,8 @@ def to_arrow_table(data: Any) -> pa.Table:
         return pa.Table.from_pandas(data, preserve_index=False)
     if isinstance(data, (str, os.PathLike)):
         raise TypeError(
-            "EventLog takes data; for files use EventLog.from_parquet(path) or EventLog.from_csv(path)"
+            "EventLog takes data; for files use EventLog.from_parquet(path) "
+            "or EventLog.from_csv(path)"
         )
     if hasattr(data, "__arrow_c_stream__"):
         return pa.table(data)
@@ -126,12 +127,12 @@ class EventLog:
         if session is not None:
             self.session_column: str | None = _pick(table, "session", session, ())
         else:
-            self.session_column = next((c for c in SESSION_COLUMNS if c in table.column_names), None)
+            self.session_column = next(
+                (c for c in SESSION_COLUMNS if c in table.column_names), None
+            )
         roles = [self.user_column, self.event_column, self.time_column]
         if len(set(roles)) < 3:
-            raise SchemaError(
-                f"user, event and time must be different columns; got {roles}"
-            )
+            raise SchemaError(f"user, event and time must be different columns; got {roles}")
         self.source: pa.Table = table
         callback = _progress.resolve(progress, "Loading events")
         try:

@@ -121,9 +121,7 @@ class _IsIn(Predicate):
 
     def _evaluate(self, table: pa.Table) -> pa.ChunkedArray:
         column = _column(table, self.name)
-        value_type = (
-            column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-        )
+        value_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
         try:
             value_set = pa.array(list(self.values)).cast(value_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:

@@ -22,7 +22,10 @@ fn mode_strategy() -> impl Strategy<Value = Mode> {
     )
 }
 
-fn case_strategy() -> impl Strategy<Value = (Vec<(i64, usize, i64)>, Vec<Vec<usize>>, i64, Mode)> {
+/// Rows as (user, event index, time), steps as alternative event indexes, window, mode.
+type Case = (Vec<(i64, usize, i64)>, Vec<Vec<usize>>, i64, Mode);
+
+fn case_strategy() -> impl Strategy<Value = Case> {
     let rows = prop::collection::vec((0i64..6, 0usize..EVENTS.len(), 0i64..25), 1..60);
     let steps = prop::collection::vec(prop::collection::vec(0usize..EVENTS.len(), 1..3), 1..5);
     (rows, steps, 0i64..12, mode_strategy())

@@ -82,17 +82,46 @@ _E = {name: code for code, name in enumerate(EVENTS)}
 _GAP_MEDIAN_S = np.array([0, 25, 8, 12, 15, 30, 20, 25, 45, 20, 60, 35, 30], dtype=np.float64)
 
 _CATEGORIES = (
-    "electronics", "fashion", "home", "beauty", "sports", "books", "toys", "grocery",
+    "electronics",
+    "fashion",
+    "home",
+    "beauty",
+    "sports",
+    "books",
+    "toys",
+    "grocery",
 )
 _CATEGORY_P = (0.18, 0.2, 0.14, 0.12, 0.1, 0.09, 0.07, 0.1)
 # Median price per category (log-normal spread around it).
 _CATEGORY_PRICE = (180.0, 45.0, 60.0, 28.0, 55.0, 16.0, 30.0, 9.0)
 _N_PRODUCTS = 1_500
 _QUERIES = (
-    "headphones", "phone case", "charger", "laptop stand", "dress", "sneakers", "jacket",
-    "t-shirt", "lamp", "pillow", "mug", "sofa cover", "lipstick", "sunscreen", "serum",
-    "yoga mat", "dumbbells", "running shoes", "novel", "cookbook", "lego", "puzzle", "coffee",
-    "tea", "olive oil", "snacks",
+    "headphones",
+    "phone case",
+    "charger",
+    "laptop stand",
+    "dress",
+    "sneakers",
+    "jacket",
+    "t-shirt",
+    "lamp",
+    "pillow",
+    "mug",
+    "sofa cover",
+    "lipstick",
+    "sunscreen",
+    "serum",
+    "yoga mat",
+    "dumbbells",
+    "running shoes",
+    "novel",
+    "cookbook",
+    "lego",
+    "puzzle",
+    "coffee",
+    "tea",
+    "olive oil",
+    "snacks",
 )
 _SHARE_CHANNELS = ("whatsapp", "wechat", "messenger", "copy_link", "email")
 _SHARE_P = (0.32, 0.22, 0.16, 0.22, 0.08)
@@ -209,8 +238,9 @@ def ecommerce(
     sessions = _draw_sessions(rng, users, start_ms, days)
     events = _draw_events(rng, users, sessions)
     table, paid = _to_table(rng, users, sessions, events)
-    ltv = np.searchsorted(_LTV_EDGES, np.bincount(paid[0], weights=paid[1], minlength=n_users),
-                          side="right")
+    ltv = np.searchsorted(
+        _LTV_EDGES, np.bincount(paid[0], weights=paid[1], minlength=n_users), side="right"
+    )
     users_df = pd.DataFrame(
         {
             "user_id": users["user_id"],
@@ -222,8 +252,13 @@ def ecommerce(
         }
     )
     return EcommerceDemo(
-        events=table, users=users_df, plan_path=plan_path(), n_users=n_users, seed=seed,
-        start=start, days=days,
+        events=table,
+        users=users_df,
+        plan_path=plan_path(),
+        n_users=n_users,
+        seed=seed,
+        start=start,
+        days=days,
     )
 
 
@@ -297,8 +332,32 @@ def _draw_users(rng: np.random.Generator, n: int, days: int) -> dict[str, np.nda
 
 # Share of sessions starting in each UTC hour: quiet nights, lunch bump, evening peak.
 _HOURLY = np.array(
-    [1.2, 0.8, 0.5, 0.4, 0.4, 0.6, 1.2, 2.4, 3.4, 3.8, 4.0, 4.4,
-     5.2, 5.0, 4.4, 4.2, 4.4, 5.0, 6.0, 7.4, 8.2, 7.8, 5.6, 3.0]
+    [
+        1.2,
+        0.8,
+        0.5,
+        0.4,
+        0.4,
+        0.6,
+        1.2,
+        2.4,
+        3.4,
+        3.8,
+        4.0,
+        4.4,
+        5.2,
+        5.0,
+        4.4,
+        4.2,
+        4.4,
+        5.0,
+        6.0,
+        7.4,
+        8.2,
+        7.8,
+        5.6,
+        3.0,
+    ]
 )
 
 
@@ -357,9 +416,7 @@ def _draw_events(
     p_order = np.clip(0.48 * intent * np.where(junk, 0.08, 1.0), 0.0, 0.9)
     order = cart & (u() < p_order)
     attempt = order & (u() < 0.96)
-    broken = (platform == _BROKEN_PAY[0]) & (
-        sessions["version"] == _version_code(*_BROKEN_PAY)
-    )
+    broken = (platform == _BROKEN_PAY[0]) & (sessions["version"] == _version_code(*_BROKEN_PAY))
     paid = attempt & (u() < np.where(broken, 0.31, 0.94))
     failed = attempt & ~paid
 
@@ -383,10 +440,19 @@ def _draw_events(
     parts_session, parts_event, parts_key = [], [], []
     # Sort key inside a session: the journey's order, noise events scattered where they belong.
     key_base = {
-        "app_open": (0.0, 0.0), "signup": (0.1, 0.2), "login": (0.3, 0.2), "browse": (1.0, 1.0),
-        "search": (1.0, 1.6), "product_detail": (2.0, 1.0), "share": (2.0, 1.0),
-        "add_to_wishlist": (2.0, 1.0), "add_to_cart": (3.0, 1.0), "remove_from_cart": (3.6, 0.4),
-        "place_order": (4.0, 0.0), "pay_success": (5.0, 0.0), "pay_fail": (5.0, 0.0),
+        "app_open": (0.0, 0.0),
+        "signup": (0.1, 0.2),
+        "login": (0.3, 0.2),
+        "browse": (1.0, 1.0),
+        "search": (1.0, 1.6),
+        "product_detail": (2.0, 1.0),
+        "share": (2.0, 1.0),
+        "add_to_wishlist": (2.0, 1.0),
+        "add_to_cart": (3.0, 1.0),
+        "remove_from_cart": (3.6, 0.4),
+        "place_order": (4.0, 0.0),
+        "pay_success": (5.0, 0.0),
+        "pay_fail": (5.0, 0.0),
     }
     per_type: dict[str, np.ndarray] = {}
     for name in EVENTS:
@@ -410,9 +476,7 @@ def _version_code(platform: int, version: str) -> int:
     return [v for v, _ in _RELEASES[platform]].index(version)
 
 
-def _pick_in_group(
-    rng: np.random.Generator, group: np.ndarray, counts: np.ndarray
-) -> np.ndarray:
+def _pick_in_group(rng: np.random.Generator, group: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """For each entry of ``group`` (a session), a random position among that session's rows of a
     type laid out session by session with ``counts`` rows each."""
     starts = np.cumsum(counts) - counts
@@ -450,9 +514,12 @@ def _to_table(
 
     # The catalog: popularity is Zipf-like, prices log-normal around the category's median.
     product_category = _choice(rng, _N_PRODUCTS, _CATEGORY_P).astype(np.int64)
-    product_price = np.round(
-        np.array(_CATEGORY_PRICE)[product_category] * rng.lognormal(0.0, 0.5, _N_PRODUCTS), 0
-    ) - 0.01
+    product_price = (
+        np.round(
+            np.array(_CATEGORY_PRICE)[product_category] * rng.lognormal(0.0, 0.5, _N_PRODUCTS), 0
+        )
+        - 0.01
+    )
     product_price = np.maximum(product_price, 0.99)
     popularity = 1.0 / np.arange(1, _N_PRODUCTS + 1) ** 0.9
     product_names = np.array([f"SKU{i:05d}" for i in rng.permutation(90_000)[:_N_PRODUCTS]])

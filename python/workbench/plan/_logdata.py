@@ -44,8 +44,9 @@ class LogData:
         if isinstance(log, LogData):
             return log
         if isinstance(log, EventLog):
-            return cls(log.source, log.user_column, log.event_column, log.time_column,
-                       log.session_column)
+            return cls(
+                log.source, log.user_column, log.event_column, log.time_column, log.session_column
+            )
         table = to_arrow_table(log)
         session = next((c for c in SESSION_COLUMNS if c in table.column_names), None)
         return cls(

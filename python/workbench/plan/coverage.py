@@ -80,19 +80,34 @@ def coverage(
     for name, spec in plan.events.items():
         rows = int(rows_by_event.get(name, 0))
         bad = int(bad_by_event.get(name, 0))
-        records.append({
-            "event": name, "display_name": labels.get(name, name), "category": spec.category,
-            "owner": spec.owner, "planned": True, "rows": rows, "violating_rows": bad,
-            "violation_share": bad / rows if rows else 0.0,
-            "status": "never seen" if rows == 0 else ("violations" if bad else "clean"),
-        })
+        records.append(
+            {
+                "event": name,
+                "display_name": labels.get(name, name),
+                "category": spec.category,
+                "owner": spec.owner,
+                "planned": True,
+                "rows": rows,
+                "violating_rows": bad,
+                "violation_share": bad / rows if rows else 0.0,
+                "status": "never seen" if rows == 0 else ("violations" if bad else "clean"),
+            }
+        )
     for name, rows in rows_by_event.items():
         if not plan.has_event(name) and rows > 0:
-            records.append({
-                "event": name, "display_name": name, "category": "", "owner": "",
-                "planned": False, "rows": int(rows), "violating_rows": int(rows),
-                "violation_share": 1.0, "status": "unplanned",
-            })
+            records.append(
+                {
+                    "event": name,
+                    "display_name": name,
+                    "category": "",
+                    "owner": "",
+                    "planned": False,
+                    "rows": int(rows),
+                    "violating_rows": int(rows),
+                    "violation_share": 1.0,
+                    "status": "unplanned",
+                }
+            )
     return CoverageReport(pd.DataFrame(records), report)
 
 
@@ -128,11 +143,17 @@ def funnel_coverage(
             if hits > top_rows:
                 top_rows = hits
                 top = f"{event}.{prop}: {violation}" if prop else f"{event}: {violation}"
-        records.append({
-            "step": number, "label": label, "events": ", ".join(step.events), "rows": rows,
-            "violating_rows": violating, "violation_share": violating / rows if rows else 0.0,
-            "top_violation": top or None,
-        })
+        records.append(
+            {
+                "step": number,
+                "label": label,
+                "events": ", ".join(step.events),
+                "rows": rows,
+                "violating_rows": violating,
+                "violation_share": violating / rows if rows else 0.0,
+                "top_violation": top or None,
+            }
+        )
     return pd.DataFrame(records)
 
 

@@ -36,8 +36,10 @@ def _column_values(column: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray,
         valid &= ~pc.is_nan(column).fill_null(False).to_numpy(zero_copy_only=False)
     if kind in ("string", "other"):
         if kind == "other":
-            column = column.cast(pa.string()) if _castable(column) else pc.cast(
-                column, pa.string(), safe=False
+            column = (
+                column.cast(pa.string())
+                if _castable(column)
+                else pc.cast(column, pa.string(), safe=False)
             )
         encoded = pc.dictionary_encode(column)
         codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -72,8 +74,8 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
     frame = pd.DataFrame({"c": codes[has_code], "t": times[has_code]})
     span = frame.groupby("c")["t"].agg(["min", "max"])
     users_col = data.table.column(data.user).combine_chunks()
-    user_codes = pc.dictionary_encode(users_col).indices.fill_null(-1).to_numpy(
-        zero_copy_only=False
+    user_codes = (
+        pc.dictionary_encode(users_col).indices.fill_null(-1).to_numpy(zero_copy_only=False)
     )
     pairs = pd.DataFrame({"c": codes[has_code], "u": user_codes[has_code]}).drop_duplicates()
     users = pairs.groupby("c").size().reindex(range(n_codes), fill_value=0).to_numpy()
@@ -118,10 +120,15 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
             if numeric:
                 lo, hi = all_values.index.min(), all_values.index.max()
             common[prop] = _spec(
-                prop, ptype, total_rows, total_nonnull, len(all_values),
+                prop,
+                ptype,
+                total_rows,
+                total_nonnull,
+                len(all_values),
                 [show(v) for v in all_values.index[:_EXAMPLES]],
                 sorted(show(v) for v in all_values.index) if kind == "string" else None,
-                show(lo) if lo is not None else None, show(hi) if hi is not None else None,
+                show(lo) if lo is not None else None,
+                show(hi) if hi is not None else None,
                 max_allowed,
             )
             continue
@@ -134,8 +141,16 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
             if ranges is not None:
                 lo, hi = show(ranges.at[code, "min"]), show(ranges.at[code, "max"])
             own[code][prop] = _spec(
-                prop, ptype, int(event_rows[code]), int(nonnull[code]), int(distinct[code]),
-                examples, values_here, lo, hi, max_allowed,
+                prop,
+                ptype,
+                int(event_rows[code]),
+                int(nonnull[code]),
+                int(distinct[code]),
+                examples,
+                values_here,
+                lo,
+                hi,
+                max_allowed,
             )
 
     events: dict[str, EventSpec] = {}
@@ -157,7 +172,10 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
             },
         )
     return TrackingPlan(
-        events, common_properties=common, name=name, languages=("en",),
+        events,
+        common_properties=common,
+        name=name,
+        languages=("en",),
         description="Drafted by TrackingPlan.infer; review the rules, then add descriptions "
         "and owners.",
     )

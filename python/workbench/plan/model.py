@@ -45,7 +45,14 @@ PROPERTY_TYPES: tuple[str, ...] = ("string", "integer", "float", "boolean", "tim
 _PLAN_KEYS = ("version", "name", "description", "languages", "common_properties", "events")
 _EVENT_KEYS = ("display_name", "description", "owner", "category", "properties", "observed")
 _PROPERTY_KEYS = (
-    "type", "required", "allowed", "min", "max", "description", "display_name", "examples",
+    "type",
+    "required",
+    "allowed",
+    "min",
+    "max",
+    "description",
+    "display_name",
+    "examples",
     "observed",
 )
 
@@ -189,8 +196,11 @@ class _Marks:
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
 
     def error(self, message: str, path: Path_, *, at_key: bool = False) -> PlanError:
-        spot = (self.keys if at_key else self.values).get(path) or self.values.get(path) \
+        spot = (
+            (self.keys if at_key else self.values).get(path)
+            or self.values.get(path)
             or self.keys.get(path)
+        )
         dotted = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path)
         dotted = dotted.replace(".[", "[")
         return PlanError(
@@ -288,8 +298,9 @@ def parse_plan(data: Any, marks: _Marks) -> ParsedPlan:
     languages = tuple(languages_raw)
     common_raw = data.get("common_properties") or {}
     if not isinstance(common_raw, Mapping):
-        raise marks.error("common_properties maps property names to their rules",
-                          ("common_properties",))
+        raise marks.error(
+            "common_properties maps property names to their rules", ("common_properties",)
+        )
     common = {
         str(pname): _property(str(pname), spec, ("common_properties", pname), marks, languages)
         for pname, spec in common_raw.items()
@@ -374,12 +385,14 @@ def _event(
     }
     observed = spec.get("observed")
     if observed is not None and not isinstance(observed, Mapping):
-        raise marks.error("observed is a mapping written by TrackingPlan.infer",
-                          (*path, "observed"))
+        raise marks.error(
+            "observed is a mapping written by TrackingPlan.infer", (*path, "observed")
+        )
     return EventSpec(
         name=name,
-        display_name=_display_name(spec.get("display_name"), (*path, "display_name"), marks,
-                                   languages),
+        display_name=_display_name(
+            spec.get("display_name"), (*path, "display_name"), marks, languages
+        ),
         description=_text(spec, "description", path, marks),
         owner=_text(spec, "owner", path, marks),
         category=_text(spec, "category", path, marks),
@@ -432,8 +445,10 @@ def _property(
             "boolean": lambda v: isinstance(v, bool),
         }.get(ptype)
         if check is None:
-            raise marks.error(f"allowed values are not supported for {ptype} properties; use min "
-                              "and max", (*path, "allowed"))
+            raise marks.error(
+                f"allowed values are not supported for {ptype} properties; use min and max",
+                (*path, "allowed"),
+            )
         for i, value in enumerate(allowed):
             if not check(value):
                 raise marks.error(
@@ -459,18 +474,19 @@ def _property(
                 ) from None
             bounds[key] = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
         else:
-            raise marks.error(f"{key} applies to numbers and timestamps, not {ptype}",
-                              (*path, key))
+            raise marks.error(f"{key} applies to numbers and timestamps, not {ptype}", (*path, key))
     if bounds["min"] is not None and bounds["max"] is not None and bounds["min"] > bounds["max"]:
-        raise marks.error(f"min ({bounds['min']}) is greater than max ({bounds['max']})",
-                          (*path, "min"))
+        raise marks.error(
+            f"min ({bounds['min']}) is greater than max ({bounds['max']})", (*path, "min")
+        )
     examples = spec.get("examples") or []
     if not isinstance(examples, list):
         examples = [examples]
     observed = spec.get("observed")
     if observed is not None and not isinstance(observed, Mapping):
-        raise marks.error("observed is a mapping written by TrackingPlan.infer",
-                          (*path, "observed"))
+        raise marks.error(
+            "observed is a mapping written by TrackingPlan.infer", (*path, "observed")
+        )
     return PropertySpec(
         name=name,
         type=ptype,
@@ -479,8 +495,9 @@ def _property(
         min=bounds["min"],
         max=bounds["max"],
         description=_text(spec, "description", path, marks),
-        display_name=_display_name(spec.get("display_name"), (*path, "display_name"), marks,
-                                   languages),
+        display_name=_display_name(
+            spec.get("display_name"), (*path, "display_name"), marks, languages
+        ),
         examples=tuple(examples),
         observed=dict(observed) if observed else None,
     )
@@ -502,7 +519,11 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     _Dumper.add_representer(list, _flow_list)
     _Dumper.add_representer(_Flow, _flow_dict)
     return yaml.dump(
-        dict(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100,
+        dict(data),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
         default_flow_style=False,
     )
 

@@ -212,19 +212,44 @@ class TrackingPlan:
         for name, spec in self.events.items():
             props = self.properties_of(name)
             base = {
-                "event": name, "display_name": labels.get(name, name), "category": spec.category,
+                "event": name,
+                "display_name": labels.get(name, name),
+                "category": spec.category,
                 "owner": spec.owner,
             }
             if not props:
-                rows.append({**base, "property": None, "common": False, "rule": None,
-                             "description": spec.description})
+                rows.append(
+                    {
+                        **base,
+                        "property": None,
+                        "common": False,
+                        "rule": None,
+                        "description": spec.description,
+                    }
+                )
             for pname, p in props.items():
-                rows.append({
-                    **base, "property": pname, "common": pname not in spec.properties,
-                    "rule": p.describe(), "description": p.description,
-                })
-        return pd.DataFrame(rows, columns=["event", "display_name", "category", "owner",
-                                           "property", "common", "rule", "description"])
+                rows.append(
+                    {
+                        **base,
+                        "property": pname,
+                        "common": pname not in spec.properties,
+                        "rule": p.describe(),
+                        "description": p.description,
+                    }
+                )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "event",
+                "display_name",
+                "category",
+                "owner",
+                "property",
+                "common",
+                "rule",
+                "description",
+            ],
+        )
 
     # -- working with data ------------------------------------------------------------------------
 

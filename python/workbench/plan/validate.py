@@ -37,7 +37,14 @@ VIOLATIONS: tuple[str, ...] = (
 )
 _SAMPLES = 5
 _COLUMNS = [
-    "event", "property", "violation", "rows", "share", "first_seen", "last_seen", "detail",
+    "event",
+    "property",
+    "violation",
+    "rows",
+    "share",
+    "first_seen",
+    "last_seen",
+    "detail",
     "sample_rows",
 ]
 
@@ -46,8 +53,10 @@ def _kind(dtype: pa.DataType) -> str:
     """The plan type family an Arrow type belongs to (``other`` when none fits)."""
     if pa.types.is_dictionary(dtype):
         return _kind(dtype.value_type)
-    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_string_view(
-        dtype
+    if (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_string_view(dtype)
     ):
         return "string"
     if pa.types.is_integer(dtype):
@@ -110,7 +119,9 @@ def _as_planned(column: pa.Array, kind: str, ptype: str, valid: np.ndarray) -> _
     if kind == "string":
         encoded = pc.dictionary_encode(column)
         parsed = pd.to_datetime(
-            pd.Series(encoded.dictionary.to_pylist(), dtype=object), errors="coerce", utc=True,
+            pd.Series(encoded.dictionary.to_pylist(), dtype=object),
+            errors="coerce",
+            utc=True,
             format="ISO8601",
         )
         ok = parsed.notna().to_numpy()
@@ -203,8 +214,9 @@ def validate(plan: TrackingPlan, log: Any) -> ValidationReport:
         unplanned_rows,
         "unplanned_event",
         None,
-        lambda name, rows: "not in the plan;" + (did_you_mean(name, planned_names) or " no "
-                                                  "similar planned event"),
+        lambda name, rows: (
+            "not in the plan;" + (did_you_mean(name, planned_names) or " no similar planned event")
+        ),
     )
 
     specs_by_event: list[dict[str, PropertySpec]] = [
@@ -218,8 +230,12 @@ def validate(plan: TrackingPlan, log: Any) -> ValidationReport:
         required = np.array([s is not None and s.required for s in spec_of], dtype=bool)
         if prop not in columns:
             if required.any():
-                out.add(required[safe_codes], "missing_required_property", prop,
-                        "the log has no column of this name")
+                out.add(
+                    required[safe_codes],
+                    "missing_required_property",
+                    prop,
+                    "the log has no column of this name",
+                )
             continue
         column = data.column(prop)
         valid = column.is_valid().to_numpy(zero_copy_only=False)
@@ -227,15 +243,24 @@ def validate(plan: TrackingPlan, log: Any) -> ValidationReport:
         if kind == "float":
             valid &= ~pc.is_nan(column).fill_null(False).to_numpy(zero_copy_only=False)
         if required.any():
-            out.add(required[safe_codes] & ~valid, "missing_required_property", prop,
-                    f"required {_first(spec_of).type} is null")
+            out.add(
+                required[safe_codes] & ~valid,
+                "missing_required_property",
+                prop,
+                f"required {_first(spec_of).type} is null",
+            )
         unknown = planned & ~on_event
         if unknown.any():
             mask = unknown[safe_codes] & valid
             if mask.any():
-                out.add(mask, "unknown_property", prop,
-                        lambda name, rows, c=column: "not planned for this event; values: "
-                        + _values_text(c, rows))
+                out.add(
+                    mask,
+                    "unknown_property",
+                    prop,
+                    lambda name, rows, c=column: (
+                        "not planned for this event; values: " + _values_text(c, rows)
+                    ),
+                )
         # One pass per distinct rule (usually one: the common or the event's own property).
         rules: dict[int, tuple[PropertySpec, np.ndarray]] = {}
         for code, spec in enumerate(spec_of):
@@ -249,8 +274,12 @@ def validate(plan: TrackingPlan, log: Any) -> ValidationReport:
 
 # (column type family, planned type) pairs where every non-null value is of the planned type.
 _EXACT = {
-    ("string", "string"), ("integer", "integer"), ("integer", "float"), ("float", "float"),
-    ("boolean", "boolean"), ("timestamp", "timestamp"),
+    ("string", "string"),
+    ("integer", "integer"),
+    ("integer", "float"),
+    ("float", "float"),
+    ("boolean", "boolean"),
+    ("timestamp", "timestamp"),
 }
 
 
@@ -278,9 +307,12 @@ def _check_rule(
     bad_type = rows & values.unreadable
     if bad_type.any():
         out.add(
-            bad_type, "type_mismatch", prop,
-            lambda name, r: f"plan: {spec.type}; column: {column.type}; values: "
-            + _values_text(column, r),
+            bad_type,
+            "type_mismatch",
+            prop,
+            lambda name, r: (
+                f"plan: {spec.type}; column: {column.type}; values: " + _values_text(column, r)
+            ),
         )
     readable = rows & ~values.unreadable
     outside = np.zeros(len(rows), dtype=bool)
@@ -307,7 +339,9 @@ def _check_rule(
     if mask.any():
         rule = "; ".join(rules)
         out.add(
-            mask, "value_not_allowed", prop,
+            mask,
+            "value_not_allowed",
+            prop,
             lambda name, r: f"{rule}; seen: " + _values_text(column, r),
         )
 
@@ -338,7 +372,8 @@ class ValidationReport:
         if len(table):
             table["violation"] = pd.Categorical(table["violation"], VIOLATIONS, ordered=True)
             table = table.sort_values(
-                ["rows", "event", "violation", "property"], ascending=[False, True, True, True],
+                ["rows", "event", "violation", "property"],
+                ascending=[False, True, True, True],
                 kind="stable",
             ).reset_index(drop=True)
             table["first_seen"] = data.to_time(table["first_seen"].to_numpy(np.int64))
@@ -374,8 +409,10 @@ class ValidationReport:
         """The rows of ``log.source`` behind report lines for ``event`` (and ``property``,
         ``violation`` if given), in original order, with their row number as ``_row``."""
         picked = [
-            idx for (e, p, v), idx in self._index.items()
-            if e == event and (property is None or p == property)
+            idx
+            for (e, p, v), idx in self._index.items()
+            if e == event
+            and (property is None or p == property)
             and (violation is None or v == violation)
         ]
         if not picked:
