@@ -21,7 +21,7 @@ The public API in one screen::
 
 from workbench import datasets, exceptions
 from workbench.audience import Audience
-from workbench.funnel import Funnel, FunnelResult, Step
+from workbench.funnel import Exclusion, Funnel, FunnelResult, Step
 from workbench.insight import compare, overlap, profile
 from workbench.log import EventLog
 from workbench.plan import CoverageReport, PlanError, TrackingPlan, ValidationReport, with_coverage
@@ -32,6 +32,7 @@ __all__ = [
     "Audience",
     "CoverageReport",
     "EventLog",
+    "Exclusion",
     "Funnel",
     "FunnelResult",
     "PlanError",

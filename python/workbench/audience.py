@@ -73,14 +73,7 @@ def _key_array(log: EventLog, keys: Any) -> pa.Array:
 
 def to_engine_time(log: EventLog, value: Any) -> int:
     """A time bound (int in the log's unit, datetime, or string) in engine units."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value)
-    stamp = pd.Timestamp(value)
-    if log.time_zone is not None:
-        stamp = stamp.tz_localize(log.time_zone) if stamp.tz is None else stamp
-    if stamp.tz is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return int((stamp - pd.Timestamp(0)) // pd.Timedelta(1, unit=log.time_unit))
+    return log.engine_time(value)
 
 
 class Audience:

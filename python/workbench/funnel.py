@@ -15,46 +15,77 @@
 0     1      3               1.000000
 1     2      1               0.333333
 2     3      1               0.333333
+
+Semantics. Without product options a funnel is ClickHouse's ``windowFunnel``, exactly, with its
+modes. The product options (``order``, ``exclusions``, ``hold``, ``session``, ``counting``,
+optional steps and per-step windows) follow ``shared/spec/funnel-semantics.md``:
+
+- A *chain* starts at a step-1 event; step k joins it if it happens no later than ``window``
+  after the chain's step-1 event (and, with ``Step(within=...)``, no later than that after the
+  chain's previous step). At one instant, steps are taken in step order. A user's result is the
+  furthest step of their best chain (ties: the first chain to get there; its times are reported).
+- ``order="strict"``: no other event of the user may fall strictly between two consecutive steps
+  of a chain; a later clean attempt can still convert. ``order="any"``: level k means k
+  distinct steps within one window opened by any of them.
+- ``Step(optional=True)``: a chain may skip the step (never the first or last step).
+- ``Exclusion(event, after=i, before=j)``: such an event strictly after a chain's latest step,
+  while the chain has reached step i but not step j, inside the chain's window, voids the chain.
+  A user whose best chain is voided is reported as excluded and not counted at any step.
+- ``hold=[...]`` / ``session=True``: every step of a chain carries the same values of those
+  properties (events with a missing value join no chain); strictness and exclusions are judged
+  among events with the same values.
+- ``counting="conversions"``: every attempt counts. An attempt starts at a step-1 event after
+  the previous attempt completed, expired (window passed), was voided or (strict) broke off.
+- Open windows: a unit whose best chain has not completed and whose window from step 1 extends
+  past ``analysis_end`` (default: the log's last event) is *in progress*, not dropped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench import _core, _progress
 from workbench._durations import parse_duration
 from workbench._names import did_you_mean, listing
-from workbench.exceptions import (
-    ColumnNotFoundError,
-    FunnelDefinitionError,
-    SchemaError,
-    UnknownEventWarning,
-)
+from workbench.exceptions import ColumnNotFoundError, FunnelDefinitionError, UnknownEventWarning
 from workbench.log import EventLog
 from workbench.predicates import Predicate
+from workbench.result import FunnelResult
 
-if TYPE_CHECKING:
-    from workbench.audience import Audience
-
-__all__ = ["Funnel", "FunnelResult", "Step"]
+__all__ = ["Exclusion", "Funnel", "FunnelResult", "Step"]
 
 MAX_STEPS = 32
-_MISSING = "(missing)"
+Order = Literal["sequential", "strict", "any"]
+Counting = Literal["users", "conversions"]
+_CLICKHOUSE_MODES = ("strict_deduplication", "strict_order", "strict_increase", "allow_reentry")
+
+
+def _event_tuple(event: str | Sequence[str], what: str) -> str | tuple[str, ...]:
+    if isinstance(event, str):
+        return event
+    if isinstance(event, (list, tuple)):
+        names = tuple(event)
+        if names and all(isinstance(e, str) for e in names):
+            return names
+    raise FunnelDefinitionError(
+        f"{what} is an event name or a list of alternative names; got {event!r}"
+    )
 
 
 @dataclass(frozen=True)
 class Step:
     """One funnel step: an event name (or alternatives) and optional property conditions.
+
+    ``optional=True`` lets a chain skip the step; ``within`` limits the time since the chain's
+    previous step (on top of the funnel's window).
 
     >>> import workbench as wb
     >>> wb.Step(["add_to_cart", "quick_buy"], where=wb.col("price") > 10, label="Cart")
@@ -64,22 +95,25 @@ class Step:
     event: str | tuple[str, ...]
     where: Predicate | None = None
     label: str | None = None
+    optional: bool = False
+    within: str | dt.timedelta | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.event, (list, tuple)):
-            object.__setattr__(self, "event", tuple(self.event))
-            if not self.event or not all(isinstance(e, str) for e in self.event):
-                raise FunnelDefinitionError(
-                    f"a step's alternatives must be one or more event names; got {self.event!r}"
-                )
-        elif not isinstance(self.event, str):
-            raise FunnelDefinitionError(
-                f"a step is an event name, a list of names or a Step; got {self.event!r}"
-            )
+        object.__setattr__(self, "event", _event_tuple(self.event, "a step"))
         if self.where is not None and not isinstance(self.where, Predicate):
             raise FunnelDefinitionError(
                 f"where= takes a condition such as wb.col('price') > 10; got {self.where!r}"
             )
+        if self.within is not None:
+            parse_duration(self.within, "step window")
+
+    def __repr__(self) -> str:
+        extra = "".join(
+            f", {name}={value!r}"
+            for name, value in (("optional", self.optional), ("within", self.within))
+            if value
+        )
+        return f"Step(event={self.event!r}, where={self.where!r}, label={self.label!r}{extra})"
 
     @property
     def events(self) -> list[str]:
@@ -90,6 +124,31 @@ class Step:
     def name(self) -> str:
         """The label, or the event names joined by ``|``."""
         return self.label or " | ".join(self.events)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """An event that voids a chain when it happens between step ``after`` and step ``before``
+    (1-based; default: anywhere between step 1 and the last step).
+
+    >>> import workbench as wb
+    >>> wb.Exclusion("refund", after=2, before=3)
+    Exclusion(event='refund', where=None, after=2, before=3)
+    """
+
+    event: str | tuple[str, ...]
+    where: Predicate | None = None
+    after: int = 1
+    before: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event", _event_tuple(self.event, "an exclusion"))
+        if self.where is not None and not isinstance(self.where, Predicate):
+            raise FunnelDefinitionError(f"where= takes a condition; got {self.where!r}")
+
+    @property
+    def events(self) -> list[str]:
+        return [self.event] if isinstance(self.event, str) else list(self.event)
 
 
 def _as_step(value: str | Sequence[str] | Step) -> Step:
@@ -107,15 +166,16 @@ def _as_step(value: str | Sequence[str] | Step) -> Step:
 class Funnel:
     """Ordered steps a user must take within a window from the first step.
 
-    The default counts a user at the highest step reached by any chain that starts at a step-1
-    event and reaches each later step no later than ``window`` after that start; other events
-    may come between steps. This is ClickHouse's ``windowFunnel`` exactly, including its options:
+    Without product options this is ClickHouse's ``windowFunnel`` exactly, including its modes:
 
     - ``strict_deduplication``: a repeated step (other than step 1) ends the user's scan.
     - ``strict_order``: after the first step-1 event, any unrelated event or a step out of order
       ends the scan.
     - ``strict_increase``: a step joins a chain only if strictly later than the previous step.
     - ``allow_reentry`` (with ``strict_order``): out-of-order steps are skipped instead.
+
+    The product options are described in the module documentation: ``order``, ``exclusions``,
+    ``hold``, ``session``, ``counting``, ``analysis_end``, and ``Step(optional=, within=)``.
 
     Args:
         steps: 1 to 32 steps: event names, lists of alternative names, or :class:`Step`.
@@ -125,6 +185,9 @@ class Funnel:
     >>> import workbench as wb
     >>> wb.Funnel(["view", "cart", "pay"], window="2h", strict_order=True)
     Funnel(['view', 'cart', 'pay'], window=0 days 02:00:00, strict_order)
+    >>> wb.Funnel(["view", "cart", "pay"], order="strict", session=True,
+    ...           exclusions=[wb.Exclusion("refund", after=2, before=3)])
+    Funnel(['view', 'cart', 'pay'], window=1 days 00:00:00, order='strict', exclusions=1, session)
     """
 
     def __init__(
@@ -132,6 +195,12 @@ class Funnel:
         steps: Sequence[str | Sequence[str] | Step],
         *,
         window: str | dt.timedelta = "1d",
+        order: Order = "sequential",
+        exclusions: Sequence[Exclusion] = (),
+        hold: Sequence[str] | str | None = None,
+        session: bool = False,
+        counting: Counting = "users",
+        analysis_end: Any = None,
         strict_deduplication: bool = False,
         strict_order: bool = False,
         strict_increase: bool = False,
@@ -149,14 +218,52 @@ class Funnel:
             )
         if allow_reentry and not strict_order:
             raise FunnelDefinitionError("allow_reentry only applies together with strict_order")
+        if order not in ("sequential", "strict", "any"):
+            raise FunnelDefinitionError(
+                f"order must be 'sequential', 'strict' or 'any'; got {order!r}"
+            )
+        if counting not in ("users", "conversions"):
+            raise FunnelDefinitionError(
+                f"counting must be 'users' or 'conversions'; got {counting!r}"
+            )
         self.window = parse_duration(window)
+        self.order: Order = order
+        self.counting: Counting = counting
+        self.exclusions = list(exclusions)
+        for exclusion in self.exclusions:
+            if not isinstance(exclusion, Exclusion):
+                raise FunnelDefinitionError(
+                    f"exclusions take wb.Exclusion(...) objects; got {exclusion!r}"
+                )
+        self.hold = [hold] if isinstance(hold, str) else list(hold or [])
+        self.session = bool(session)
+        self.analysis_end = analysis_end
         self.options = {
             "strict_deduplication": bool(strict_deduplication),
             "strict_order": bool(strict_order),
             "strict_increase": bool(strict_increase),
             "allow_reentry": bool(allow_reentry),
         }
+        if any(self.options.values()) and self.uses_product_options:
+            raise FunnelDefinitionError(
+                "ClickHouse modes (strict_deduplication, strict_order, strict_increase, "
+                "allow_reentry) cannot be combined with order=, exclusions, hold, session, "
+                "counting='conversions', optional steps or per-step windows; use order='strict' "
+                "for a strict funnel with the product options"
+            )
         self.labels = dict(labels or {})
+
+    @property
+    def uses_product_options(self) -> bool:
+        """Whether the funnel needs the product engine (beyond ClickHouse's windowFunnel)."""
+        return (
+            self.order != "sequential"
+            or bool(self.exclusions)
+            or bool(self.hold)
+            or self.session
+            or self.counting != "users"
+            or any(s.optional or s.within is not None for s in self.steps)
+        )
 
     @property
     def step_labels(self) -> list[str]:
@@ -170,8 +277,20 @@ class Funnel:
         return out
 
     def __repr__(self) -> str:
-        names = [s.events[0] if len(s.events) == 1 and not s.where else s for s in self.steps]
+        names = [
+            s.events[0] if len(s.events) == 1 and s == Step(s.events[0]) else s for s in self.steps
+        ]
         flags = "".join(f", {k}" for k, v in self.options.items() if v)
+        if self.order != "sequential":
+            flags += f", order={self.order!r}"
+        if self.exclusions:
+            flags += f", exclusions={len(self.exclusions)}"
+        if self.hold:
+            flags += f", hold={self.hold!r}"
+        if self.session:
+            flags += ", session"
+        if self.counting != "users":
+            flags += f", counting={self.counting!r}"
         return f"Funnel({names!r}, window={self.window}{flags})"
 
     def run(
@@ -183,298 +302,133 @@ class Funnel:
         """
         if not isinstance(log, EventLog):
             raise TypeError(f"run() takes an EventLog; got {type(log).__name__}")
-        event_codes: list[list[int]] = []
-        row_filters: list[tuple[int, pa.Array]] = []
-        for index, step in enumerate(self.steps):
-            codes = []
-            for name in step.events:
-                code = log._native.event_code(name)
-                if code is None:
-                    warnings.warn(
-                        UnknownEventWarning(
-                            f"step {index + 1} names event {name!r}, which the log never has;"
-                            f"{did_you_mean(name, log.event_names) or ' no similar names'}"
-                        ),
-                        stacklevel=2,
-                    )
-                else:
-                    codes.append(code)
-            event_codes.append(codes)
-            if step.where is not None:
-                mask = step.where.mask(log.source)
-                row_filters.append((index, mask.combine_chunks()))
-        try:
-            window = log.time_units(self.window)
-        except ValueError as err:
-            raise FunnelDefinitionError(f"window: {err}") from None
+        event_codes, row_filters = _conditions(log, self.steps, "step")
+        window = _engine_duration(log, self.window, "window")
+        end = (
+            log._native.time_range()[1]
+            if self.analysis_end is None
+            else (log.engine_time(self.analysis_end))
+        )
         callback = _progress.resolve(progress, "Running funnel")
         try:
-            output = _core.run_funnel(
-                log._native, event_codes, row_filters, window, progress=callback, **self.options
-            )
+            if self.uses_product_options:
+                output = self._run_analysis(log, event_codes, row_filters, window, end, callback)
+            else:
+                output = _core.run_funnel(
+                    log._native,
+                    event_codes,
+                    row_filters,
+                    window,
+                    progress=callback,
+                    **self.options,
+                )
         finally:
             _progress.finish(callback)
-        return FunnelResult(self, log, output)
+        return FunnelResult(self, log, output, window=window, analysis_end=end)
 
-
-class FunnelResult:
-    """How far each user got. Tables are computed on demand from per-user arrays.
-
-    >>> result.table            # doctest: +SKIP
-    >>> result.levels           # level per user, by original user key   # doctest: +SKIP
-    >>> result.breakdown("platform")                                     # doctest: +SKIP
-    """
-
-    def __init__(self, funnel: Funnel, log: EventLog, output: Any) -> None:
-        self.funnel = funnel
-        self.log = log
-        self._output = output
-
-    @property
-    def n_steps(self) -> int:
-        return len(self.funnel.steps)
-
-    @property
-    def labels(self) -> list[str]:
-        return self.funnel.step_labels
-
-    def level_counts(self) -> list[int]:
-        """Users at each exact level 0..N (level 0: never did step 1), over all users in the log."""
-        return [int(c) for c in self._output.level_counts()]
-
-    def levels_array(self) -> np.ndarray:
-        """Level per dense user id (uint8), aligned with ``log.user_keys``."""
-        return self._levels
-
-    @cached_property
-    def _levels(self) -> np.ndarray:
-        return self._output.levels().to_numpy(zero_copy_only=True)
-
-    @cached_property
-    def levels(self) -> pd.Series:
-        """Level reached by each user, indexed by the original user key."""
-        return pd.Series(self._levels, index=self.log.users, name="level")
-
-    @cached_property
-    def _entry_rows(self) -> np.ndarray:
-        return self._output.entry_rows().to_numpy(zero_copy_only=True)
-
-    @cached_property
-    def _step_times(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        out = []
-        for step in range(2, self.n_steps + 1):
-            users, from_first, from_previous = self._output.step_times(step)
-            out.append(
-                (
-                    users.to_numpy(zero_copy_only=True),
-                    from_first.to_numpy(zero_copy_only=True),
-                    from_previous.to_numpy(zero_copy_only=True),
-                )
-            )
-        return out
-
-    def time_to_convert(self, step: int) -> pd.DataFrame:
-        """For every user who reached ``step`` (2..N): time from step 1 and from the previous step.
-
-        >>> result.time_to_convert(3).median()   # doctest: +SKIP
-        """
-        if not 2 <= step <= self.n_steps:
-            raise FunnelDefinitionError(
-                f"time to convert is defined for steps 2..{self.n_steps}; got {step}"
-            )
-        users, from_first, from_previous = self._step_times[step - 2]
-        index = pd.Index(
-            self.log.user_keys.take(pa.array(users)).to_pandas(), name=self.log.user_column
-        )
-        return pd.DataFrame(
-            {
-                "from_first": self.log.to_timedelta(from_first),
-                "from_previous": self.log.to_timedelta(from_previous),
-            },
-            index=index,
-        )
-
-    @cached_property
-    def table(self) -> pd.DataFrame:
-        """Per step: users reaching it, conversion, drop-off, median and p90 time to reach it."""
-        return self._step_table(None)
-
-    def _step_table(self, in_group: np.ndarray | None) -> pd.DataFrame:
-        n = self.n_steps
-        levels = self._levels if in_group is None else self._levels[in_group]
-        counts = np.bincount(levels, minlength=n + 1)
-        reached = counts[::-1].cumsum()[::-1][1:]  # users at level >= k, k = 1..n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            first = reached[0] if reached[0] else np.nan
-            from_first = reached / first
-            previous = np.concatenate([[reached[0]], reached[:-1]]).astype(float)
-            previous[previous == 0] = np.nan
-            from_previous = reached / previous
-        dropped = reached - np.concatenate([reached[1:], [0]])
-        dropped[-1] = 0
-        stats = {name: [pd.NaT] * n for name in _TIME_COLUMNS}
-        for step in range(2, n + 1):
-            users, to_first, to_previous = self._step_times[step - 2]
-            if in_group is not None:
-                keep = in_group[users]
-                to_first, to_previous = to_first[keep], to_previous[keep]
-            if len(to_first):
-                q_first = np.percentile(to_first, [50, 90])
-                q_prev = np.percentile(to_previous, [50, 90])
-                values = [q_first[0], q_first[1], q_prev[0], q_prev[1]]
-                for name, value in zip(_TIME_COLUMNS, values, strict=True):
-                    stats[name][step - 1] = pd.Timedelta(value, unit=self.log.time_unit)
-        table = pd.DataFrame(
-            {
-                "step": np.arange(1, n + 1),
-                "label": self.labels,
-                "users": reached.astype("int64"),
-                "conversion_from_previous": from_previous,
-                "conversion_from_first": from_first,
-                "dropped": dropped.astype("int64"),
-            }
-        )
-        for name in _TIME_COLUMNS:
-            table[name] = pd.to_timedelta(pd.Series(stats[name], dtype="object"))
-        return table
-
-    def breakdown(
+    def _run_analysis(
         self,
-        by: str,
-        *,
-        users: pd.DataFrame | None = None,
-        on: str | None = None,
-    ) -> pd.DataFrame:
-        """The step table per value of an event property of the step-1 event, or of a column
-        of a user-attribute table (``users``) joined on the user key (``on``).
-
-        >>> result.breakdown("platform")                        # doctest: +SKIP
-        >>> result.breakdown("age_band", users=users_df)        # doctest: +SKIP
-        """
-        values = self._group_values(by, users, on)
-        codes, groups = pd.factorize(values.fillna(_MISSING), sort=True)
-        # Users who never did step 1 have no step-1 event to attribute: they stay out of groups.
-        codes[self._levels == 0] = -1
-        frames = []
-        for code in np.unique(codes[codes >= 0]):
-            group = groups[code]
-            in_group = codes == code
-            table = self._step_table(in_group)
-            table.insert(0, by, group)
-            frames.append(table)
-        if not frames:
-            return self._step_table(np.zeros(len(self._levels), dtype=bool)).head(0)
-        out = pd.concat(frames, ignore_index=True)
-        order = (
-            out[out["step"] == 1].sort_values(["users", by], ascending=[False, True])[by].tolist()
-        )
-        out[by] = pd.Categorical(out[by], categories=order, ordered=True)
-        return out.sort_values([by, "step"], kind="stable").reset_index(drop=True)
-
-    def _group_values(self, by: str, users: pd.DataFrame | None, on: str | None) -> pd.Series:
-        """One value per dense user id (NaN outside any group)."""
-        if users is None:
-            source = self.log.source
-            if by not in source.column_names:
-                raise ColumnNotFoundError(
-                    f"cannot break down by {by!r}: it is not a column of the log;"
-                    f"{did_you_mean(by, self.log.property_names)} the properties are "
-                    f"{listing(self.log.property_names)}"
+        log: EventLog,
+        event_codes: list[list[int]],
+        row_filters: list[tuple[int, pa.Array]],
+        window: int,
+        end: int,
+        callback: Any,
+    ) -> Any:
+        n = len(self.steps)
+        exclusion_codes, exclusion_filters = _conditions(log, self.exclusions, "exclusion")
+        exclusions = []
+        for index, (exclusion, codes) in enumerate(
+            zip(self.exclusions, exclusion_codes, strict=True)
+        ):
+            before = n if exclusion.before is None else exclusion.before
+            if not 1 <= exclusion.after < before <= n:
+                raise FunnelDefinitionError(
+                    f"exclusion {index + 1} ({exclusion.event!r}) must sit between two steps: "
+                    f"1 <= after < before <= {n}; got after={exclusion.after}, before={before}"
                 )
-            entered = self._levels > 0
-            rows = self._entry_rows[entered]
-            picked = source.column(by).take(pa.array(rows)).to_pandas()
-            values = pd.Series(np.nan, index=np.arange(len(self._levels)), dtype="object")
-            values[entered] = picked.to_numpy(dtype=object)
-            values[~entered] = None
-            return values
-        key = on or self.log.user_column
-        for column in (key, by):
-            if column not in users.columns:
-                raise ColumnNotFoundError(
-                    f"column {column!r} is not in the user table;"
-                    f"{did_you_mean(column, map(str, users.columns))} the columns are "
-                    f"{listing(map(str, users.columns))}"
-                )
-        duplicated = users[key][users[key].duplicated()]
-        if len(duplicated):
-            raise SchemaError(
-                f"the user table has {len(duplicated)} duplicate key(s) in {key!r}, "
-                f"e.g. {duplicated.iloc[0]}; each user needs one row"
-            )
-        attribute = users.set_index(key)[by]
-        values = attribute.reindex(self.log.users).reset_index(drop=True).astype("object")
-        values[self._levels == 0] = None
-        return values
-
-    # -- drill-down: audiences from the same arrays, no re-run -------------------------------------
-
-    def reached(self, step: int, group: Audience | None = None) -> Audience:
-        """Users who reached ``step`` (1-based), optionally within ``group``.
-
-        >>> result.reached(2)   # doctest: +SKIP
-        """
-        from workbench import audience
-
-        return audience.reached(self, step, group)
-
-    def dropped_after(self, step: int, group: Audience | None = None) -> Audience:
-        """Users whose furthest step was ``step``: the drop-off after it.
-
-        >>> result.dropped_after(2).to_pandas()   # doctest: +SKIP
-        """
-        from workbench import audience
-
-        return audience.dropped_after(self, step, group)
-
-    def entered(self, group: Audience | None = None) -> Audience:
-        """Users who did step 1."""
-        from workbench import audience
-
-        return audience.entered(self, group)
-
-    def converted(self, group: Audience | None = None) -> Audience:
-        """Users who completed every step."""
-        from workbench import audience
-
-        return audience.converted(self, group)
-
-    def breakdown_group(
-        self, by: str, value: Any, *, users: pd.DataFrame | None = None, on: str | None = None
-    ) -> Audience:
-        """The users of one breakdown group (same attribution as :meth:`breakdown`), to pass as
-        ``group=`` to a drill-down.
-
-        >>> android = result.breakdown_group("platform", "android")  # doctest: +SKIP
-        >>> result.dropped_after(3, group=android)                  # doctest: +SKIP
-        """
-        from workbench.audience import Audience
-
-        values = self._group_values(by, users, on).fillna(_MISSING).to_numpy(dtype=object)
-        flags = (values == value) & (self._levels > 0)
-        return Audience.from_mask(self.log, flags, name=f"{by} = {value}")
-
-    def __repr__(self) -> str:
-        header = f"FunnelResult({self.n_steps} steps, window={self.funnel.window})"
-        table = self.table[["step", "label", "users", "conversion_from_first", "dropped"]]
-        return header + "\n" + table.to_string(index=False)
-
-    def _repr_html_(self) -> str:
-        table = self.table.copy()
-        for column in ("conversion_from_previous", "conversion_from_first"):
-            table[column] = table[column].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
-        for column in _TIME_COLUMNS:
-            table[column] = table[column].map(lambda v: "" if pd.isna(v) else str(v))
-        caption = html.escape(
-            f"Funnel of {self.n_steps} steps, window {self.funnel.window}; "
-            f"{self.log.n_users:,} users in the log"
+            exclusions.append((exclusion.after, before, codes))
+        step_windows = [
+            None if s.within is None else _engine_duration(log, parse_duration(s.within), "step")
+            for s in self.steps
+        ]
+        return _core.run_analysis(
+            log._native,
+            event_codes,
+            row_filters,
+            window,
+            order=self.order,
+            counting=self.counting,
+            step_windows=step_windows,
+            optional=[s.optional for s in self.steps],
+            exclusions=exclusions,
+            exclusion_filters=exclusion_filters,
+            hold_codes=self._hold_codes(log),
+            analysis_end=end,
+            progress=callback,
         )
-        return f"<div><p><strong>{caption}</strong></p>{table.to_html(index=False)}</div>"
+
+    def _hold_codes(self, log: EventLog) -> pa.Array | None:
+        columns = list(self.hold)
+        if self.session:
+            if log.session_column is None:
+                raise FunnelDefinitionError(
+                    "session=True needs a session column; name it with "
+                    "EventLog(..., session='session_id')"
+                )
+            columns.append(log.session_column)
+        if not columns:
+            return None
+        source = log.source
+        for name in columns:
+            if name not in source.column_names:
+                raise ColumnNotFoundError(
+                    f"cannot hold {name!r} constant: it is not a column of the log;"
+                    f"{did_you_mean(name, log.property_names)} the properties are "
+                    f"{listing(log.property_names)}"
+                )
+        # One code per distinct combination of values; a missing value anywhere gives null.
+        valid = np.ones(source.num_rows, dtype=bool)
+        combined = np.zeros(source.num_rows, dtype=np.int64)
+        for name in columns:
+            encoded = pc.dictionary_encode(source.column(name)).combine_chunks()
+            indices = encoded.indices
+            valid &= ~indices.is_null().to_numpy(zero_copy_only=False)
+            values = indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            combined = combined * (len(encoded.dictionary) + 1) + values
+            # Re-densify after each column so the combined code never overflows.
+            combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)
+        return pa.array(combined.astype(np.uint32), mask=~valid)
 
 
-_TIME_COLUMNS = (
-    "median_time_from_first",
-    "p90_time_from_first",
-    "median_time_from_previous",
-    "p90_time_from_previous",
-)
+def _conditions(
+    log: EventLog, items: Sequence[Step | Exclusion], what: str
+) -> tuple[list[list[int]], list[tuple[int, pa.Array]]]:
+    """Event codes per item and, for items with conditions, one boolean per input row."""
+    event_codes: list[list[int]] = []
+    row_filters: list[tuple[int, pa.Array]] = []
+    for index, item in enumerate(items):
+        codes = []
+        for name in item.events:
+            code = log._native.event_code(name)
+            if code is None:
+                warnings.warn(
+                    UnknownEventWarning(
+                        f"{what} {index + 1} names event {name!r}, which the log never has;"
+                        f"{did_you_mean(name, log.event_names) or ' no similar names'}"
+                    ),
+                    stacklevel=3,
+                )
+            else:
+                codes.append(code)
+        event_codes.append(codes)
+        if item.where is not None:
+            row_filters.append((index, item.where.mask(log.source).combine_chunks()))
+    return event_codes, row_filters
+
+
+def _engine_duration(log: EventLog, duration: Any, what: str) -> int:
+    try:
+        return log.time_units(duration)
+    except ValueError as err:
+        raise FunnelDefinitionError(f"{what}: {err}") from None

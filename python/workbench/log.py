@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench import _core, _progress
 from workbench._names import did_you_mean, listing
@@ -250,6 +251,31 @@ class EventLog:
         """An engine timestamp as a pandas Timestamp in the log's time zone."""
         stamp = pd.Timestamp(value, unit=self.time_unit, tz="UTC" if self.time_zone else None)
         return stamp.tz_convert(self.time_zone) if self.time_zone else stamp
+
+    def engine_time(self, value: Any) -> int:
+        """A point in time (engine integer, datetime, or text) in engine units; naive times are
+        read in the log's time zone.
+
+        >>> log.engine_time("2026-01-02")   # doctest: +SKIP
+        """
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+        stamp = pd.Timestamp(value)
+        if self.time_zone is not None and stamp.tz is None:
+            stamp = stamp.tz_localize(self.time_zone)
+        if stamp.tz is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return int((stamp - pd.Timestamp(0)) // pd.Timedelta(1, unit=self.time_unit))
+
+    @cached_property
+    def _source_times(self) -> np.ndarray:
+        """Engine time of every input row (int64), for attribution by row."""
+        column = self.source.column(self.time_column)
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.int64())
+        elif pa.types.is_date32(column.type):
+            column = pc.multiply(column.cast(pa.int32()).cast(pa.int64()), 86_400)
+        return column.to_numpy().astype("int64", copy=False)
 
     def to_timedelta(self, values: Any) -> Any:
         """Durations in engine units as pandas Timedelta(s)."""

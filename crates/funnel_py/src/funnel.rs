@@ -4,7 +4,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::Array;
 use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType;
-use funnel_core::funnel::{run_funnel as core_run, FunnelOutput, FunnelSpec, Mode, StepConditions};
+use arrow_array::types::UInt32Type;
+use funnel_core::funnel::{
+    run_analysis as core_analysis, run_funnel as core_run, AnalysisConditions, AnalysisSpec,
+    Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder, NO_HOLD,
+};
 use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
@@ -37,17 +41,50 @@ impl PyFunnelOutput {
         arrow_out::u8s(py, self.inner.levels.clone())
     }
 
-    /// Input row of each user's chain's step-1 event (uint32; 2**32-1 at level 0).
+    /// Input row of each unit's chain's step-1 event (uint32; 2**32-1 at level 0).
     fn entry_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         arrow_out::u32s(py, self.inner.entry_rows.clone())
     }
 
-    /// (users, from_start, from_previous) for step `step` (2..=N).
+    /// Input row of each unit's chain's last step event (uint32; 2**32-1 at level 0).
+    fn last_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        arrow_out::u32s(py, self.inner.last_rows.clone())
+    }
+
+    /// Dense user id of each unit, or None when units are the users in id order.
+    fn unit_users(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.inner
+            .unit_users
+            .as_ref()
+            .map(|u| arrow_out::u32s(py, u.clone()))
+            .transpose()
+    }
+
+    /// Steps in each unit's chain as a bit mask (uint32), or None when a prefix of the level.
+    fn reached(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.inner
+            .reached
+            .as_ref()
+            .map(|r| arrow_out::u32s(py, r.clone()))
+            .transpose()
+    }
+
+    /// Per-unit flags (uint8: 1 in progress, 2 excluded), or None when all zero.
+    fn flags(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.inner
+            .flags
+            .as_ref()
+            .map(|f| arrow_out::u8s(py, f.clone()))
+            .transpose()
+    }
+
+    /// (units, from_start, from_previous, rows) for step `step` (2..=N).
+    #[allow(clippy::type_complexity)]
     fn step_times(
         &self,
         py: Python<'_>,
         step: usize,
-    ) -> PyResult<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
+    ) -> PyResult<(Py<PyAny>, Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
         let times = step
             .checked_sub(2)
             .and_then(|i| self.inner.step_times.get(i))
@@ -58,9 +95,10 @@ impl PyFunnelOutput {
                 ))
             })?;
         Ok((
-            arrow_out::u32s(py, times.users.clone())?,
+            arrow_out::u32s(py, times.units.clone())?,
             arrow_out::i64s(py, times.from_start.clone())?,
             arrow_out::i64s(py, times.from_previous.clone())?,
+            arrow_out::u32s(py, times.rows.clone())?,
         ))
     }
 }
@@ -106,10 +144,7 @@ pub fn run_funnel(
         allow_reentry,
     };
     let spec = FunnelSpec::new(event_codes.len(), window, mode).map_err(to_py)?;
-    let row_filters = row_filters
-        .iter()
-        .map(|(step, array)| Ok((*step, boolean_values(*step, array)?)))
-        .collect::<PyResult<Vec<_>>>()?;
+    let row_filters = filters(&row_filters)?;
     let conditions = StepConditions {
         event_codes,
         row_filters,
@@ -117,6 +152,109 @@ pub fn run_funnel(
     let encoded = log.inner.clone();
     let output = run_interruptible(py, progress.as_ref(), |control| {
         core_run(&encoded, &spec, &conditions, control)
+    })?;
+    Ok(PyFunnelOutput {
+        inner: output,
+        steps: spec.steps,
+    })
+}
+
+fn filters(row_filters: &[(usize, PyArray)]) -> PyResult<Vec<(usize, BooleanBuffer)>> {
+    row_filters
+        .iter()
+        .map(|(step, array)| Ok((*step, boolean_values(*step, array)?)))
+        .collect()
+}
+
+/// Hold codes per input row: uint32 with nulls for missing values.
+fn read_hold_codes(array: &PyArray) -> PyResult<Vec<u32>> {
+    let array = array.array();
+    if array.data_type() != &DataType::UInt32 {
+        return Err(FunnelDefinitionError::new_err(format!(
+            "held-property codes must be uint32, got {}",
+            array.data_type()
+        )));
+    }
+    let codes = array.as_primitive::<UInt32Type>();
+    Ok(codes
+        .iter()
+        .map(|code| code.filter(|c| *c != NO_HOLD).unwrap_or(NO_HOLD))
+        .collect())
+}
+
+fn parse_order(order: &str) -> PyResult<StepOrder> {
+    match order {
+        "sequential" => Ok(StepOrder::Sequential),
+        "strict" => Ok(StepOrder::Strict),
+        "any" => Ok(StepOrder::Any),
+        other => Err(FunnelDefinitionError::new_err(format!(
+            "order must be 'sequential', 'strict' or 'any'; got {other:?}"
+        ))),
+    }
+}
+
+fn parse_counting(counting: &str) -> PyResult<Counting> {
+    match counting {
+        "users" => Ok(Counting::Users),
+        "conversions" => Ok(Counting::Conversions),
+        other => Err(FunnelDefinitionError::new_err(format!(
+            "counting must be 'users' or 'conversions'; got {other:?}"
+        ))),
+    }
+}
+
+/// Run a funnel with the product options (order, exclusions, held properties, optional steps,
+/// per-step windows, counting, analysis end). Exclusions are `(after, before, event codes)`.
+#[pyfunction]
+#[pyo3(signature = (log, event_codes, row_filters, window, *, order, counting, step_windows, optional, exclusions, exclusion_filters, hold_codes=None, analysis_end, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn run_analysis(
+    py: Python<'_>,
+    log: &PyEncodedLog,
+    event_codes: Vec<Vec<u32>>,
+    row_filters: Vec<(usize, PyArray)>,
+    window: i64,
+    order: &str,
+    counting: &str,
+    step_windows: Vec<Option<i64>>,
+    optional: Vec<bool>,
+    exclusions: Vec<(usize, usize, Vec<u32>)>,
+    exclusion_filters: Vec<(usize, PyArray)>,
+    hold_codes: Option<PyArray>,
+    analysis_end: i64,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<PyFunnelOutput> {
+    let spec = AnalysisSpec {
+        steps: event_codes.len(),
+        window,
+        order: parse_order(order)?,
+        counting: parse_counting(counting)?,
+        step_windows,
+        optional,
+        exclusions: exclusions
+            .iter()
+            .map(|(after, before, _)| Exclusion {
+                after: *after,
+                before: *before,
+            })
+            .collect(),
+        analysis_end,
+    };
+    spec.validate().map_err(to_py)?;
+    let conditions = AnalysisConditions {
+        steps: StepConditions {
+            event_codes,
+            row_filters: filters(&row_filters)?,
+        },
+        exclusions: StepConditions {
+            event_codes: exclusions.into_iter().map(|(_, _, codes)| codes).collect(),
+            row_filters: filters(&exclusion_filters)?,
+        },
+        hold_codes: hold_codes.as_ref().map(read_hold_codes).transpose()?,
+    };
+    let encoded = log.inner.clone();
+    let output = run_interruptible(py, progress.as_ref(), |control| {
+        core_analysis(&encoded, &spec, &conditions, control)
     })?;
     Ok(PyFunnelOutput {
         inner: output,

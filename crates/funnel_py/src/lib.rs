@@ -19,5 +19,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<funnel::PyFunnelOutput>()?;
     m.add_function(wrap_pyfunction!(log::encode_log, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::run_funnel, m)?)?;
+    m.add_function(wrap_pyfunction!(funnel::run_analysis, m)?)?;
     Ok(())
 }

@@ -4,7 +4,15 @@
 //! mask per row, `window_funnel` is ClickHouse's `windowFunnel` kernel for one user, and `run`
 //! splits users across threads and gathers a [`FunnelOutput`]. `reference` is the slow, literal
 //! transcription of ClickHouse's algorithm that the tests hold the kernel to.
+//!
+//! Funnels with the product options (step order, exclusions, held properties, optional steps,
+//! per-step windows, counting attempts, open windows) go through `analysis`, which runs the
+//! `ordered` or `any_order` machine over each user's `chain`s.
 
+mod analysis;
+mod any_order;
+mod chain;
+mod ordered;
 mod output;
 pub mod reference;
 mod run;
@@ -12,7 +20,8 @@ mod spec;
 mod steps;
 mod window_funnel;
 
-pub use output::{FunnelOutput, StepTimes};
+pub use analysis::{run_analysis, AnalysisConditions, NO_HOLD};
+pub use output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS};
 pub use run::run_funnel;
-pub use spec::{FunnelSpec, Mode, MAX_STEPS};
+pub use spec::{AnalysisSpec, Counting, Exclusion, FunnelSpec, Mode, StepOrder, MAX_STEPS};
 pub use steps::StepConditions;

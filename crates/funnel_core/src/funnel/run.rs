@@ -43,6 +43,7 @@ pub fn run_funnel(
 struct Part {
     levels: Vec<u8>,
     entry_rows: Vec<u32>,
+    last_rows: Vec<u32>,
     step_times: Vec<StepTimes>,
 }
 
@@ -67,15 +68,16 @@ fn scan_all<M: MaskSource>(
     let mut out = FunnelOutput {
         levels: Vec::with_capacity(log.n_users()),
         entry_rows: Vec::with_capacity(log.n_users()),
+        last_rows: Vec::with_capacity(log.n_users()),
         step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
+        ..FunnelOutput::default()
     };
     for part in parts {
         out.levels.extend_from_slice(&part.levels);
         out.entry_rows.extend_from_slice(&part.entry_rows);
+        out.last_rows.extend_from_slice(&part.last_rows);
         for (all, mine) in out.step_times.iter_mut().zip(part.step_times) {
-            all.users.extend_from_slice(&mine.users);
-            all.from_start.extend_from_slice(&mine.from_start);
-            all.from_previous.extend_from_slice(&mine.from_previous);
+            all.append(mine);
         }
     }
     Ok(out)
@@ -90,6 +92,7 @@ fn scan_range<M: MaskSource>(
     let mut part = Part {
         levels: Vec::with_capacity(users.len()),
         entry_rows: Vec::with_capacity(users.len()),
+        last_rows: Vec::with_capacity(users.len()),
         step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
     };
     let mut scan = Scan::new();
@@ -99,17 +102,20 @@ fn scan_range<M: MaskSource>(
         part.levels.push(level);
         if level == 0 {
             part.entry_rows.push(u32::MAX);
+            part.last_rows.push(u32::MAX);
             continue;
         }
         let best = &scan.slots[level as usize - 1];
-        part.entry_rows
-            .push(log.source_rows[best.start_row as usize]);
+        part.entry_rows.push(log.source_rows[best.start_row as usize]);
+        part.last_rows.push(log.source_rows[best.last_row as usize]);
         for step in 1..level as usize {
             let slot = &scan.slots[step];
-            let times = &mut part.step_times[step - 1];
-            times.users.push(user as u32);
-            times.from_start.push(slot.last - slot.start);
-            times.from_previous.push(slot.last - slot.prev);
+            part.step_times[step - 1].push(
+                user as u32,
+                slot.last - slot.start,
+                slot.last - slot.prev,
+                log.source_rows[slot.last_row as usize],
+            );
         }
     }
     part

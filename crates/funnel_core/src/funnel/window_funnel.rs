@@ -16,6 +16,7 @@ pub(crate) struct Slot {
     pub prev: i64,
     pub last: i64,
     pub start_row: u32,
+    pub last_row: u32,
 }
 
 /// Scratch state for one user, reused across users of a thread.
@@ -141,6 +142,7 @@ impl Scan {
                 prev: ts,
                 last: ts,
                 start_row: row,
+                last_row: row,
             };
             self.filled |= 1;
             *seen_first = true;
@@ -171,6 +173,7 @@ impl Scan {
                     prev: prev.last,
                     last: ts,
                     start_row: prev.start_row,
+                    last_row: row,
                 };
                 self.filled |= bit;
                 if step + 1 == spec.steps {

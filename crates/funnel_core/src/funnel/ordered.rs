@@ -1,0 +1,258 @@
+//! Ordered funnels with the product options: sequential or strict order, optional steps,
+//! per-step windows, exclusions, and counting users or every attempt.
+//!
+//! Like `window_funnel`, one slot per step holds the latest chain that reached it: a later
+//! chain start never hurts (windows are measured from step 1, and per-step windows from the
+//! previous step, both later for a later chain), so keeping the latest is the best choice.
+//! Events at one instant are replayed in step order, then exclusions; with strict order, a
+//! slot that did not advance at an instant is cleared after it.
+
+use std::cell::Cell;
+
+use super::chain::{Chain, Event, Outcome};
+use super::spec::{AnalysisSpec, Counting, StepOrder};
+
+pub(crate) struct Ordered<'a> {
+    spec: &'a AnalysisSpec,
+    slots: Vec<Option<Chain>>,
+}
+
+impl<'a> Ordered<'a> {
+    pub fn new(spec: &'a AnalysisSpec) -> Self {
+        Self {
+            spec,
+            slots: vec![None; spec.steps],
+        }
+    }
+
+    /// Run one user's (or one held value's) events, in time order, into `out`.
+    pub fn run(&mut self, events: &[Event], out: &mut Vec<Outcome>) {
+        match self.spec.counting {
+            Counting::Users => {
+                if let Some(best) = self.best_chain(events) {
+                    out.push(best);
+                }
+            }
+            Counting::Conversions => self.attempts(events, out),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+
+    /// The slot a step may extend: the previous step's, or further back across optional steps.
+    fn source_slot(&self, step: usize, time: i64) -> Option<usize> {
+        let mut previous = step - 1;
+        loop {
+            if let Some(chain) = &self.slots[previous] {
+                let in_window = time <= chain.first_time().saturating_add(self.spec.window);
+                let in_step_window = self.spec.step_windows[step]
+                    .is_none_or(|w| time - chain.last_time() <= w);
+                if in_window && in_step_window {
+                    return Some(previous);
+                }
+            }
+            if previous == 0 || !self.spec.optional[previous] {
+                return None;
+            }
+            previous -= 1;
+        }
+    }
+
+    /// Replay the steps of one instant; `may_start` says whether step 1 may (re)start a chain.
+    /// Calls `reached` for every chain that advanced; returns the mask of slots that advanced.
+    fn steps_at(
+        &mut self,
+        group: &[Event],
+        may_start: &mut dyn FnMut() -> bool,
+        reached: &mut dyn FnMut(&Chain),
+    ) -> u32 {
+        let union = group.iter().fold(0u32, |m, e| m | e.steps);
+        let mut advanced = 0u32;
+        let mut remaining = union;
+        while remaining != 0 {
+            let step = remaining.trailing_zeros() as usize;
+            remaining &= remaining - 1;
+            for event in group.iter().filter(|e| e.steps & (1 << step) != 0) {
+                let chain = if step == 0 {
+                    if !may_start() {
+                        continue;
+                    }
+                    Chain::start(event.row, event.time)
+                } else {
+                    match self.source_slot(step, event.time) {
+                        Some(from) => match &self.slots[from] {
+                            Some(prev) => prev.extended(step, event.row, event.time),
+                            None => continue,
+                        },
+                        None => continue,
+                    }
+                };
+                self.slots[step] = Some(chain);
+                advanced |= 1 << step;
+                reached(&chain);
+            }
+        }
+        advanced
+    }
+
+    /// Apply the exclusions of one instant; returns the entry rows of the chains they voided.
+    fn exclusions_at(&mut self, group: &[Event], time: i64, voided: &mut Vec<u32>) {
+        voided.clear();
+        let union = group.iter().fold(0u32, |m, e| m | e.exclusions);
+        let mut remaining = union;
+        while remaining != 0 {
+            let index = remaining.trailing_zeros() as usize;
+            remaining &= remaining - 1;
+            let exclusion = self.spec.exclusions[index];
+            for slot in 0..self.spec.steps {
+                let Some(chain) = self.slots[slot] else { continue };
+                let entry = chain.entry_row();
+                // Only the chain's furthest slot decides: it has reached `after` but not `before`.
+                let furthest = (0..self.spec.steps)
+                    .rev()
+                    .find(|&k| self.slots[k].is_some_and(|c| c.entry_row() == entry))
+                    .unwrap_or(slot);
+                let level = furthest + 1;
+                let inside = time <= chain.first_time().saturating_add(self.spec.window);
+                if level >= exclusion.after
+                    && level < exclusion.before
+                    && chain.last_time() < time
+                    && inside
+                    && !voided.contains(&entry)
+                {
+                    voided.push(entry);
+                }
+            }
+            for entry in voided.iter() {
+                for slot in self.slots.iter_mut() {
+                    if slot.is_some_and(|c| c.entry_row() == *entry) {
+                        *slot = None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn strict_clear(&mut self, advanced: u32) {
+        if self.spec.order == StepOrder::Strict {
+            for (step, slot) in self.slots.iter_mut().enumerate() {
+                if advanced & (1 << step) == 0 {
+                    *slot = None;
+                }
+            }
+        }
+    }
+
+    fn in_progress(&self, chain: &Chain) -> bool {
+        chain.level() < self.spec.steps as u8
+            && chain.first_time().saturating_add(self.spec.window) > self.spec.analysis_end
+    }
+
+    /// Users mode: the best chain over the whole history, restarts allowed.
+    fn best_chain(&mut self, events: &[Event]) -> Option<Outcome> {
+        self.clear();
+        let steps = self.spec.steps as u8;
+        let mut best: Option<Outcome> = None;
+        let mut voided = Vec::new();
+        let mut i = 0;
+        while i < events.len() {
+            let time = events[i].time;
+            let end = i + events[i..].iter().take_while(|e| e.time == time).count();
+            let group = &events[i..end];
+            let advanced = self.steps_at(group, &mut || true, &mut |chain| {
+                let candidate = Outcome {
+                    chain: *chain,
+                    excluded: false,
+                    in_progress: false,
+                };
+                if best.as_ref().is_none_or(|b| candidate.beats(b)) {
+                    best = Some(candidate);
+                }
+            });
+            self.exclusions_at(group, time, &mut voided);
+            if let Some(b) = best.as_mut() {
+                if voided.contains(&b.chain.entry_row()) {
+                    b.excluded = true;
+                }
+            }
+            self.strict_clear(advanced);
+            if best.is_some_and(|b| !b.excluded && b.chain.level() == steps) {
+                break;
+            }
+            i = end;
+        }
+        best.map(|mut b| {
+            b.in_progress = !b.excluded && self.in_progress(&b.chain);
+            b
+        })
+    }
+
+    /// Conversions mode: every attempt, each starting after the previous one ended.
+    fn attempts(&mut self, events: &[Event], out: &mut Vec<Outcome>) {
+        self.clear();
+        let steps = self.spec.steps as u8;
+        let mut current: Option<Outcome> = None;
+        let mut voided = Vec::new();
+        let mut i = 0;
+        while i < events.len() {
+            let time = events[i].time;
+            let end = i + events[i..].iter().take_while(|e| e.time == time).count();
+            let group = &events[i..end];
+            if let Some(attempt) = current {
+                if time > attempt.chain.first_time().saturating_add(self.spec.window) {
+                    out.push(attempt);
+                    current = None;
+                    self.clear();
+                }
+            }
+            let active = current.is_some();
+            // One attempt starts at a time: step 1 is taken once, and only between attempts.
+            let started: Cell<Option<Chain>> = Cell::new(None);
+            let mut best_now: Option<Chain> = None;
+            let advanced = self.steps_at(
+                group,
+                &mut || !active && started.get().is_none(),
+                &mut |chain| {
+                    if chain.len == 1 {
+                        started.set(Some(*chain));
+                    }
+                    if best_now.is_none_or(|b| chain.level() > b.level()) {
+                        best_now = Some(*chain);
+                    }
+                },
+            );
+            if let Some(chain) = started.get() {
+                current = Some(Outcome {
+                    chain,
+                    excluded: false,
+                    in_progress: false,
+                });
+            }
+            if let (Some(attempt), Some(chain)) = (current.as_mut(), best_now) {
+                if chain.level() > attempt.chain.level() {
+                    attempt.chain = chain;
+                }
+            }
+            self.exclusions_at(group, time, &mut voided);
+            self.strict_clear(advanced);
+            if let Some(mut attempt) = current {
+                let is_voided = voided.contains(&attempt.chain.entry_row());
+                let done = attempt.chain.level() == steps;
+                let broken = self.slots.iter().all(Option::is_none);
+                if is_voided || done || broken {
+                    attempt.excluded = is_voided;
+                    out.push(attempt);
+                    current = None;
+                    self.clear();
+                }
+            }
+            i = end;
+        }
+        if let Some(mut attempt) = current {
+            attempt.in_progress = self.in_progress(&attempt.chain);
+            out.push(attempt);
+        }
+    }
+}
