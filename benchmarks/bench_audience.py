@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyroaring
+
 import workbench as wb
 from workbench.audience import Audience
 from workbench.insight import profile

@@ -18,6 +18,7 @@ import pyarrow as pa
 from workbench._names import did_you_mean, listing
 from workbench.exceptions import ColumnNotFoundError, FunnelDefinitionError, SchemaError
 from workbench.log import EventLog
+from workbench.stats import with_confidence
 
 if TYPE_CHECKING:
     from workbench.audience import Audience
@@ -195,9 +196,10 @@ class FunnelResult:
 
     @cached_property
     def table(self) -> pd.DataFrame:
-        """Per step: units reaching it, conversion, drop-off, in progress, excluded, and median
-        and p90 time to reach it from step 1 and from the previous step."""
-        return self._step_table(None)
+        """Per step: units reaching it, conversion (with 95% Wilson bounds ``*_low``/``*_high``),
+        drop-off, in progress, excluded, and median and p90 time to reach it from step 1 and
+        from the previous step."""
+        return with_confidence(self._step_table(None))
 
     def _step_table(self, in_group: np.ndarray | None) -> pd.DataFrame:
         n = self.n_steps
@@ -285,8 +287,10 @@ class FunnelResult:
         if not frames:
             empty = self._step_table(np.zeros(len(self._unit_levels), dtype=bool)).head(0)
             empty.insert(0, by, pd.Series(dtype=object))
-            return empty
-        return _ordered_groups(pd.concat(frames, ignore_index=True), by, self.counted)
+            return with_confidence(empty)
+        return with_confidence(
+            _ordered_groups(pd.concat(frames, ignore_index=True), by, self.counted)
+        )
 
     def _segment_breakdown(self, segments: Mapping[str, Audience]) -> pd.DataFrame:
         frames = []
@@ -298,7 +302,7 @@ class FunnelResult:
             frames.append(table)
         if not frames:
             raise FunnelDefinitionError("breakdown by segments needs at least one segment")
-        return pd.concat(frames, ignore_index=True)
+        return with_confidence(pd.concat(frames, ignore_index=True))
 
     def _attribution_rows(self, attribution: str | int) -> np.ndarray:
         """Input row whose property value each unit is attributed to (``_NO_ROW``: none)."""
@@ -409,6 +413,62 @@ class FunnelResult:
         flags = self._user_flag(_EXCLUDED) & (self._levels == 0)
         return Audience.from_mask(self.log, flags, name="excluded")
 
+    # -- trends and confidence -----------------------------------------------------------------
+
+    def trends(
+        self, period: str = "day", tz: str | None = None, *, confidence: float = 0.95
+    ) -> pd.DataFrame:
+        """Conversion by entry period (``"day"``, ``"week"`` from Monday, ``"month"``) in time
+        zone ``tz`` (default: the log's, else UTC): one row per period and step, every period
+        listed, with Wilson bounds; see :func:`workbench.trends.conversion_trends`.
+
+        >>> result.trends("week", tz="Europe/Paris")   # doctest: +SKIP
+        """
+        from workbench.trends import conversion_trends
+
+        return conversion_trends(self, period, tz, confidence=confidence)
+
+    def compare_groups(
+        self,
+        by: str,
+        a: Any,
+        b: Any,
+        *,
+        users: pd.DataFrame | None = None,
+        on: str | None = None,
+        attribution: str | int = "first_touch",
+        step: int | None = None,
+        alpha: float = 0.05,
+    ) -> pd.DataFrame:
+        """Does breakdown group ``a`` convert differently from ``b``? Per step: both rates, the
+        difference with its confidence interval, z, p-value and ``significant``; see
+        :func:`workbench.stats.compare_groups`.
+
+        >>> result.compare_groups("platform", "ios", "android", step=3)   # doctest: +SKIP
+        """
+        from workbench.stats import compare_groups
+
+        return compare_groups(
+            self, by, a, b, users=users, on=on, attribution=attribution, step=step, alpha=alpha
+        )
+
+    def compare_segments(
+        self,
+        segment_a: Audience,
+        segment_b: Audience,
+        *,
+        step: int | None = None,
+        alpha: float = 0.05,
+    ) -> pd.DataFrame:
+        """The same test between two sets of users (Audiences that should not overlap); see
+        :func:`workbench.stats.compare_segments`.
+
+        >>> result.compare_segments(vips, ~vips)   # doctest: +SKIP
+        """
+        from workbench.stats import compare_segments
+
+        return compare_segments(self, segment_a, segment_b, step=step, alpha=alpha)
+
     def breakdown_group(
         self,
         by: str,
@@ -441,7 +501,7 @@ class FunnelResult:
 
     def _repr_html_(self) -> str:
         table = self.table.copy()
-        for column in ("conversion_from_previous", "conversion_from_first"):
+        for column in [c for c in table.columns if c.startswith("conversion_from_")]:
             table[column] = table[column].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
         for column in _TIME_COLUMNS:
             table[column] = table[column].map(lambda v: "" if pd.isna(v) else str(v))

@@ -187,6 +187,16 @@ def _wilson(successes: np.ndarray, trials: np.ndarray, z: float) -> tuple[np.nda
     return low, high
 
 
+def _rate_bounds(
+    counts: np.ndarray, trials: np.ndarray, steps: np.ndarray, z: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson bounds of a funnel's conversion rates. At step 1 the rate is 1 by definition (the
+    entrants are the trials), not an estimate, so its interval is exactly [1, 1]."""
+    low, high = _wilson(counts, trials, z)
+    definitional = (steps == 1) & (trials > 0)
+    return np.where(definitional, 1.0, low), np.where(definitional, 1.0, high)
+
+
 def wilson_interval(successes: Any, trials: Any, confidence: float = 0.95) -> tuple[Any, Any]:
     """Wilson score interval for the rate ``successes / trials``.
 
@@ -273,12 +283,15 @@ def with_confidence(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFra
     group) and ``conversion_from_previous_low``/``_high`` (denominator: the count at the previous
     step of the same group), each pair right after its rate when the table has it. Works on
     ``result.table`` and on ``result.breakdown(...)``: the columns before ``step`` identify a
-    group. Only ``step`` and the count, ``users`` (or ``conversions``), are required.
+    group. Only ``step`` and the count, ``users`` (or ``conversions``), are required. At step 1
+    both rates are 1 by definition, so their interval is exactly [1, 1] (NaN without entrants).
 
     >>> import pandas as pd
-    >>> table = pd.DataFrame({"step": [1, 2], "users": [10, 5]})
+    >>> table = pd.DataFrame({"step": [1, 2, 3], "users": [10, 5, 0]})
     >>> with_confidence(table)["conversion_from_first_low"].round(4).tolist()
-    [0.7225, 0.2366]
+    [1.0, 0.2366, 0.0]
+    >>> with_confidence(table)["conversion_from_previous_high"].round(4).tolist()
+    [1.0, 0.7634, 0.4345]
     """
     z = _z_for(confidence)
     counted = next((c for c in _COUNT_COLUMNS if c in table.columns), "users")
@@ -315,8 +328,8 @@ def with_confidence(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFra
     first = users_at(np.ones_like(steps))
     previous = users_at(np.maximum(steps - 1, 1))
     bounds = {
-        "conversion_from_first": _wilson(users, first, z),
-        "conversion_from_previous": _wilson(users, previous, z),
+        "conversion_from_first": _rate_bounds(users, first, steps, z),
+        "conversion_from_previous": _rate_bounds(users, previous, steps, z),
     }
     for rate, (low, high) in bounds.items():
         for suffix, values in (("_low", low), ("_high", high)):

@@ -31,8 +31,7 @@ import pyarrow.compute as pc
 
 from workbench._names import did_you_mean
 from workbench.exceptions import FunnelDefinitionError, SchemaError
-from workbench.result import _IN_PROGRESS
-from workbench.stats import _entrant_units, _wilson, _z_for
+from workbench.stats import _entrant_units, _rate_bounds, _z_for
 
 if TYPE_CHECKING:
     from workbench.funnel import FunnelResult
@@ -117,14 +116,17 @@ def conversion_trends(
     One row per period and step: ``period_start`` (tz-aware local midnight), ``step``,
     ``label``, ``entrants`` (at step 1 in the period), ``users`` (or ``conversions``: of the
     entrants, those who reached the step), ``conversion_from_first`` (NaN without entrants), its
-    Wilson interval ``low``..``high`` at ``confidence``, and ``in_progress``: entrants of the
-    period whose window is still open at the analysis end, so the period's conversion may rise.
+    Wilson interval ``low``..``high`` at ``confidence`` (exactly 1..1 at step 1, where the rate
+    is 1 by definition), and ``in_progress``: entrants of the period whose window is still open
+    at the analysis end, so the period's conversion may still rise.
 
     >>> import altair as alt                                                   # doctest: +SKIP
     >>> table = conversion_trends(result, "week", tz="Europe/Paris")           # doctest: +SKIP
     >>> alt.Chart(table).mark_line().encode(x="period_start", y="conversion_from_first",
     ...                                     color="label")                     # doctest: +SKIP
     """
+    from workbench.result import _IN_PROGRESS  # not at the top: result.py delegates to here
+
     if period not in PERIODS:
         raise FunnelDefinitionError(
             f"period must be one of 'day', 'week' or 'month'; got {period!r};"
@@ -162,11 +164,12 @@ def conversion_trends(
     counts = reached.ravel()
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(entrants > 0, counts / entrants, np.nan)
-    low, high = _wilson(counts.astype(float), entrants.astype(float), z)
+    step_numbers = np.tile(np.arange(1, n_steps + 1, dtype=np.int64), n_periods)
+    low, high = _rate_bounds(counts.astype(float), entrants.astype(float), step_numbers, z)
     return pd.DataFrame(
         {
             "period_start": _period_starts(starts, period, zone).repeat(n_steps),
-            "step": np.tile(np.arange(1, n_steps + 1, dtype=np.int64), n_periods),
+            "step": step_numbers,
             "label": np.tile(np.asarray(result.labels, dtype=object), n_periods),
             "entrants": entrants,
             result.counted: counts,

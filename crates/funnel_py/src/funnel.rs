@@ -1,10 +1,10 @@
 //! `workbench._core.run_funnel` and the arrays it leaves behind.
 
 use arrow_array::cast::AsArray;
+use arrow_array::types::UInt32Type;
 use arrow_array::Array;
 use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType;
-use arrow_array::types::UInt32Type;
 use funnel_core::funnel::{
     run_analysis as core_analysis, run_funnel as core_run, AnalysisConditions, AnalysisSpec,
     Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder, NO_HOLD,

@@ -151,7 +151,11 @@ impl Inputs<'_> {
             let mut start = 0;
             while start < events.len() {
                 let hold = events[start].0;
-                let end = start + events[start..].iter().take_while(|(h, _)| *h == hold).count();
+                let end = start
+                    + events[start..]
+                        .iter()
+                        .take_while(|(h, _)| *h == hold)
+                        .count();
                 group.clear();
                 group.extend(events[start..end].iter().map(|(_, e)| *e));
                 match self.spec.order {
@@ -162,12 +166,10 @@ impl Inputs<'_> {
             }
             match self.spec.counting {
                 Counting::Users => {
-                    let best = outcomes
-                        .iter()
-                        .fold(None::<Outcome>, |best, o| match best {
-                            Some(b) if !o.beats(&b) => Some(b),
-                            _ => Some(*o),
-                        });
+                    let best = outcomes.iter().fold(None::<Outcome>, |best, o| match best {
+                        Some(b) if !o.beats(&b) => Some(b),
+                        _ => Some(*o),
+                    });
                     if let Some(best) = best {
                         out.push((user as u32, best));
                     }
@@ -183,7 +185,11 @@ impl Inputs<'_> {
 }
 
 /// Lay outcomes out per unit: users in id order (users mode) or attempts in user, time order.
-fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<Vec<(u32, Outcome)>>) -> FunnelOutput {
+fn assemble(
+    log: &EncodedLog,
+    spec: &AnalysisSpec,
+    parts: Vec<Vec<(u32, Outcome)>>,
+) -> FunnelOutput {
     let users_mode = spec.counting == Counting::Users;
     let n_units = if users_mode {
         log.n_users()

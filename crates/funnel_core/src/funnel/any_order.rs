@@ -114,7 +114,10 @@ impl<'a> AnyOrder<'a> {
                 self.window_end(chain.first_time())
             };
             out.push(self.outcome(chain));
-            open += events[open..].iter().take_while(|e| e.time <= ended).count();
+            open += events[open..]
+                .iter()
+                .take_while(|e| e.time <= ended)
+                .count();
         }
     }
 }

@@ -12,6 +12,15 @@ use std::cell::Cell;
 use super::chain::{Chain, Event, Outcome};
 use super::spec::{AnalysisSpec, Counting, StepOrder};
 
+/// What tells chains apart: where they started, how far they got, and on which row.
+fn identity(chain: &Chain) -> (u32, u8, u32) {
+    (
+        chain.entry_row(),
+        chain.level(),
+        chain.rows[chain.len as usize - 1],
+    )
+}
+
 pub(crate) struct Ordered<'a> {
     spec: &'a AnalysisSpec,
     slots: Vec<Option<Chain>>,
@@ -42,19 +51,22 @@ impl<'a> Ordered<'a> {
     }
 
     /// The slot a step may extend: the previous step's, or further back across optional steps.
+    /// Of the usable ones, the chain that started latest (it has the most window left); on a
+    /// tie the nearer slot, whose chain includes more steps.
     fn source_slot(&self, step: usize, time: i64) -> Option<usize> {
+        let mut best: Option<(usize, i64)> = None;
         let mut previous = step - 1;
         loop {
             if let Some(chain) = &self.slots[previous] {
                 let in_window = time <= chain.first_time().saturating_add(self.spec.window);
-                let in_step_window = self.spec.step_windows[step]
-                    .is_none_or(|w| time - chain.last_time() <= w);
-                if in_window && in_step_window {
-                    return Some(previous);
+                let in_step_window =
+                    self.spec.step_windows[step].is_none_or(|w| time - chain.last_time() <= w);
+                if in_window && in_step_window && best.is_none_or(|(_, s)| chain.first_time() > s) {
+                    best = Some((previous, chain.first_time()));
                 }
             }
             if previous == 0 || !self.spec.optional[previous] {
-                return None;
+                return best.map(|(slot, _)| slot);
             }
             previous -= 1;
         }
@@ -97,40 +109,28 @@ impl<'a> Ordered<'a> {
         advanced
     }
 
-    /// Apply the exclusions of one instant; returns the entry rows of the chains they voided.
-    fn exclusions_at(&mut self, group: &[Event], time: i64, voided: &mut Vec<u32>) {
+    /// Apply the exclusions of one instant: each tracked chain that has reached step `after`
+    /// but not `before`, whose latest step is strictly earlier and whose window is still open,
+    /// is voided. Returns the voided chains' (entry row, furthest step, last row).
+    fn exclusions_at(&mut self, group: &[Event], time: i64, voided: &mut Vec<(u32, u8, u32)>) {
         voided.clear();
         let union = group.iter().fold(0u32, |m, e| m | e.exclusions);
-        let mut remaining = union;
-        while remaining != 0 {
-            let index = remaining.trailing_zeros() as usize;
-            remaining &= remaining - 1;
-            let exclusion = self.spec.exclusions[index];
-            for slot in 0..self.spec.steps {
-                let Some(chain) = self.slots[slot] else { continue };
-                let entry = chain.entry_row();
-                // Only the chain's furthest slot decides: it has reached `after` but not `before`.
-                let furthest = (0..self.spec.steps)
-                    .rev()
-                    .find(|&k| self.slots[k].is_some_and(|c| c.entry_row() == entry))
-                    .unwrap_or(slot);
-                let level = furthest + 1;
-                let inside = time <= chain.first_time().saturating_add(self.spec.window);
-                if level >= exclusion.after
-                    && level < exclusion.before
-                    && chain.last_time() < time
-                    && inside
-                    && !voided.contains(&entry)
-                {
-                    voided.push(entry);
-                }
-            }
-            for entry in voided.iter() {
-                for slot in self.slots.iter_mut() {
-                    if slot.is_some_and(|c| c.entry_row() == *entry) {
-                        *slot = None;
-                    }
-                }
+        if union == 0 {
+            return;
+        }
+        for slot in 0..self.spec.steps {
+            let Some(chain) = self.slots[slot] else {
+                continue;
+            };
+            let level = slot + 1;
+            let inside = time <= chain.first_time().saturating_add(self.spec.window);
+            let hit = (0..self.spec.exclusions.len())
+                .filter(|x| union & (1 << x) != 0)
+                .map(|x| self.spec.exclusions[x])
+                .any(|e| level >= e.after && level < e.before);
+            if hit && inside && chain.last_time() < time {
+                voided.push(identity(&chain));
+                self.slots[slot] = None;
             }
         }
     }
@@ -173,7 +173,7 @@ impl<'a> Ordered<'a> {
             });
             self.exclusions_at(group, time, &mut voided);
             if let Some(b) = best.as_mut() {
-                if voided.contains(&b.chain.entry_row()) {
+                if voided.contains(&identity(&b.chain)) {
                     b.excluded = true;
                 }
             }
@@ -200,8 +200,9 @@ impl<'a> Ordered<'a> {
             let time = events[i].time;
             let end = i + events[i..].iter().take_while(|e| e.time == time).count();
             let group = &events[i..end];
-            if let Some(attempt) = current {
+            if let Some(mut attempt) = current {
                 if time > attempt.chain.first_time().saturating_add(self.spec.window) {
+                    attempt.in_progress = self.in_progress(&attempt.chain);
                     out.push(attempt);
                     current = None;
                     self.clear();
@@ -238,11 +239,12 @@ impl<'a> Ordered<'a> {
             self.exclusions_at(group, time, &mut voided);
             self.strict_clear(advanced);
             if let Some(mut attempt) = current {
-                let is_voided = voided.contains(&attempt.chain.entry_row());
+                let is_voided = voided.contains(&identity(&attempt.chain));
                 let done = attempt.chain.level() == steps;
                 let broken = self.slots.iter().all(Option::is_none);
                 if is_voided || done || broken {
                     attempt.excluded = is_voided;
+                    attempt.in_progress = !is_voided && self.in_progress(&attempt.chain);
                     out.push(attempt);
                     current = None;
                     self.clear();

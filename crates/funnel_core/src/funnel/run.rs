@@ -106,7 +106,8 @@ fn scan_range<M: MaskSource>(
             continue;
         }
         let best = &scan.slots[level as usize - 1];
-        part.entry_rows.push(log.source_rows[best.start_row as usize]);
+        part.entry_rows
+            .push(log.source_rows[best.start_row as usize]);
         part.last_rows.push(log.source_rows[best.last_row as usize]);
         for step in 1..level as usize {
             let slot = &scan.slots[step];

@@ -129,7 +129,10 @@ impl AnalysisSpec {
         for (index, window) in self.step_windows.iter().enumerate() {
             if let Some(w) = window {
                 if *w < 0 {
-                    return bad(format!("the window of step {} must not be negative", index + 1));
+                    return bad(format!(
+                        "the window of step {} must not be negative",
+                        index + 1
+                    ));
                 }
             }
         }
@@ -140,7 +143,9 @@ impl AnalysisSpec {
             ));
         }
         for exclusion in &self.exclusions {
-            if exclusion.after < 1 || exclusion.after >= exclusion.before || exclusion.before > self.steps
+            if exclusion.after < 1
+                || exclusion.after >= exclusion.before
+                || exclusion.before > self.steps
             {
                 return bad(format!(
                     "an exclusion must sit between two steps 1 <= after < before <= {}; got after={}, before={}",
