@@ -215,7 +215,7 @@ def test_first_and_last_steps_cannot_be_optional() -> None:
     log = log_of([(1, "a", 0), (1, "b", 1)])
     with pytest.raises(ex.FunnelDefinitionError, match="step 1 cannot be optional"):
         wb.Funnel([wb.Step("a", optional=True), "b"]).run(log)
-    with pytest.raises(ex.FunnelDefinitionError, match="last step .* cannot be optional"):
+    with pytest.raises(ex.FunnelDefinitionError, match=r"last step .* cannot be optional"):
         wb.Funnel(["a", wb.Step("b", optional=True)]).run(log)
 
 
