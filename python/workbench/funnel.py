@@ -305,9 +305,9 @@ class Funnel:
         event_codes, row_filters = _conditions(log, self.steps, "step")
         window = _engine_duration(log, self.window, "window")
         end = (
-            log._native.time_range()[1]
+            log._time_bounds[1]
             if self.analysis_end is None
-            else (log.engine_time(self.analysis_end))
+            else log.engine_time(self.analysis_end)
         )
         callback = _progress.resolve(progress, "Running funnel")
         try:

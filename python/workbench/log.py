@@ -243,9 +243,15 @@ class EventLog:
         return t.tz if pa.types.is_timestamp(t) else None
 
     @cached_property
+    def _time_bounds(self) -> tuple[int, int]:
+        """First and last event time in engine units (a scan of every row, so kept)."""
+        first, last = self._native.time_range()
+        return int(first), int(last)
+
+    @cached_property
     def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """First and last event time."""
-        first, last = self._native.time_range()
+        first, last = self._time_bounds
         return self.to_timestamp(first), self.to_timestamp(last)
 
     def to_timestamp(self, value: int) -> pd.Timestamp:

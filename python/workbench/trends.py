@@ -145,7 +145,7 @@ def conversion_trends(
         result._unit_levels[units] < n_steps
     )
 
-    span = log._native.time_range()  # None only when every row was dropped for nulls
+    span = log._time_bounds  # None only when every row was dropped for nulls
     ends = codes
     if span is not None:
         log_ends = _period_codes(_local_days(np.asarray(span, np.int64), unit, zone), period)
