@@ -62,7 +62,13 @@ class FunnelOutput:
     def level_counts(self) -> list[int]: ...
     def levels(self) -> pa.UInt8Array: ...
     def entry_rows(self) -> pa.UInt32Array: ...
-    def step_times(self, step: int) -> tuple[pa.UInt32Array, pa.Int64Array, pa.Int64Array]: ...
+    def last_rows(self) -> pa.UInt32Array: ...
+    def unit_users(self) -> pa.UInt32Array | None: ...
+    def reached(self) -> pa.UInt32Array | None: ...
+    def flags(self) -> pa.UInt8Array | None: ...
+    def step_times(
+        self, step: int
+    ) -> tuple[pa.UInt32Array, pa.Int64Array, pa.Int64Array, pa.UInt32Array]: ...
 
 def run_funnel(
     log: EncodedLog,
@@ -74,6 +80,22 @@ def run_funnel(
     strict_order: bool = False,
     strict_increase: bool = False,
     allow_reentry: bool = False,
+    progress: Callable[[int, int], Any] | None = None,
+) -> FunnelOutput: ...
+def run_analysis(
+    log: EncodedLog,
+    event_codes: list[list[int]],
+    row_filters: list[tuple[int, Any]],
+    window: int,
+    *,
+    order: str,
+    counting: str,
+    step_windows: list[int | None],
+    optional: list[bool],
+    exclusions: list[tuple[int, int, list[int]]],
+    exclusion_filters: list[tuple[int, Any]],
+    hold_codes: pa.UInt32Array | None = None,
+    analysis_end: int,
     progress: Callable[[int, int], Any] | None = None,
 ) -> FunnelOutput: ...
 

@@ -182,12 +182,25 @@ class Funnel:
         window: ``"30m"``, ``"2h"``, ``"7d"``... or a timedelta; inclusive; zero is allowed.
         labels: display names by event name or by 1-based step number.
 
-    >>> import workbench as wb
-    >>> wb.Funnel(["view", "cart", "pay"], window="2h", strict_order=True)
-    Funnel(['view', 'cart', 'pay'], window=0 days 02:00:00, strict_order)
-    >>> wb.Funnel(["view", "cart", "pay"], order="strict", session=True,
-    ...           exclusions=[wb.Exclusion("refund", after=2, before=3)])
-    Funnel(['view', 'cart', 'pay'], window=1 days 00:00:00, order='strict', exclusions=1, session)
+    Examples, one per option (``log`` is an :class:`~workbench.EventLog`)::
+
+        >>> import workbench as wb
+        >>> wb.Funnel(["view", "cart", "pay"], window="2h", strict_order=True)
+        Funnel(['view', 'cart', 'pay'], window=0 days 02:00:00, strict_order)
+        >>> wb.Funnel(["view", "cart", "pay"], order="strict", session=True,
+        ...           exclusions=[wb.Exclusion("refund", after=2, before=3)])
+        Funnel(['view', 'cart', 'pay'], window=1 days 00:00:00, order='strict', exclusions=1, session)
+        >>> wb.Funnel(["search", "view", "cart"], order="any", window="30m")
+        Funnel(['search', 'view', 'cart'], window=0 days 00:30:00, order='any')
+        >>> wb.Funnel(["view", "cart", "pay"], hold="product_id")     # same product throughout
+        Funnel(['view', 'cart', 'pay'], window=1 days 00:00:00, hold=['product_id'])
+        >>> wb.Funnel(["view", "pay"], counting="conversions")       # every attempt counts
+        Funnel(['view', 'pay'], window=1 days 00:00:00, counting='conversions')
+        >>> coupon = wb.Step("apply_coupon", optional=True)           # may be skipped
+        >>> pay = wb.Step("pay", within="10m")                        # <= 10 min after the previous step
+        >>> wb.Funnel(["cart", coupon, pay], analysis_end="2026-10-31")  # open windows: in progress
+        Funnel(['cart', Step(event='apply_coupon', where=None, label=None, optional=True), \
+Step(event='pay', where=None, label=None, within='10m')], window=1 days 00:00:00)
     """
 
     def __init__(

@@ -167,7 +167,8 @@ def with_coverage(result: Any, funnel_coverage: pd.DataFrame) -> pd.DataFrame:
         >>> cov = plan.funnel_coverage(funnel, log)  # doctest: +SKIP
         >>> with_coverage(funnel.run(log), cov)  # doctest: +SKIP
     """
-    table = result.table if hasattr(result, "table") else result
+    # isinstance, not hasattr: hasattr would turn an error inside .table into a wrong message.
+    table = result if isinstance(result, pd.DataFrame) else result.table
     if not isinstance(table, pd.DataFrame) or "step" not in table.columns:
         raise TypeError("with_coverage takes a funnel result (or its .table with a 'step' column)")
     extra = funnel_coverage[["step", "violation_share", "top_violation"]].rename(
