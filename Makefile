@@ -10,8 +10,10 @@ RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml
 
 .PHONY: lab test setup build test-rust test-python lint notebooks bench clean
 
+# JupyterLab refuses to start as root unless told; containers and CI machines often are root.
 lab: build
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS) \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 test: build lint test-rust test-python
 
