@@ -89,37 +89,68 @@ fn scan_range<M: MaskSource>(
     masks: &M,
     users: std::ops::Range<usize>,
 ) -> Part {
+    let n = users.len();
     let mut part = Part {
-        levels: Vec::with_capacity(users.len()),
-        entry_rows: Vec::with_capacity(users.len()),
-        last_rows: Vec::with_capacity(users.len()),
+        levels: vec![0; n],
+        entry_rows: vec![u32::MAX; n],
+        last_rows: vec![u32::MAX; n],
         step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
     };
     let mut scan = Scan::new();
-    for user in users {
-        scan.run(spec, &log.times, masks, log.user_rows(user));
-        let level = scan.level();
-        part.levels.push(level);
-        if level == 0 {
-            part.entry_rows.push(u32::MAX);
-            part.last_rows.push(u32::MAX);
-            continue;
+    if spec.mode.strict_order {
+        // Unrelated rows end a strict_order scan, so every row is read.
+        for (index, user) in users.enumerate() {
+            scan.run(spec, &log.times, masks, &log.user_rows(user));
+            record(log, &scan, index, user, &mut part);
         }
-        let best = &scan.slots[level as usize - 1];
-        part.entry_rows
-            .push(log.source_rows[best.start_row as usize]);
-        part.last_rows.push(log.source_rows[best.last_row as usize]);
-        for step in 1..level as usize {
-            let slot = &scan.slots[step];
-            part.step_times[step - 1].push(
-                user as u32,
-                slot.last - slot.start,
-                slot.last - slot.prev,
-                log.source_rows[slot.last_row as usize],
-            );
+        return part;
+    }
+    // Rows no step matches cannot change a level: gather the others first, without a branch per
+    // row, then walk them user by user. Users with none keep level 0 and cost one comparison.
+    let first_row = log.user_offsets[users.start] as usize;
+    let last_row = log.user_offsets[users.end] as usize;
+    let mut matching = vec![0u32; last_row - first_row];
+    let mut count = 0;
+    for row in first_row..last_row {
+        matching[count] = row as u32;
+        count += usize::from(masks.mask(row) != 0);
+    }
+    matching.truncate(count);
+    let mut next = 0;
+    for (index, user) in users.enumerate() {
+        let end = log.user_offsets[user + 1];
+        let start = next;
+        while next < count && matching[next] < end {
+            next += 1;
+        }
+        if next > start {
+            scan.run(spec, &log.times, masks, &matching[start..next]);
+            record(log, &scan, index, user, &mut part);
         }
     }
     part
+}
+
+/// Keep what one user's scan found.
+#[inline]
+fn record(log: &EncodedLog, scan: &Scan, index: usize, user: usize, part: &mut Part) {
+    let level = scan.level();
+    if level == 0 {
+        return;
+    }
+    part.levels[index] = level;
+    let best = &scan.slots[level as usize - 1];
+    part.entry_rows[index] = log.source_rows[best.start_row as usize];
+    part.last_rows[index] = log.source_rows[best.last_row as usize];
+    for step in 1..level as usize {
+        let slot = &scan.slots[step];
+        part.step_times[step - 1].push(
+            user as u32,
+            slot.last - slot.start,
+            slot.last - slot.prev,
+            log.source_rows[slot.last_row as usize],
+        );
+    }
 }
 
 /// Split users into about `parts` ranges holding similar numbers of rows.

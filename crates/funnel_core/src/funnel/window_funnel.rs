@@ -8,6 +8,36 @@
 use super::spec::FunnelSpec;
 use super::steps::MaskSource;
 
+/// The rows of one user, in time order: a contiguous range, or a list of row indexes.
+pub(crate) trait Rows {
+    fn len(&self) -> usize;
+    fn row(&self, k: usize) -> usize;
+}
+
+impl Rows for std::ops::Range<usize> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    #[inline(always)]
+    fn row(&self, k: usize) -> usize {
+        self.start + k
+    }
+}
+
+impl Rows for [u32] {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[u32]>::len(self)
+    }
+
+    #[inline(always)]
+    fn row(&self, k: usize) -> usize {
+        self[k] as usize
+    }
+}
+
 /// One level's chain: when its step 1 happened (and on which row), when the previous step and
 /// this step happened.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,28 +75,30 @@ impl Scan {
         (32 - self.filled.leading_zeros()) as u8
     }
 
-    /// Scan rows `rows` of one user; afterwards `level()` and `slots` describe the result.
+    /// Scan one user's rows (in time order); afterwards `level()` and `slots` describe the
+    /// result. Without `strict_order`, `rows` may hold only the rows some step matches.
     #[inline]
-    pub fn run<M: MaskSource>(
+    pub fn run<M: MaskSource, R: Rows + ?Sized>(
         &mut self,
         spec: &FunnelSpec,
         times: &[i64],
         masks: &M,
-        rows: std::ops::Range<usize>,
+        rows: &R,
     ) {
         self.filled = 0;
         let strict_order = spec.mode.strict_order;
         let mut seen_first = false;
-        let end = rows.end;
-        let mut i = rows.start;
-        while i < end {
+        let end = rows.len();
+        let mut k = 0;
+        while k < end {
+            let i = rows.row(k);
             let mask = masks.mask(i);
             if mask == 0 && !strict_order {
-                i += 1;
+                k += 1;
                 continue;
             }
             let ts = times[i];
-            let single = i + 1 >= end || times[i + 1] != ts;
+            let single = k + 1 >= end || times[rows.row(k + 1)] != ts;
             if single {
                 if mask == 0 {
                     // strict_order: an unrelated event ends the scan once step 1 was seen.
@@ -76,22 +108,23 @@ impl Scan {
                 } else if let Flow::Stop = self.pairs(spec, mask, ts, i as u32, &mut seen_first) {
                     return;
                 }
-                i += 1;
+                k += 1;
                 continue;
             }
-            let mut group_end = i + 1;
-            while group_end < end && times[group_end] == ts {
+            let mut group_end = k + 1;
+            while group_end < end && times[rows.row(group_end)] == ts {
                 group_end += 1;
             }
-            if strict_order && seen_first && (i..group_end).any(|r| masks.mask(r) == 0) {
+            let group = (k..group_end).map(|g| rows.row(g));
+            if strict_order && seen_first && group.clone().any(|r| masks.mask(r) == 0) {
                 return;
             }
-            let union = (i..group_end).fold(0u32, |acc, r| acc | masks.mask(r));
+            let union = group.clone().fold(0u32, |acc, r| acc | masks.mask(r));
             let mut remaining = union;
             while remaining != 0 {
                 let step = remaining.trailing_zeros();
                 remaining &= remaining - 1;
-                for row in i..group_end {
+                for row in group.clone() {
                     if masks.mask(row) & (1 << step) != 0 {
                         if let Flow::Stop =
                             self.pair(spec, step as usize, ts, row as u32, &mut seen_first)
@@ -101,7 +134,7 @@ impl Scan {
                     }
                 }
             }
-            i = group_end;
+            k = group_end;
         }
     }
 
