@@ -156,11 +156,8 @@ impl<'a> Ordered<'a> {
         let steps = self.spec.steps as u8;
         let mut best: Option<Outcome> = None;
         let mut voided = Vec::new();
-        let mut i = 0;
-        while i < events.len() {
-            let time = events[i].time;
-            let end = i + events[i..].iter().take_while(|e| e.time == time).count();
-            let group = &events[i..end];
+        for group in events.chunk_by(|a, b| a.time == b.time) {
+            let time = group[0].time;
             let advanced = self.steps_at(group, &mut || true, &mut |chain| {
                 let candidate = Outcome {
                     chain: *chain,
@@ -181,7 +178,6 @@ impl<'a> Ordered<'a> {
             if best.is_some_and(|b| !b.excluded && b.chain.level() == steps) {
                 break;
             }
-            i = end;
         }
         best.map(|mut b| {
             b.in_progress = !b.excluded && self.in_progress(&b.chain);
@@ -195,11 +191,8 @@ impl<'a> Ordered<'a> {
         let steps = self.spec.steps as u8;
         let mut current: Option<Outcome> = None;
         let mut voided = Vec::new();
-        let mut i = 0;
-        while i < events.len() {
-            let time = events[i].time;
-            let end = i + events[i..].iter().take_while(|e| e.time == time).count();
-            let group = &events[i..end];
+        for group in events.chunk_by(|a, b| a.time == b.time) {
+            let time = group[0].time;
             if let Some(mut attempt) = current {
                 if time > attempt.chain.first_time().saturating_add(self.spec.window) {
                     attempt.in_progress = self.in_progress(&attempt.chain);
@@ -250,7 +243,6 @@ impl<'a> Ordered<'a> {
                     self.clear();
                 }
             }
-            i = end;
         }
         if let Some(mut attempt) = current {
             attempt.in_progress = self.in_progress(&attempt.chain);
