@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TagStore"]
 
+_PROGRAM_CACHE = 256
+"""Compiled selections kept per store (cleared whole when full)."""
+
 
 def _as_table(users: Any) -> pa.Table:
     if isinstance(users, pa.Table):
@@ -94,6 +97,7 @@ class TagStore:
         self._native = _core.TagStore(log._native)
         self.skipped_rows = 0
         self._index: dict[str, int] | None = None
+        self._programs: dict[str, list[tuple[str, int]]] = {}
 
     # -- building -------------------------------------------------------------------------------
 
@@ -338,7 +342,14 @@ class TagStore:
         if self._index is None:
             # Tag names change only through add/remove, which reset this cache.
             self._index = {n: i for i, n in enumerate(self.names)}
-        program = compile_program(expression, self._index)
+            self._programs = {}
+        program = self._programs.get(expression)
+        if program is None:
+            # Parsing costs a few percent of a fast selection; dashboards re-run the same few.
+            program = compile_program(expression, self._index)
+            if len(self._programs) >= _PROGRAM_CACHE:
+                self._programs.clear()
+            self._programs[expression] = program
         return Audience(self.log, self._native.eval(program), expression)
 
     # -- persistence and export -----------------------------------------------------------------
@@ -363,6 +374,7 @@ class TagStore:
         store._native = native
         store.skipped_rows = 0
         store._index = None
+        store._programs = {}
         store.dropped = dict(zip(native.names(), (int(d) for d in dropped), strict=False))
         return store
 
