@@ -1,6 +1,8 @@
 //! Reading input columns of any Arrow type the log accepts into the engine's flat vectors.
 //! A column arrives as its chunks (a chunked array); values are visited in row order.
 
+use std::borrow::Cow;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef};
@@ -91,19 +93,36 @@ impl From<ArrowTimeUnit> for TimeUnit {
     }
 }
 
+/// The null slots of one chunk. A dictionary chunk also counts rows whose key points at a null
+/// value, which would otherwise reach the engine as a row without a code.
+fn chunk_nulls(chunk: &ArrayRef) -> Option<arrow_buffer::NullBuffer> {
+    if matches!(chunk.data_type(), DataType::Dictionary(..)) {
+        chunk.logical_nulls().filter(|n| n.null_count() > 0)
+    } else {
+        chunk.nulls().filter(|n| n.null_count() > 0).cloned()
+    }
+}
+
+/// Number of null rows of a column (no allocation; most logs have none).
+pub(crate) fn count_nulls(column: ColumnRef<'_>) -> usize {
+    column
+        .chunks
+        .iter()
+        .map(|c| chunk_nulls(c).map_or(0, |n| n.null_count()))
+        .sum()
+}
+
 /// Null positions of a column, pushed into `valid` (which starts all-true).
 pub(crate) fn mark_nulls(column: ColumnRef<'_>, valid: &mut [bool]) -> (usize, Option<usize>) {
     let mut count = 0;
     let mut first = None;
     let mut base = 0;
     for chunk in column.chunks {
-        if chunk.null_count() > 0 {
-            for i in 0..chunk.len() {
-                if chunk.is_null(i) {
-                    count += 1;
-                    first.get_or_insert(base + i);
-                    valid[base + i] = false;
-                }
+        if let Some(nulls) = chunk_nulls(chunk) {
+            for i in nulls.iter().enumerate().filter(|(_, v)| !v).map(|(i, _)| i) {
+                count += 1;
+                first.get_or_insert(base + i);
+                valid[base + i] = false;
             }
         }
         base += chunk.len();
@@ -111,11 +130,13 @@ pub(crate) fn mark_nulls(column: ColumnRef<'_>, valid: &mut [bool]) -> (usize, O
     (count, first)
 }
 
-/// Timestamps of a column as i64 in their own unit. Integer columns take `int_unit`.
-pub(crate) fn read_times(
-    column: ColumnRef<'_>,
+/// Timestamps of a column as i64 in their own unit, one slice per chunk: borrowed from Arrow where
+/// the values already are i64 (timestamps, Int64), so the common case copies nothing. Integer
+/// columns take `int_unit`.
+pub(crate) fn time_chunks<'a>(
+    column: ColumnRef<'a>,
     int_unit: Option<TimeUnit>,
-) -> Result<(Vec<i64>, TimeUnit)> {
+) -> Result<(Vec<Cow<'a, [i64]>>, TimeUnit)> {
     let expected = "a timestamp (any unit or time zone), or integer epochs with a stated unit";
     let data_type = column
         .data_type()
@@ -132,61 +153,79 @@ pub(crate) fn read_times(
         }
         _ => return Err(column.unsupported(expected)),
     };
-    let mut out = Vec::with_capacity(column.len());
+    let mut out = Vec::with_capacity(column.chunks.len());
+    let mut row = 0;
     for chunk in column.chunks {
         if chunk.data_type() != data_type {
             return Err(column.unsupported(&data_type.to_string()));
         }
-        match data_type {
+        let values: Cow<'a, [i64]> = match data_type {
             DataType::Timestamp(ArrowTimeUnit::Second, _) => {
-                out.extend_from_slice(chunk.as_primitive::<TimestampSecondType>().values())
+                Cow::Borrowed(&chunk.as_primitive::<TimestampSecondType>().values()[..])
             }
             DataType::Timestamp(ArrowTimeUnit::Millisecond, _) => {
-                out.extend_from_slice(chunk.as_primitive::<TimestampMillisecondType>().values())
+                Cow::Borrowed(&chunk.as_primitive::<TimestampMillisecondType>().values()[..])
             }
             DataType::Timestamp(ArrowTimeUnit::Microsecond, _) => {
-                out.extend_from_slice(chunk.as_primitive::<TimestampMicrosecondType>().values())
+                Cow::Borrowed(&chunk.as_primitive::<TimestampMicrosecondType>().values()[..])
             }
             DataType::Timestamp(ArrowTimeUnit::Nanosecond, _) => {
-                out.extend_from_slice(chunk.as_primitive::<TimestampNanosecondType>().values())
+                Cow::Borrowed(&chunk.as_primitive::<TimestampNanosecondType>().values()[..])
             }
-            DataType::Date32 => out.extend(
+            DataType::Date32 => Cow::Owned(
                 chunk
                     .as_primitive::<Date32Type>()
                     .values()
                     .iter()
-                    .map(|d| *d as i64 * 86_400),
+                    .map(|d| *d as i64 * 86_400)
+                    .collect(),
             ),
-            DataType::Int64 => out.extend_from_slice(chunk.as_primitive::<Int64Type>().values()),
-            DataType::Int32 => out.extend(
+            DataType::Int64 => Cow::Borrowed(&chunk.as_primitive::<Int64Type>().values()[..]),
+            DataType::Int32 => Cow::Owned(
                 chunk
                     .as_primitive::<Int32Type>()
                     .values()
                     .iter()
-                    .map(|v| *v as i64),
+                    .map(|v| *v as i64)
+                    .collect(),
             ),
-            DataType::UInt32 => out.extend(
+            DataType::UInt32 => Cow::Owned(
                 chunk
                     .as_primitive::<UInt32Type>()
                     .values()
                     .iter()
-                    .map(|v| *v as i64),
+                    .map(|v| *v as i64)
+                    .collect(),
             ),
             DataType::UInt64 => {
                 let values = chunk.as_primitive::<UInt64Type>();
+                let mut converted = Vec::with_capacity(values.len());
                 for (i, v) in values.values().iter().enumerate() {
                     let v = i64::try_from(*v).map_err(|_| CoreError::UnsupportedType {
                         column: column.name.to_string(),
-                        found: format!("value {v} at row {}", out.len() + i),
+                        found: format!("value {v} at row {}", row + i),
                         expected: "an epoch that fits in a signed 64-bit integer".into(),
                     })?;
-                    out.push(v);
+                    converted.push(v);
                 }
+                Cow::Owned(converted)
             }
             _ => unreachable!("unit match above covers the same types"),
-        }
+        };
+        row += chunk.len();
+        out.push(values);
     }
     Ok((out, unit))
+}
+
+/// Timestamps of a column as one flat vector (see [`time_chunks`]).
+#[cfg(test)]
+pub(crate) fn read_times(
+    column: ColumnRef<'_>,
+    int_unit: Option<TimeUnit>,
+) -> Result<(Vec<i64>, TimeUnit)> {
+    let (chunks, unit) = time_chunks(column, int_unit)?;
+    Ok((chunks.concat(), unit))
 }
 
 /// Visit every row of a text-like column (strings of any width, or a dictionary of strings) as
@@ -256,23 +295,25 @@ pub(crate) fn dictionary_chunk(chunk: &ArrayRef) -> Option<DictionaryChunk<'_>> 
     }
 }
 
-/// Integer values of a column as i64 (for integer user keys), or `None` if it is not integral.
-pub(crate) fn read_ints(column: ColumnRef<'_>) -> Option<Result<Vec<i64>>> {
+/// Integer values of a column as i64 (for integer user keys), one slice per chunk (borrowed for
+/// Int64), or `None` if it is not integral.
+pub(crate) fn int_chunks<'a>(column: ColumnRef<'a>) -> Option<Result<Vec<Cow<'a, [i64]>>>> {
     let data_type = column.data_type()?;
     macro_rules! ints {
         ($t:ty) => {{
-            let mut out = Vec::with_capacity(column.len());
+            let mut out = Vec::with_capacity(column.chunks.len());
             for chunk in column.chunks {
                 if chunk.data_type() != data_type {
                     return Some(Err(column.unsupported(&data_type.to_string())));
                 }
-                out.extend(
+                out.push(Cow::Owned(
                     chunk
                         .as_primitive::<$t>()
                         .values()
                         .iter()
-                        .map(|v| *v as i64),
-                );
+                        .map(|v| *v as i64)
+                        .collect(),
+                ));
             }
             Some(Ok(out))
         }};
@@ -281,37 +322,57 @@ pub(crate) fn read_ints(column: ColumnRef<'_>) -> Option<Result<Vec<i64>>> {
         DataType::Int8 => ints!(Int8Type),
         DataType::Int16 => ints!(Int16Type),
         DataType::Int32 => ints!(Int32Type),
-        DataType::Int64 => ints!(Int64Type),
+        DataType::Int64 => {
+            let mut out = Vec::with_capacity(column.chunks.len());
+            for chunk in column.chunks {
+                if chunk.data_type() != data_type {
+                    return Some(Err(column.unsupported(&data_type.to_string())));
+                }
+                out.push(Cow::Borrowed(
+                    &chunk.as_primitive::<Int64Type>().values()[..],
+                ));
+            }
+            Some(Ok(out))
+        }
         DataType::UInt8 => ints!(UInt8Type),
         DataType::UInt16 => ints!(UInt16Type),
         DataType::UInt32 => ints!(UInt32Type),
         DataType::UInt64 => {
-            let mut out = Vec::with_capacity(column.len());
+            let mut out = Vec::with_capacity(column.chunks.len());
+            let mut row = 0;
             for chunk in column.chunks {
                 if chunk.data_type() != data_type {
                     return Some(Err(column.unsupported(&data_type.to_string())));
                 }
                 let values = chunk.as_primitive::<UInt64Type>();
+                let mut converted = Vec::with_capacity(values.len());
                 for (i, v) in values.values().iter().enumerate() {
                     // Null slots hold arbitrary bits; they are skipped later, so do not judge them.
                     if values.is_null(i) {
-                        out.push(0);
+                        converted.push(0);
                         continue;
                     }
                     match i64::try_from(*v) {
-                        Ok(v) => out.push(v),
+                        Ok(v) => converted.push(v),
                         Err(_) => {
                             return Some(Err(CoreError::UnsupportedType {
                                 column: column.name.to_string(),
-                                found: format!("key {v} at row {}", out.len()),
+                                found: format!("key {v} at row {}", row + i),
                                 expected: "user keys below 2^63 (or strings)".into(),
                             }))
                         }
                     }
                 }
+                row += chunk.len();
+                out.push(Cow::Owned(converted));
             }
             Some(Ok(out))
         }
         _ => None,
     }
+}
+
+/// Integer values of a column as one flat vector (see [`int_chunks`]).
+pub(crate) fn read_ints(column: ColumnRef<'_>) -> Option<Result<Vec<i64>>> {
+    int_chunks(column).map(|chunks| chunks.map(|chunks| chunks.concat()))
 }

@@ -1,10 +1,13 @@
-//! Encode once: code users, events and sessions, then sort rows by (user, time) with a counting
-//! sort on the dense user id followed by a per-user sort of (mostly tiny) time runs.
+//! Encode once: read the user keys, code events and sessions, then sort rows by (user key, time)
+//! with the radix sort of `sort.rs`, which also numbers the users densely in key order.
 
 use rayon::prelude::*;
 
-use super::columns::{mark_nulls, read_times, ColumnRef, TimeUnit};
-use super::keys::{code_column, UserKeys, NULL_CODE};
+use std::borrow::Cow;
+
+use super::columns::{count_nulls, int_chunks, mark_nulls, time_chunks, ColumnRef, TimeUnit};
+use super::keys::{code_column, code_text_column, UserKeys};
+use super::sort::{key_range, sort_rows, Piece};
 use super::EncodedLog;
 use crate::control::Control;
 use crate::error::{CoreError, Result};
@@ -52,10 +55,15 @@ pub fn encode(
     // Phases: users, events, times, sort; progress counts rows per phase.
     control.set_total(4 * n as u64);
 
-    let mut valid = vec![true; n];
+    // Most logs have no nulls: then there is no per-row validity at all.
+    let mut valid: Option<Vec<bool>> = None;
     let mut dropped = 0usize;
     for column in [user, event, time] {
-        let (count, first) = mark_nulls(column, &mut valid);
+        if count_nulls(column) == 0 {
+            continue;
+        }
+        let valid = valid.get_or_insert_with(|| vec![true; n]);
+        let (count, first) = mark_nulls(column, valid);
         if count > 0 && !options.drop_nulls {
             return Err(CoreError::NullValues {
                 column: column.name.to_string(),
@@ -65,84 +73,87 @@ pub fn encode(
         }
         dropped += count;
     }
-    let dropped_rows = if dropped > 0 {
-        valid.iter().filter(|v| !**v).count() as u64
-    } else {
-        0
+    let dropped_rows = match (&valid, dropped) {
+        (Some(valid), 1..) => valid.iter().filter(|v| !**v).count() as u64,
+        _ => 0,
     };
 
-    let users = code_column(user)?;
-    control.advance(n as u64);
-    control.check()?;
-    let events = code_column(event)?;
-    let event_names = match events.values {
-        UserKeys::Str(names) => names,
-        UserKeys::Int(_) => return Err(event.unsupported("event names as strings")),
+    // User keys as i64 per chunk: integers as they are (borrowed from Arrow when i64), strings
+    // as their codes in sorted order, so key order is the same either way.
+    let (key_chunks, string_keys) = match int_chunks(user) {
+        Some(ints) => (ints?, None),
+        None => {
+            let coded = code_column(user)?;
+            let UserKeys::Str(names) = coded.values else {
+                return Err(user.unsupported("integers or strings"));
+            };
+            let codes: Vec<i64> = coded.codes.iter().map(|&c| c as i64).collect();
+            (vec![Cow::Owned(codes)], Some(names))
+        }
     };
     control.advance(n as u64);
     control.check()?;
-    let (times, unit) = read_times(time, options.int_time_unit)?;
+    if let Some(ints) = int_chunks(event) {
+        ints?;
+        return Err(event.unsupported("event names as strings"));
+    }
+    let (event_codes, event_names) = code_text_column(event)?;
+    control.advance(n as u64);
+    control.check()?;
+    let (time_chunks, unit) = time_chunks(time, options.int_time_unit)?;
     control.advance(n as u64);
     control.check()?;
     let sessions = session.map(code_column).transpose()?;
 
-    // Users that only had dropped rows disappear; renumber so ids stay dense.
-    let mut user_rows = vec![0u32; users.values.len()];
-    for (row, &code) in users.codes.iter().enumerate() {
-        if valid[row] {
-            user_rows[code as usize] += 1;
-        }
-    }
-    let kept: Vec<u32> = (0..user_rows.len() as u32)
-        .filter(|&u| user_rows[u as usize] > 0)
-        .collect();
-    if kept.is_empty() {
+    let pieces = pieces(&key_chunks, &time_chunks, &event_codes);
+    let keep = valid.as_deref();
+    let Some(range) = key_range(&pieces, keep) else {
         return Err(CoreError::EmptyLog {
             detail: format!(" after dropping {dropped_rows} row(s) with nulls"),
         });
-    }
-    let mut renumber = vec![NULL_CODE; user_rows.len()];
-    for (new, &old) in kept.iter().enumerate() {
-        renumber[old as usize] = new as u32;
-    }
-    let user_keys = users.values.select(&kept);
-    let counts: Vec<u32> = kept.iter().map(|&u| user_rows[u as usize]).collect();
-
-    // Counting sort by user: stable, so rows of one user keep input order before the time sort.
-    let mut user_offsets = Vec::with_capacity(counts.len() + 1);
-    let mut total = 0u32;
-    user_offsets.push(0);
-    for c in &counts {
-        total += c;
-        user_offsets.push(total);
-    }
-    let mut cursor: Vec<u32> = user_offsets[..counts.len()].to_vec();
-    let mut source_rows = vec![0u32; total as usize];
-    for (row, &code) in users.codes.iter().enumerate() {
-        if valid[row] {
-            let u = renumber[code as usize] as usize;
-            source_rows[cursor[u] as usize] = row as u32;
-            cursor[u] += 1;
-        }
-    }
-    drop(cursor);
+    };
+    let total = n - dropped_rows as usize;
+    let sorted = sort_rows(&pieces, keep, range, total);
+    drop(pieces);
+    drop(event_codes);
     control.check()?;
 
-    let mut sorted_times: Vec<i64> = source_rows.par_iter().map(|&r| times[r as usize]).collect();
-    drop(times);
-    sort_within_users(&user_offsets, &mut sorted_times, &mut source_rows);
-    control.check()?;
-
-    let sorted_events: Vec<u32> = source_rows
-        .par_iter()
-        .map(|&r| events.codes[r as usize])
-        .collect();
-    let mut event_counts = vec![0u64; event_names.len()];
-    for &code in &sorted_events {
-        event_counts[code as usize] += 1;
-    }
+    let user_keys = match string_keys {
+        None => UserKeys::Int(
+            sorted
+                .user_keys
+                .iter()
+                .map(|&k| range.0.wrapping_add(k as i64))
+                .collect(),
+        ),
+        Some(mut names) => UserKeys::Str(
+            sorted
+                .user_keys
+                .iter()
+                .map(|&k| std::mem::take(&mut names[range.0.wrapping_add(k as i64) as usize]))
+                .collect(),
+        ),
+    };
+    let event_counts = sorted
+        .events
+        .par_chunks(1 << 16)
+        .fold(
+            || vec![0u64; event_names.len()],
+            |mut counts, chunk| {
+                for &code in chunk {
+                    counts[code as usize] += 1;
+                }
+                counts
+            },
+        )
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            a
+        })
+        .unwrap_or_else(|| vec![0u64; event_names.len()]);
     let sorted_sessions = sessions.map(|s| {
-        source_rows
+        sorted
+            .source_rows
             .par_iter()
             .map(|&r| s.codes[r as usize])
             .collect::<Vec<u32>>()
@@ -150,10 +161,10 @@ pub fn encode(
     control.advance(n as u64);
 
     Ok(EncodedLog {
-        user_offsets,
-        times: sorted_times,
-        events: sorted_events,
-        source_rows,
+        user_offsets: sorted.user_offsets,
+        times: sorted.times,
+        events: sorted.events,
+        source_rows: sorted.source_rows,
         sessions: sorted_sessions,
         event_names,
         event_counts,
@@ -163,44 +174,311 @@ pub fn encode(
     })
 }
 
-/// Sort each user's rows by time, ties kept in input order, in parallel over user ranges.
-fn sort_within_users(offsets: &[u32], times: &mut [i64], rows: &mut [u32]) {
-    let n_users = offsets.len() - 1;
-    let chunks = (rayon::current_num_threads() * 8).max(1);
-    let per_chunk = n_users.div_ceil(chunks).max(1);
-    let mut parts = Vec::new();
-    let (mut times_rest, mut rows_rest) = (times, rows);
-    let mut start_user = 0;
-    while start_user < n_users {
-        let end_user = (start_user + per_chunk).min(n_users);
-        let len = (offsets[end_user] - offsets[start_user]) as usize;
-        let (t, t_rest) = times_rest.split_at_mut(len);
-        let (r, r_rest) = rows_rest.split_at_mut(len);
-        parts.push((start_user, end_user, t, r));
-        times_rest = t_rest;
-        rows_rest = r_rest;
-        start_user = end_user;
+/// Cut the rows at every chunk boundary of the key and time columns, so that each piece reads
+/// plain slices.
+fn pieces<'a>(
+    keys: &'a [Cow<'a, [i64]>],
+    times: &'a [Cow<'a, [i64]>],
+    events: &'a [u32],
+) -> Vec<Piece<'a>> {
+    let mut out = Vec::with_capacity(keys.len().max(times.len()));
+    let (mut ki, mut ko, mut ti, mut to, mut start) = (0, 0, 0, 0, 0);
+    while ki < keys.len() && ti < times.len() {
+        let (k, t) = (&keys[ki][ko..], &times[ti][to..]);
+        let len = k.len().min(t.len());
+        if len > 0 {
+            out.push(Piece {
+                start,
+                keys: &k[..len],
+                times: &t[..len],
+                events: &events[start..start + len],
+            });
+        }
+        start += len;
+        ko += len;
+        to += len;
+        if ko == keys[ki].len() {
+            ki += 1;
+            ko = 0;
+        }
+        if to == times[ti].len() {
+            ti += 1;
+            to = 0;
+        }
     }
-    parts
-        .into_par_iter()
-        .for_each(|(first, last, times, rows)| {
-            let base = offsets[first] as usize;
-            let mut pairs: Vec<(i64, u32)> = Vec::new();
-            for user in first..last {
-                let range = offsets[user] as usize - base..offsets[user + 1] as usize - base;
-                let t = &mut times[range.clone()];
-                if t.windows(2).all(|w| w[0] <= w[1]) {
-                    continue;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The radix encoder against the original hash-and-counting-sort encoder (`reference.rs`) on
+    //! random logs: same ids, same row order, same errors.
+
+    use std::sync::Arc;
+
+    use arrow_array::types::Int32Type;
+    use arrow_array::{
+        ArrayRef, DictionaryArray, Int32Array, Int64Array, StringArray, TimestampMillisecondArray,
+        UInt64Array,
+    };
+
+    use super::*;
+    use crate::log::reference;
+
+    /// A small xorshift generator: deterministic cases without another dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+        fn chance(&mut self, percent: u64) -> bool {
+            self.below(100) < percent
+        }
+    }
+
+    /// Cut `0..n` into random chunk lengths.
+    fn cuts(rng: &mut Rng, n: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut left = n;
+        while left > 0 {
+            let len = if rng.chance(30) {
+                left
+            } else {
+                (rng.below(left as u64) as usize + 1).min(left)
+            };
+            out.push(len);
+            left -= len;
+        }
+        out
+    }
+
+    fn chunked<T: Clone>(
+        values: &[T],
+        lens: &[usize],
+        make: impl Fn(&[T]) -> ArrayRef,
+    ) -> Vec<ArrayRef> {
+        let mut at = 0;
+        lens.iter()
+            .map(|&len| {
+                let chunk = make(&values[at..at + len]);
+                at += len;
+                chunk
+            })
+            .collect()
+    }
+
+    #[derive(Clone, Copy)]
+    enum KeyKind {
+        Int64,
+        Int32,
+        UInt64,
+        Text,
+    }
+
+    struct Case {
+        users: Vec<ArrayRef>,
+        events: Vec<ArrayRef>,
+        times: Vec<ArrayRef>,
+        sessions: Option<Vec<ArrayRef>>,
+        drop_nulls: bool,
+    }
+
+    fn random_case(rng: &mut Rng, n: usize, kind: KeyKind) -> Case {
+        let spread = match rng.below(4) {
+            0 => 3,
+            1 => (n as u64 / 4).max(1),
+            2 => 1 << 40,
+            _ => u64::MAX,
+        };
+        let null_percent = if rng.chance(40) { rng.below(10) } else { 0 };
+        let base = if rng.chance(50) {
+            -(rng.below(1 << 50) as i64)
+        } else {
+            0
+        };
+        let mut keys: Vec<Option<i64>> = (0..n)
+            .map(|_| {
+                if rng.chance(null_percent) {
+                    return None;
                 }
-                let r = &mut rows[range];
-                pairs.clear();
-                pairs.extend(t.iter().copied().zip(r.iter().copied()));
-                // Source rows are unique, so an unstable sort on (time, row) is stable in input order.
-                pairs.sort_unstable();
-                for (i, (time, row)) in pairs.iter().enumerate() {
-                    t[i] = *time;
-                    r[i] = *row;
-                }
+                Some(match spread {
+                    u64::MAX => rng.next() as i64,
+                    s => base.wrapping_add(rng.below(s) as i64),
+                })
+            })
+            .collect();
+        if rng.chance(20) && n > 2 {
+            keys[0] = Some(i64::MIN);
+            keys[1] = Some(i64::MAX);
+        }
+        let tie = [1, 7, 1000][rng.below(3) as usize];
+        let times: Vec<Option<i64>> = (0..n)
+            .map(|_| (!rng.chance(null_percent)).then(|| (rng.below(50) as i64 - 20) * tie))
+            .collect();
+        let names = ["view", "cart", "buy", "a", "zz", "b", "view2"];
+        let n_names = rng.below(names.len() as u64) + 1;
+        let events: Vec<Option<&str>> = (0..n)
+            .map(|_| (!rng.chance(null_percent)).then(|| names[rng.below(n_names) as usize]))
+            .collect();
+
+        let users = {
+            let lens = cuts(rng, n);
+            match kind {
+                KeyKind::Int64 => chunked(&keys, &lens, |v| {
+                    Arc::new(Int64Array::from(v.to_vec())) as ArrayRef
+                }),
+                KeyKind::Int32 => chunked(&keys, &lens, |v| {
+                    Arc::new(Int32Array::from(
+                        v.iter().map(|k| k.map(|k| k as i32)).collect::<Vec<_>>(),
+                    )) as ArrayRef
+                }),
+                KeyKind::UInt64 => chunked(&keys, &lens, |v| {
+                    Arc::new(UInt64Array::from(
+                        v.iter()
+                            .map(|k| k.map(|k| (k as u64) >> 1))
+                            .collect::<Vec<_>>(),
+                    )) as ArrayRef
+                }),
+                KeyKind::Text => chunked(&keys, &lens, |v| {
+                    Arc::new(StringArray::from(
+                        v.iter()
+                            .map(|k| k.map(|k| format!("u{}", k % 1000)))
+                            .collect::<Vec<_>>(),
+                    )) as ArrayRef
+                }),
             }
+        };
+        let events = {
+            let lens = cuts(rng, n);
+            let dictionary = rng.chance(60);
+            chunked(&events, &lens, |v| {
+                if dictionary {
+                    // Each chunk has its own dictionary, with an unused value at times.
+                    let mut dict: Vec<&str> = v.iter().flatten().copied().collect();
+                    dict.sort_unstable();
+                    dict.dedup();
+                    dict.reverse();
+                    dict.push("never_used");
+                    let keys: Int32Array = v
+                        .iter()
+                        .map(|e| e.map(|e| dict.iter().position(|d| *d == e).unwrap() as i32))
+                        .collect();
+                    let values = Arc::new(StringArray::from(dict));
+                    Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).unwrap())
+                        as ArrayRef
+                } else {
+                    Arc::new(StringArray::from(v.to_vec())) as ArrayRef
+                }
+            })
+        };
+        let times = {
+            let lens = cuts(rng, n);
+            chunked(&times, &lens, |v| {
+                Arc::new(TimestampMillisecondArray::from(v.to_vec())) as ArrayRef
+            })
+        };
+        let sessions = rng.chance(20).then(|| {
+            let s: Vec<i64> = (0..n).map(|_| rng.below(5) as i64).collect();
+            let lens = cuts(rng, n);
+            chunked(&s, &lens, |v| {
+                Arc::new(Int64Array::from(v.to_vec())) as ArrayRef
+            })
         });
+        Case {
+            users,
+            events,
+            times,
+            sessions,
+            drop_nulls: rng.chance(70),
+        }
+    }
+
+    fn run(case: &Case, new: bool) -> Result<EncodedLog> {
+        let column = |name, chunks| ColumnRef { name, chunks };
+        let options = EncodeOptions {
+            drop_nulls: case.drop_nulls,
+            int_time_unit: None,
+        };
+        let f = if new { encode } else { reference::encode };
+        f(
+            column("user", &case.users),
+            column("event", &case.events),
+            column("time", &case.times),
+            case.sessions.as_deref().map(|s| column("session", s)),
+            options,
+            &Control::new(),
+        )
+    }
+
+    fn assert_same(case: &Case) {
+        let (new, old) = (run(case, true), run(case, false));
+        match (new, old) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.user_keys, b.user_keys);
+                assert_eq!(a.user_offsets, b.user_offsets);
+                assert_eq!(a.source_rows, b.source_rows);
+                assert_eq!(a.times, b.times);
+                assert_eq!(a.events, b.events);
+                assert_eq!(a.sessions, b.sessions);
+                assert_eq!(a.event_names, b.event_names);
+                assert_eq!(a.event_counts, b.event_counts);
+                assert_eq!(a.time_unit, b.time_unit);
+                assert_eq!(a.dropped_rows, b.dropped_rows);
+            }
+            (a, b) => assert_eq!(a.err(), b.err()),
+        }
+    }
+
+    #[test]
+    fn matches_reference_on_small_random_logs() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for i in 0..600 {
+            let kind = [
+                KeyKind::Int64,
+                KeyKind::Int32,
+                KeyKind::UInt64,
+                KeyKind::Text,
+            ][i % 4];
+            let n = rng.below(300) as usize + 1;
+            assert_same(&random_case(&mut rng, n, kind));
+        }
+    }
+
+    #[test]
+    fn matches_reference_on_large_random_logs() {
+        // Large enough for many buckets of more than `SMALL_BUCKET` rows (the radix path).
+        let mut rng = Rng(12345);
+        for i in 0..24 {
+            let kind = [
+                KeyKind::Int64,
+                KeyKind::Text,
+                KeyKind::Int64,
+                KeyKind::UInt64,
+            ][i % 4];
+            let n = 20_000 + rng.below(60_000) as usize;
+            assert_same(&random_case(&mut rng, n, kind));
+        }
+    }
+
+    #[test]
+    fn one_user_and_all_equal_keys() {
+        let users: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![-5i64; 5000]))];
+        let times: Vec<ArrayRef> = vec![Arc::new(TimestampMillisecondArray::from(
+            (0..5000).map(|i| (i * 7919) % 101).collect::<Vec<i64>>(),
+        ))];
+        let events: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec!["e"; 5000]))];
+        assert_same(&Case {
+            users,
+            events,
+            times,
+            sessions: None,
+            drop_nulls: false,
+        });
+    }
 }

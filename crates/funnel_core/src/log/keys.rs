@@ -4,6 +4,11 @@
 
 use std::hash::Hash;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::columns::{dictionary_chunk, for_each_str, read_ints, ColumnRef};
@@ -32,6 +37,7 @@ impl UserKeys {
     }
 
     /// Keep only the keys at the given codes (ascending), in that order.
+    #[cfg(test)]
     pub(crate) fn select(self, keep: &[u32]) -> UserKeys {
         match self {
             UserKeys::Int(v) => UserKeys::Int(keep.iter().map(|&c| v[c as usize]).collect()),
@@ -190,4 +196,171 @@ fn sort_codes<K: Ord + Copy>(mut codes: Vec<u32>, uniques: Vec<K>) -> (Vec<u32>,
     }
     let values = order.iter().map(|&i| uniques[i as usize]).collect();
     (codes, values)
+}
+
+/// Event names of one chunk before the names are sorted: per-row first-seen codes for plain text,
+/// or first-seen codes of the dictionary's values for a dictionary chunk (rows are mapped later).
+enum ChunkCodes {
+    Plain(Vec<u32>),
+    Dictionary(Vec<u32>),
+}
+
+/// Code a text column (event names) into per-row codes in sorted name order (`NULL_CODE` for
+/// null). A dictionary chunk is coded per distinct value and its rows by one table lookup, so a
+/// Parquet column read as a dictionary never hashes a row. Every dictionary value gets a code, used
+/// or not, like the per-row path that codes each value it sees.
+pub(crate) fn code_text_column<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, Vec<String>)> {
+    let mut map: FxHashMap<&'a str, u32> = FxHashMap::default();
+    let mut uniques: Vec<&'a str> = Vec::new();
+    let mut intern = |value: Option<&'a str>, uniques: &mut Vec<&'a str>| -> Result<u32> {
+        let Some(value) = value else {
+            return Ok(NULL_CODE);
+        };
+        if let Some(code) = map.get(value) {
+            return Ok(*code);
+        }
+        let code = next_code(uniques.len())?;
+        map.insert(value, code);
+        uniques.push(value);
+        Ok(code)
+    };
+    let mut per_chunk = Vec::with_capacity(column.chunks.len());
+    for (index, chunk) in column.chunks.iter().enumerate() {
+        if let DataType::Dictionary(_, _) = chunk.data_type() {
+            let values =
+                dictionary_values(chunk).ok_or_else(|| column.unsupported(TEXT_EXPECTED))?;
+            let mut codes = Vec::with_capacity(values.len());
+            let single = ColumnRef {
+                name: column.name,
+                chunks: std::slice::from_ref(values),
+            };
+            for_each_str(single, TEXT_EXPECTED, |_, v| {
+                codes.push(intern(v, &mut uniques)?);
+                Ok(())
+            })?;
+            per_chunk.push(ChunkCodes::Dictionary(codes));
+        } else {
+            if !matches!(
+                chunk.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
+                return Err(column.unsupported(TEXT_EXPECTED));
+            }
+            let mut codes = Vec::with_capacity(chunk.len());
+            let single = ColumnRef {
+                name: column.name,
+                chunks: &column.chunks[index..index + 1],
+            };
+            for_each_str(single, TEXT_EXPECTED, |_, v| {
+                codes.push(intern(v, &mut uniques)?);
+                Ok(())
+            })?;
+            per_chunk.push(ChunkCodes::Plain(codes));
+        }
+    }
+    let mut order: Vec<u32> = (0..uniques.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| uniques[i as usize]);
+    let mut rank = vec![0u32; uniques.len()];
+    for (position, &code) in order.iter().enumerate() {
+        rank[code as usize] = position as u32;
+    }
+    let ranked = |code: u32| {
+        if code == NULL_CODE {
+            NULL_CODE
+        } else {
+            rank[code as usize]
+        }
+    };
+    // Rows are mapped chunk by chunk in parallel, each chunk into its own slice of the output.
+    let mut codes = vec![0u32; column.len()];
+    let mut slices = Vec::with_capacity(column.chunks.len());
+    let mut rest = codes.as_mut_slice();
+    for (chunk, coded) in column.chunks.iter().zip(per_chunk) {
+        let (head, tail) = rest.split_at_mut(chunk.len());
+        slices.push((chunk, coded, head));
+        rest = tail;
+    }
+    slices
+        .into_par_iter()
+        .for_each(|(chunk, coded, out)| match coded {
+            ChunkCodes::Plain(codes) => {
+                for (o, c) in out.iter_mut().zip(codes) {
+                    *o = ranked(c);
+                }
+            }
+            ChunkCodes::Dictionary(values) => {
+                let table: Vec<u32> = values.into_iter().map(ranked).collect();
+                map_dictionary_keys(chunk, &table, out);
+            }
+        });
+    let names = order
+        .iter()
+        .map(|&i| uniques[i as usize].to_string())
+        .collect();
+    Ok((codes, names))
+}
+
+fn dictionary_values(chunk: &ArrayRef) -> Option<&ArrayRef> {
+    let DataType::Dictionary(key_type, _) = chunk.data_type() else {
+        return None;
+    };
+    macro_rules! values {
+        ($t:ty) => {
+            Some(chunk.as_dictionary::<$t>().values())
+        };
+    }
+    match key_type.as_ref() {
+        DataType::Int8 => values!(Int8Type),
+        DataType::Int16 => values!(Int16Type),
+        DataType::Int32 => values!(Int32Type),
+        DataType::Int64 => values!(Int64Type),
+        DataType::UInt8 => values!(UInt8Type),
+        DataType::UInt16 => values!(UInt16Type),
+        DataType::UInt32 => values!(UInt32Type),
+        DataType::UInt64 => values!(UInt64Type),
+        _ => None,
+    }
+}
+
+/// `out[i] = table[key[i]]` for a dictionary chunk; null keys (and keys outside the table, which a
+/// valid Arrow array never has) give `NULL_CODE`.
+fn map_dictionary_keys(chunk: &ArrayRef, table: &[u32], out: &mut [u32]) {
+    macro_rules! map {
+        ($t:ty) => {{
+            let keys = chunk.as_dictionary::<$t>().keys();
+            let lookup = |k: usize| table.get(k).copied().unwrap_or(NULL_CODE);
+            match keys.nulls().filter(|n| n.null_count() > 0) {
+                None => {
+                    for (o, k) in out.iter_mut().zip(keys.values().iter()) {
+                        *o = lookup(*k as usize);
+                    }
+                }
+                Some(nulls) => {
+                    for ((o, k), valid) in
+                        out.iter_mut().zip(keys.values().iter()).zip(nulls.iter())
+                    {
+                        *o = if valid {
+                            lookup(*k as usize)
+                        } else {
+                            NULL_CODE
+                        };
+                    }
+                }
+            }
+        }};
+    }
+    let DataType::Dictionary(key_type, _) = chunk.data_type() else {
+        return;
+    };
+    match key_type.as_ref() {
+        DataType::Int8 => map!(Int8Type),
+        DataType::Int16 => map!(Int16Type),
+        DataType::Int32 => map!(Int32Type),
+        DataType::Int64 => map!(Int64Type),
+        DataType::UInt8 => map!(UInt8Type),
+        DataType::UInt16 => map!(UInt16Type),
+        DataType::UInt32 => map!(UInt32Type),
+        DataType::UInt64 => map!(UInt64Type),
+        _ => {}
+    }
 }

@@ -7,6 +7,9 @@
 mod columns;
 mod encode;
 mod keys;
+#[cfg(test)]
+mod reference;
+mod sort;
 
 pub use columns::{ColumnRef, TimeUnit};
 pub use encode::{encode, EncodeOptions};
