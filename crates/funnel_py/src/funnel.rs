@@ -5,10 +5,13 @@ use arrow_array::types::UInt32Type;
 use arrow_array::Array;
 use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType;
+use std::sync::Arc;
+
 use funnel_core::funnel::{
     run_analysis as core_analysis, run_funnel as core_run, AnalysisConditions, AnalysisSpec,
     Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder, NO_HOLD,
 };
+use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
@@ -22,6 +25,21 @@ use crate::log::PyEncodedLog;
 pub struct PyFunnelOutput {
     inner: FunnelOutput,
     steps: usize,
+    /// The log the run read, to turn encoded rows into input rows when asked.
+    log: Arc<EncodedLog>,
+}
+
+impl PyFunnelOutput {
+    /// Encoded rows as input rows (`u32::MAX` stays: no row).
+    fn input_rows(&self, py: Python<'_>, rows: &[u32]) -> PyResult<Py<PyAny>> {
+        let source = &self.log.source_rows;
+        let mapped: Vec<u32> = py.detach(|| {
+            rows.iter()
+                .map(|&r| source.get(r as usize).copied().unwrap_or(u32::MAX))
+                .collect()
+        });
+        arrow_out::u32s(py, mapped)
+    }
 }
 
 #[pymethods]
@@ -43,12 +61,12 @@ impl PyFunnelOutput {
 
     /// Input row of each unit's chain's step-1 event (uint32; 2**32-1 at level 0).
     fn entry_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        arrow_out::u32s(py, self.inner.entry_rows.clone())
+        self.input_rows(py, &self.inner.entry_rows)
     }
 
     /// Input row of each unit's chain's last step event (uint32; 2**32-1 at level 0).
     fn last_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        arrow_out::u32s(py, self.inner.last_rows.clone())
+        self.input_rows(py, &self.inner.last_rows)
     }
 
     /// Dense user id of each unit, or None when units are the users in id order.
@@ -98,7 +116,7 @@ impl PyFunnelOutput {
             arrow_out::u32s(py, times.units.clone())?,
             arrow_out::i64s(py, times.from_start.clone())?,
             arrow_out::i64s(py, times.from_previous.clone())?,
-            arrow_out::u32s(py, times.rows.clone())?,
+            self.input_rows(py, &times.rows)?,
         ))
     }
 }
@@ -156,6 +174,7 @@ pub fn run_funnel(
     Ok(PyFunnelOutput {
         inner: output,
         steps: spec.steps,
+        log: encoded,
     })
 }
 
@@ -259,5 +278,6 @@ pub fn run_analysis(
     Ok(PyFunnelOutput {
         inner: output,
         steps: spec.steps,
+        log: encoded,
     })
 }

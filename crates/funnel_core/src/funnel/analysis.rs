@@ -205,7 +205,6 @@ fn assemble(
         last_rows: vec![u32::MAX; n_units],
         step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
     };
-    let source = &log.source_rows;
     let mut next_unit = 0usize;
     for (user, outcome) in parts.into_iter().flatten() {
         let unit = if users_mode {
@@ -231,8 +230,8 @@ fn assemble(
             flags[unit] = (if outcome.in_progress { IN_PROGRESS } else { 0 })
                 | (if outcome.excluded { EXCLUDED } else { 0 });
         }
-        out.entry_rows[unit] = source[chain.rows[0] as usize];
-        out.last_rows[unit] = source[chain.rows[chain.len as usize - 1] as usize];
+        out.entry_rows[unit] = chain.rows[0];
+        out.last_rows[unit] = chain.rows[chain.len as usize - 1];
         // Parts come in chunk order and users ascend within a chunk, so units ascend here.
         for i in 1..chain.len as usize {
             let step = chain.steps[i] as usize;
@@ -240,7 +239,7 @@ fn assemble(
                 unit as u32,
                 chain.times[i] - chain.times[0],
                 chain.times[i] - chain.times[i - 1],
-                source[chain.rows[i] as usize],
+                chain.rows[i],
             );
         }
     }

@@ -11,7 +11,7 @@ pub struct StepTimes {
     pub from_start: Vec<i64>,
     /// From the chain's previous reached step.
     pub from_previous: Vec<i64>,
-    /// Input row of the event that made the step.
+    /// Encoded row (position in the log's sorted rows) of the event that made the step.
     pub rows: Vec<u32>,
 }
 
@@ -46,9 +46,11 @@ pub struct FunnelOutput {
     pub reached: Option<Vec<u32>>,
     /// `IN_PROGRESS` / `EXCLUDED` per unit; `None` when all zero.
     pub flags: Option<Vec<u8>>,
-    /// Input row of the step-1 event of each unit's chain (`u32::MAX` at level 0).
+    /// Encoded row of the step-1 event of each unit's chain (`u32::MAX` at level 0). Rows stay
+    /// encoded so a re-run pays no random lookups; `EncodedLog::source_rows` maps them to input
+    /// rows when a breakdown needs them.
     pub entry_rows: Vec<u32>,
-    /// Input row of the last step of each unit's chain (`u32::MAX` at level 0).
+    /// Encoded row of the last step of each unit's chain (`u32::MAX` at level 0).
     pub last_rows: Vec<u32>,
     /// Steps 2..=N (index 0 is step 2).
     pub step_times: Vec<StepTimes>,

@@ -40,11 +40,12 @@ pub fn run_funnel(
     }
 }
 
-struct Part {
-    levels: Vec<u8>,
-    entry_rows: Vec<u32>,
-    last_rows: Vec<u32>,
-    step_times: Vec<StepTimes>,
+/// One user range's share of the output: its own slices of the per-user arrays.
+struct Part<'a> {
+    users: std::ops::Range<usize>,
+    levels: &'a mut [u8],
+    entry_rows: &'a mut [u32],
+    last_rows: &'a mut [u32],
 }
 
 fn scan_all<M: MaskSource>(
@@ -53,102 +54,120 @@ fn scan_all<M: MaskSource>(
     masks: &M,
     control: &Control,
 ) -> Result<FunnelOutput> {
-    let ranges = user_ranges(log, rayon::current_num_threads() * 16);
-    control.set_total(log.n_users() as u64);
-    let parts: Vec<Part> = ranges
+    let n_users = log.n_users();
+    let mut levels = vec![0u8; n_users];
+    let mut entry_rows = vec![u32::MAX; n_users];
+    let mut last_rows = vec![u32::MAX; n_users];
+    // Each range writes straight into its slices of the final arrays: nothing is copied after.
+    let mut parts = Vec::new();
+    let (mut l, mut e, mut r) = (&mut levels[..], &mut entry_rows[..], &mut last_rows[..]);
+    for users in user_ranges(log, rayon::current_num_threads() * 16) {
+        let (lh, lt) = l.split_at_mut(users.len());
+        let (eh, et) = e.split_at_mut(users.len());
+        let (rh, rt) = r.split_at_mut(users.len());
+        parts.push(Part {
+            users,
+            levels: lh,
+            entry_rows: eh,
+            last_rows: rh,
+        });
+        (l, e, r) = (lt, et, rt);
+    }
+    control.set_total(n_users as u64);
+    let times: Vec<Vec<StepTimes>> = parts
         .into_par_iter()
-        .map(|users| {
+        .map(|mut part| {
             control.check()?;
-            let part = scan_range(log, spec, masks, users.clone());
-            control.advance(users.len() as u64);
-            Ok(part)
+            let users = part.users.len() as u64;
+            let times = scan_range(log, spec, masks, &mut part);
+            control.advance(users);
+            Ok(times)
         })
         .collect::<Result<_>>()?;
-
-    let mut out = FunnelOutput {
-        levels: Vec::with_capacity(log.n_users()),
-        entry_rows: Vec::with_capacity(log.n_users()),
-        last_rows: Vec::with_capacity(log.n_users()),
-        step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
-        ..FunnelOutput::default()
-    };
-    for part in parts {
-        out.levels.extend_from_slice(&part.levels);
-        out.entry_rows.extend_from_slice(&part.entry_rows);
-        out.last_rows.extend_from_slice(&part.last_rows);
-        for (all, mine) in out.step_times.iter_mut().zip(part.step_times) {
+    let mut step_times = vec![StepTimes::default(); spec.steps.saturating_sub(1)];
+    for part in times {
+        for (all, mine) in step_times.iter_mut().zip(part) {
             all.append(mine);
         }
     }
-    Ok(out)
+    Ok(FunnelOutput {
+        levels,
+        entry_rows,
+        last_rows,
+        step_times,
+        ..FunnelOutput::default()
+    })
 }
 
 fn scan_range<M: MaskSource>(
     log: &EncodedLog,
     spec: &FunnelSpec,
     masks: &M,
-    users: std::ops::Range<usize>,
-) -> Part {
-    let n = users.len();
-    let mut part = Part {
-        levels: vec![0; n],
-        entry_rows: vec![u32::MAX; n],
-        last_rows: vec![u32::MAX; n],
-        step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
-    };
+    part: &mut Part<'_>,
+) -> Vec<StepTimes> {
+    let mut times = vec![StepTimes::default(); spec.steps.saturating_sub(1)];
     let mut scan = Scan::new();
+    let users = part.users.clone();
     if spec.mode.strict_order {
         // Unrelated rows end a strict_order scan, so every row is read.
         for (index, user) in users.enumerate() {
             scan.run(spec, &log.times, masks, &log.user_rows(user));
-            record(log, &scan, index, user, &mut part);
+            record(&scan, index, user, part, &mut times);
         }
-        return part;
+        return times;
     }
     // Rows no step matches cannot change a level: gather the others first, without a branch per
-    // row, then walk them user by user. Users with none keep level 0 and cost one comparison.
+    // row, then walk them user by user. Users with none keep level 0 at one comparison.
     let first_row = log.user_offsets[users.start] as usize;
     let last_row = log.user_offsets[users.end] as usize;
-    let mut matching = vec![0u32; last_row - first_row];
-    let mut count = 0;
-    for row in first_row..last_row {
-        matching[count] = row as u32;
-        count += usize::from(masks.mask(row) != 0);
-    }
-    matching.truncate(count);
-    let mut next = 0;
-    for (index, user) in users.enumerate() {
-        let end = log.user_offsets[user + 1];
-        let start = next;
-        while next < count && matching[next] < end {
-            next += 1;
+    MATCHING.with_borrow_mut(|matching| {
+        // A buffer kept per thread across runs: a fresh one would be page-faulted in every run.
+        matching.clear();
+        matching.resize(last_row - first_row, 0);
+        let mut count = 0;
+        for row in first_row..last_row {
+            matching[count] = row as u32;
+            count += usize::from(masks.mask(row) != 0);
         }
-        if next > start {
-            scan.run(spec, &log.times, masks, &matching[start..next]);
-            record(log, &scan, index, user, &mut part);
+        let mut next = 0;
+        for (index, user) in users.enumerate() {
+            let end = log.user_offsets[user + 1];
+            let start = next;
+            while next < count && matching[next] < end {
+                next += 1;
+            }
+            if next > start {
+                scan.run(spec, &log.times, masks, &matching[start..next]);
+                record(&scan, index, user, part, &mut times);
+            }
         }
-    }
-    part
+    });
+    times
 }
 
-/// Keep what one user's scan found.
+thread_local! {
+    /// Rows of the current user range that some step matches.
+    static MATCHING: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Keep what one user's scan found (rows as positions in the encoded log).
 #[inline]
-fn record(log: &EncodedLog, scan: &Scan, index: usize, user: usize, part: &mut Part) {
+fn record(scan: &Scan, index: usize, user: usize, part: &mut Part<'_>, times: &mut [StepTimes]) {
     let level = scan.level();
     if level == 0 {
         return;
     }
     part.levels[index] = level;
     let best = &scan.slots[level as usize - 1];
-    part.entry_rows[index] = log.source_rows[best.start_row as usize];
-    part.last_rows[index] = log.source_rows[best.last_row as usize];
+    part.entry_rows[index] = best.start_row;
+    part.last_rows[index] = best.last_row;
     for step in 1..level as usize {
         let slot = &scan.slots[step];
-        part.step_times[step - 1].push(
+        times[step - 1].push(
             user as u32,
             slot.last - slot.start,
             slot.last - slot.prev,
-            log.source_rows[slot.last_row as usize],
+            slot.last_row,
         );
     }
 }
