@@ -81,18 +81,19 @@ def _chains_from(events: list[Ev], spec: Spec, first: int) -> list[list[tuple[in
 
 
 def ordered_users(events: list[Ev], spec: Spec) -> Result | None:
-    """The best chain: furthest step; first to get there; latest start among those."""
-    best: tuple[int, int, int] | None = None  # (level, -reach time, start)
+    """The furthest step any chain reaches; ``start`` is the latest start among chains that
+    reach it (the user is in progress while any of them can still move on)."""
+    best: tuple[int, int] | None = None  # (level, start)
     for i, event in enumerate(events):
         if 0 not in event.steps:
             continue
         for chain in _chains_from(events, spec, i):
-            key = (chain[-1][0] + 1, -chain[-1][1].time, chain[0][1].time)
+            key = (chain[-1][0] + 1, chain[0][1].time)
             if best is None or key > best:
                 best = key
     if best is None:
         return None
-    return Result(level=best[0], start=best[2])
+    return Result(level=best[0], start=best[1])
 
 
 def ordered_attempts(events: list[Ev], spec: Spec) -> list[Result]:
@@ -132,7 +133,7 @@ def any_users(events: list[Ev], spec: Spec) -> Result | None:
         if not e.steps:
             continue
         level = _distinct_in(events, e.time, spec)
-        if best is None or level > best.level:
+        if best is None or level > best.level or (level == best.level and e.time > best.start):
             best = Result(level=level, start=e.time)
     return best
 
@@ -166,6 +167,7 @@ def excluded_users(events: list[Ev], spec: Spec) -> Result | None:
     each instant after its steps; the best chain is the first to reach the furthest step."""
     slots: list[tuple | None] = [None] * spec.n  # (start, last, entry row, last row)
     best: list | None = None  # [level, start, entry, last row, excluded]
+    latest = 0  # latest start among chains at the best level, for "in progress"
     for time in sorted({e.time for e in events}):
         now = [e for e in events if e.time == time]
         for step in range(spec.n):
@@ -182,6 +184,9 @@ def excluded_users(events: list[Ev], spec: Spec) -> Result | None:
                 slots[step] = chain
                 if best is None or step + 1 > best[0] or (step + 1 == best[0] and best[4]):
                     best = [step + 1, chain[0], chain[2], chain[3], False]
+                    latest = chain[0]
+                elif step + 1 == best[0]:
+                    latest = max(latest, chain[0])
         hits = {x for e in now for x in e.exclusions}
         for step in range(spec.n):
             chain = slots[step]
@@ -197,7 +202,7 @@ def excluded_users(events: list[Ev], spec: Spec) -> Result | None:
             break
     if best is None:
         return None
-    return Result(level=best[0], start=best[1], excluded=best[4])
+    return Result(level=best[0], start=latest, excluded=best[4])
 
 
 def by_user(events: list[Ev], spec: Spec) -> Result | list[Result] | None:

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -187,18 +188,20 @@ class Funnel:
         >>> import workbench as wb
         >>> wb.Funnel(["view", "cart", "pay"], window="2h", strict_order=True)
         Funnel(['view', 'cart', 'pay'], window=0 days 02:00:00, strict_order)
-        >>> wb.Funnel(["view", "cart", "pay"], order="strict", session=True,
-        ...           exclusions=[wb.Exclusion("refund", after=2, before=3)])
-        Funnel(['view', 'cart', 'pay'], window=1 days 00:00:00, order='strict', exclusions=1, session)
+        >>> refund = wb.Exclusion("refund", after=2, before=3)
+        >>> wb.Funnel(["view", "cart", "pay"], order="strict", session=True, exclusions=[refund])
+        ... # doctest: +NORMALIZE_WHITESPACE
+        Funnel(['view', 'cart', 'pay'], window=1 days 00:00:00, order='strict', exclusions=1,
+               session)
         >>> wb.Funnel(["search", "view", "cart"], order="any", window="30m")
         Funnel(['search', 'view', 'cart'], window=0 days 00:30:00, order='any')
         >>> wb.Funnel(["view", "cart", "pay"], hold="product_id")     # same product throughout
         Funnel(['view', 'cart', 'pay'], window=1 days 00:00:00, hold=['product_id'])
         >>> wb.Funnel(["view", "pay"], counting="conversions")       # every attempt counts
         Funnel(['view', 'pay'], window=1 days 00:00:00, counting='conversions')
-        >>> coupon = wb.Step("apply_coupon", optional=True)           # may be skipped
-        >>> pay = wb.Step("pay", within="10m")                        # <= 10 min after the previous step
-        >>> wb.Funnel(["cart", coupon, pay], analysis_end="2026-10-31")  # open windows: in progress
+        >>> coupon = wb.Step("apply_coupon", optional=True)   # may be skipped
+        >>> pay = wb.Step("pay", within="10m")                # <= 10 min after the previous step
+        >>> wb.Funnel(["cart", coupon, pay], analysis_end="2026-10-31")  # open windows
         Funnel(['cart', Step(event='apply_coupon', where=None, label=None, optional=True), \
 Step(event='pay', where=None, label=None, within='10m')], window=1 days 00:00:00)
     """
@@ -318,9 +321,7 @@ Step(event='pay', where=None, label=None, within='10m')], window=1 days 00:00:00
         event_codes, row_filters = _conditions(log, self.steps, "step")
         window = _engine_duration(log, self.window, "window")
         end = (
-            log._time_bounds[1]
-            if self.analysis_end is None
-            else log.engine_time(self.analysis_end)
+            log._time_bounds[1] if self.analysis_end is None else log.engine_time(self.analysis_end)
         )
         callback = _progress.resolve(progress, "Running funnel")
         try:
@@ -400,18 +401,34 @@ Step(event='pay', where=None, label=None, within='10m')], window=1 days 00:00:00
                     f"{did_you_mean(name, log.property_names)} the properties are "
                     f"{listing(log.property_names)}"
                 )
-        # One code per distinct combination of values; a missing value anywhere gives null.
-        valid = np.ones(source.num_rows, dtype=bool)
-        combined = np.zeros(source.num_rows, dtype=np.int64)
-        for name in columns:
-            encoded = pc.dictionary_encode(source.column(name)).combine_chunks()
-            indices = encoded.indices
-            valid &= ~indices.is_null().to_numpy(zero_copy_only=False)
-            values = indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-            combined = combined * (len(encoded.dictionary) + 1) + values
-            # Re-densify after each column so the combined code never overflows.
-            combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)
-        return pa.array(combined.astype(np.uint32), mask=~valid)
+        key = tuple(columns)
+        if key not in log._hold_codes:
+            # The log never changes, so a re-run reuses the codes (coding 10M rows takes a while);
+            # they are kept in the engine's row order.
+            codes = _combined_codes(source, columns)
+            log._hold_codes[key] = codes.take(log._native.source_rows())
+        return log._hold_codes[key]
+
+
+def _combined_codes(source: pa.Table, columns: list[str]) -> pa.Array:
+    """One uint32 code per distinct combination of the columns' values; null where any is null."""
+    valid = np.ones(source.num_rows, dtype=bool)
+    combined: np.ndarray | None = None
+    for name in columns:
+        column = source.column(name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        indices = encoded.indices
+        valid &= indices.is_valid().to_numpy(zero_copy_only=False)
+        values = indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        if combined is None:
+            combined = values
+        else:
+            # Re-densify (hash-based, linear) so the combined code never overflows.
+            combined = pd.factorize(combined * (len(encoded.dictionary) + 1) + values)[0]
+    assert combined is not None
+    return pa.array(combined.astype(np.uint32), mask=~valid)
 
 
 def _conditions(

@@ -135,6 +135,8 @@ class EventLog:
         if len(set(roles)) < 3:
             raise SchemaError(f"user, event and time must be different columns; got {roles}")
         self.source: pa.Table = table
+        # Codes of held-constant property combinations, filled by funnels on first use.
+        self._hold_codes: dict[tuple[str, ...], pa.Array] = {}
         callback = _progress.resolve(progress, "Loading events")
         try:
             self._native = _core.encode_log(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench._names import did_you_mean, listing
 from workbench.exceptions import ColumnNotFoundError, FunnelDefinitionError, SchemaError
@@ -271,12 +272,10 @@ class FunnelResult:
         """
         if isinstance(by, Mapping):
             return self._segment_breakdown(by)
-        values = self._group_values(by, users, on, attribution)
-        codes, groups = pd.factorize(values.fillna(MISSING), sort=True)
+        codes, labels = self._group_codes(by, users, on, attribution)
         # Units that never did step 1 have no step-1 event to attribute: they stay out of groups.
-        codes = np.asarray(codes).copy()
         codes[self._unit_levels == 0] = -1
-        groups = pd.Index(groups).astype(object)
+        groups = pd.Index(labels, dtype=object)
         if top is not None:
             codes, groups = _keep_top(codes, groups, self._clean, top)
         frames = []
@@ -326,14 +325,15 @@ class FunnelResult:
             f"attribution must be 'first_touch', 'last_touch' or a step number; got {attribution!r}"
         )
 
-    def _group_values(
+    def _group_codes(
         self,
         by: str,
         users: pd.DataFrame | None,
         on: str | None,
         attribution: str | int = "first_touch",
-    ) -> pd.Series:
-        """One value per unit (None outside any group)."""
+    ) -> tuple[np.ndarray, list[Any]]:
+        """A group code per unit and the group labels; a unit with no value gets the code of
+        ``"(missing)"`` (the caller leaves out units that never entered)."""
         n_units = len(self._unit_levels)
         if users is None:
             source = self.log.source
@@ -345,10 +345,16 @@ class FunnelResult:
                 )
             rows = self._attribution_rows(attribution)
             has_row = rows != _NO_ROW
-            picked = source.column(by).take(pa.array(rows[has_row])).to_pandas()
-            values = pd.Series([None] * n_units, dtype="object")
-            values[has_row] = picked.to_numpy(dtype=object)
-            return values
+            picked = source.column(by).take(pa.array(rows[has_row]))
+            if pa.types.is_dictionary(picked.type):
+                picked = picked.cast(picked.type.value_type)
+            # Arrow codes the values in one hashed pass; no Python object per unit.
+            encoded = pc.dictionary_encode(picked).combine_chunks()
+            labels = encoded.dictionary.to_pylist()
+            missing = len(labels)
+            codes = np.full(n_units, missing, dtype=np.int64)
+            codes[has_row] = encoded.indices.fill_null(missing).to_numpy(zero_copy_only=False)
+            return codes, [*labels, MISSING]
         key = on or self.log.user_column
         for column in (key, by):
             if column not in users.columns:
@@ -363,9 +369,23 @@ class FunnelResult:
                 f"the user table has {len(duplicated)} duplicate key(s) in {key!r}, "
                 f"e.g. {duplicated.iloc[0]}; each user needs one row"
             )
-        attribute = users.set_index(key)[by]
-        per_user = attribute.reindex(self.log.users).to_numpy(dtype=object)
-        return pd.Series(per_user[self._unit_users], dtype="object")
+        attribute = users.set_index(key)[by].reindex(self.log.users)
+        user_codes, labels = pd.factorize(attribute)
+        missing = len(labels)
+        user_codes = np.where(user_codes < 0, missing, user_codes)
+        return user_codes[self._unit_users].astype(np.int64), [*labels.tolist(), MISSING]
+
+    def _group_values(
+        self,
+        by: str,
+        users: pd.DataFrame | None,
+        on: str | None,
+        attribution: str | int = "first_touch",
+    ) -> pd.Series:
+        """One value per unit (None where it has none)."""
+        codes, labels = self._group_codes(by, users, on, attribution)
+        values = np.array([*labels[:-1], None], dtype=object)[codes]
+        return pd.Series(values, dtype="object")
 
     # -- drill-down: audiences from the same arrays, no re-run ---------------------------------
 

@@ -185,7 +185,7 @@ fn filters(row_filters: &[(usize, PyArray)]) -> PyResult<Vec<(usize, BooleanBuff
         .collect()
 }
 
-/// Hold codes per input row: uint32 with nulls for missing values.
+/// Hold codes per encoded row (log order): uint32 with nulls for missing values.
 fn read_hold_codes(array: &PyArray) -> PyResult<Vec<u32>> {
     let array = array.array();
     if array.data_type() != &DataType::UInt32 {

@@ -19,7 +19,8 @@ use crate::log::EncodedLog;
 pub struct AnalysisConditions {
     pub steps: StepConditions,
     pub exclusions: StepConditions,
-    /// A code per *input* row for the property values held constant (`u32::MAX`: missing).
+    /// A code per *encoded* row (the log's sorted order) for the property values held constant
+    /// (`NO_HOLD`: missing). Log order lets a caller code once and reuse the codes every run.
     pub hold_codes: Option<Vec<u32>>,
 }
 
@@ -48,36 +49,27 @@ pub fn run_analysis(
             spec.exclusions.len()
         )));
     }
-    let step_masks = row_masks(log, &conditions.steps)?;
+    let step_masks = RowSteps::resolve(log, &conditions.steps)?;
     let exclusion_masks = if spec.exclusions.is_empty() {
         None
     } else {
-        Some(row_masks(log, &conditions.exclusions)?)
+        Some(RowSteps::resolve(log, &conditions.exclusions)?)
     };
-    let hold = match &conditions.hold_codes {
-        Some(codes) => {
-            let input_rows = log.source_rows.iter().copied().max().unwrap_or(0) as usize + 1;
-            if codes.len() < input_rows {
-                return Err(CoreError::InvalidFunnel(format!(
-                    "the held property has {} values; the log was built from {input_rows} rows",
-                    codes.len()
-                )));
-            }
-            Some(
-                log.source_rows
-                    .par_iter()
-                    .map(|&r| codes[r as usize])
-                    .collect::<Vec<u32>>(),
-            )
+    if let Some(codes) = &conditions.hold_codes {
+        if codes.len() != log.n_rows() {
+            return Err(CoreError::InvalidFunnel(format!(
+                "the held property has {} codes; the log has {} rows",
+                codes.len(),
+                log.n_rows()
+            )));
         }
-        None => None,
-    };
+    }
     let inputs = Inputs {
         log,
         spec,
         steps: &step_masks,
-        exclusions: exclusion_masks.as_deref(),
-        hold: hold.as_deref(),
+        exclusions: exclusion_masks.as_ref(),
+        hold: conditions.hold_codes.as_deref(),
     };
 
     let n_users = log.n_users();
@@ -96,18 +88,11 @@ pub fn run_analysis(
     Ok(assemble(log, spec, parts))
 }
 
-fn row_masks(log: &EncodedLog, conditions: &StepConditions) -> Result<Vec<u32>> {
-    Ok(match RowSteps::resolve(log, conditions)? {
-        RowSteps::ByRow(masks) => masks,
-        RowSteps::ByEvent(table) => log.events.par_iter().map(|&e| table[e as usize]).collect(),
-    })
-}
-
 struct Inputs<'a> {
     log: &'a EncodedLog,
     spec: &'a AnalysisSpec,
-    steps: &'a [u32],
-    exclusions: Option<&'a [u32]>,
+    steps: &'a RowSteps,
+    exclusions: Option<&'a RowSteps>,
     hold: Option<&'a [u32]>,
 }
 
@@ -123,8 +108,8 @@ impl Inputs<'_> {
         for user in users {
             events.clear();
             for row in self.log.user_rows(user) {
-                let steps = self.steps[row];
-                let exclusions = self.exclusions.map_or(0, |m| m[row]);
+                let steps = self.steps.mask(&self.log.events, row);
+                let exclusions = self.exclusions.map_or(0, |m| m.mask(&self.log.events, row));
                 // Strict order needs every event: an unrelated one breaks the chain.
                 if steps == 0 && exclusions == 0 && !strict {
                     continue;

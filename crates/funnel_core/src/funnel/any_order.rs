@@ -65,10 +65,12 @@ impl<'a> AnyOrder<'a> {
         }
     }
 
+    /// The first window with the most distinct steps; in progress if any window with that many
+    /// (the latest opened) is still open at the analysis end.
     fn best_window(&self, events: &[Event]) -> Option<Outcome> {
         let mut counts = [0u32; 32];
         let mut distinct = 0usize;
-        let mut best: Option<(usize, usize)> = None; // (distinct, opening event)
+        let mut best: Option<(usize, usize, i64)> = None; // (distinct, opening event, latest open)
         let mut right = 0;
         for left in 0..events.len() {
             let end = self.window_end(events[left].time);
@@ -84,10 +86,14 @@ impl<'a> AnyOrder<'a> {
                 }
                 right += 1;
             }
-            if best.is_none_or(|(d, _)| distinct > d) {
-                best = Some((distinct, left));
-                if distinct >= self.spec.steps {
-                    break;
+            match best {
+                Some((d, open, _)) if distinct == d => best = Some((d, open, events[left].time)),
+                Some((d, _, _)) if distinct < d => {}
+                _ => {
+                    best = Some((distinct, left, events[left].time));
+                    if distinct >= self.spec.steps {
+                        break;
+                    }
                 }
             }
             let mut bits = events[left].steps;
@@ -100,7 +106,16 @@ impl<'a> AnyOrder<'a> {
                 }
             }
         }
-        best.map(|(_, open)| self.outcome(self.chain_from(events, open)))
+        best.map(|(_, open, latest)| {
+            let chain = self.chain_from(events, open);
+            let in_progress = (chain.level() as usize) < self.spec.steps
+                && self.window_end(latest) > self.spec.analysis_end;
+            Outcome {
+                chain,
+                excluded: false,
+                in_progress,
+            }
+        })
     }
 
     fn attempts(&self, events: &[Event], out: &mut Vec<Outcome>) {

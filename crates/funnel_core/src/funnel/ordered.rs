@@ -146,15 +146,23 @@ impl<'a> Ordered<'a> {
     }
 
     fn in_progress(&self, chain: &Chain) -> bool {
-        chain.level() < self.spec.steps as u8
-            && chain.first_time().saturating_add(self.spec.window) > self.spec.analysis_end
+        self.open_from(chain.level(), chain.first_time())
     }
 
-    /// Users mode: the best chain over the whole history, restarts allowed.
+    /// Whether a chain at `level` that started at `start` can still move on at the analysis end.
+    fn open_from(&self, level: u8, start: i64) -> bool {
+        level < self.spec.steps as u8
+            && start.saturating_add(self.spec.window) > self.spec.analysis_end
+    }
+
+    /// Users mode: the best chain over the whole history, restarts allowed. Its times are those
+    /// of the first chain to reach the furthest step; the user is in progress if any chain at
+    /// that step (the latest started one) still has its window open.
     fn best_chain(&mut self, events: &[Event]) -> Option<Outcome> {
         self.clear();
         let steps = self.spec.steps as u8;
         let mut best: Option<Outcome> = None;
+        let mut latest_start = i64::MIN;
         let mut voided = Vec::new();
         for group in events.chunk_by(|a, b| a.time == b.time) {
             let time = group[0].time;
@@ -166,6 +174,9 @@ impl<'a> Ordered<'a> {
                 };
                 if best.as_ref().is_none_or(|b| candidate.beats(b)) {
                     best = Some(candidate);
+                    latest_start = chain.first_time();
+                } else if best.is_some_and(|b| b.chain.level() == chain.level()) {
+                    latest_start = latest_start.max(chain.first_time());
                 }
             });
             self.exclusions_at(group, time, &mut voided);
@@ -180,7 +191,7 @@ impl<'a> Ordered<'a> {
             }
         }
         best.map(|mut b| {
-            b.in_progress = !b.excluded && self.in_progress(&b.chain);
+            b.in_progress = !b.excluded && self.open_from(b.chain.level(), latest_start);
             b
         })
     }

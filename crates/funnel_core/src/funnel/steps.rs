@@ -82,6 +82,17 @@ impl RowSteps {
     }
 }
 
+impl RowSteps {
+    /// The steps encoded row `row` matches; one predictable branch per call.
+    #[inline(always)]
+    pub(crate) fn mask(&self, events: &[u32], row: usize) -> u32 {
+        match self {
+            RowSteps::ByEvent(table) => table[events[row] as usize],
+            RowSteps::ByRow(masks) => masks[row],
+        }
+    }
+}
+
 /// The kernel's view of row masks; monomorphised so the event-only path stays a table lookup.
 pub(crate) trait MaskSource: Sync {
     fn mask(&self, row: usize) -> u32;
