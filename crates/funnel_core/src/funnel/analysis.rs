@@ -75,7 +75,7 @@ pub fn run_analysis(
     let n_users = log.n_users();
     let chunk = n_users.div_ceil(rayon::current_num_threads() * 16).max(1);
     control.set_total(n_users as u64);
-    let parts: Vec<Vec<(u32, Outcome)>> = (0..n_users.div_ceil(chunk))
+    let parts: Vec<PartUnits> = (0..n_users.div_ceil(chunk))
         .into_par_iter()
         .map(|c| {
             control.check()?;
@@ -97,16 +97,25 @@ struct Inputs<'a> {
 }
 
 impl Inputs<'_> {
-    fn run_users(&self, users: std::ops::Range<usize>) -> Vec<(u32, Outcome)> {
+    fn run_users(&self, users: std::ops::Range<usize>) -> PartUnits {
         let mut ordered = Ordered::new(self.spec);
         let any = AnyOrder::new(self.spec);
         let strict = self.spec.order == StepOrder::Strict;
-        let mut events: Vec<(u32, Event)> = Vec::new();
+        let mut held: Vec<(u32, Event)> = Vec::new();
         let mut group: Vec<Event> = Vec::new();
         let mut outcomes: Vec<Outcome> = Vec::new();
-        let mut out = Vec::new();
+        let mut part = PartUnits {
+            units: Vec::new(),
+            step_times: vec![StepTimes::default(); self.spec.steps.saturating_sub(1)],
+        };
+        let mut run = |events: &[Event], outcomes: &mut Vec<Outcome>| match self.spec.order {
+            StepOrder::Any => any.run(events, outcomes),
+            _ => ordered.run(events, outcomes),
+        };
         for user in users {
-            events.clear();
+            outcomes.clear();
+            group.clear();
+            held.clear();
             for row in self.log.user_rows(user) {
                 let steps = self.steps.mask(&self.log.events, row);
                 let exclusions = self.exclusions.map_or(0, |m| m.mask(&self.log.events, row));
@@ -114,119 +123,142 @@ impl Inputs<'_> {
                 if steps == 0 && exclusions == 0 && !strict {
                     continue;
                 }
-                let hold = self.hold.map_or(0, |h| h[row]);
-                if hold == NO_HOLD {
-                    continue;
+                let event = Event {
+                    time: self.log.times[row],
+                    row: row as u32,
+                    steps,
+                    exclusions,
+                };
+                match self.hold {
+                    None => group.push(event),
+                    Some(codes) if codes[row] != NO_HOLD => held.push((codes[row], event)),
+                    Some(_) => {}
                 }
-                events.push((
-                    hold,
-                    Event {
-                        time: self.log.times[row],
-                        row: row as u32,
-                        steps,
-                        exclusions,
-                    },
-                ));
             }
-            if self.hold.is_some() {
+            if self.hold.is_none() {
+                if !group.is_empty() {
+                    run(&group, &mut outcomes);
+                }
+            } else {
                 // Stable: each held value keeps its events in time order.
-                events.sort_by_key(|(hold, _)| *hold);
-            }
-            outcomes.clear();
-            let mut start = 0;
-            while start < events.len() {
-                let hold = events[start].0;
-                let end = start
-                    + events[start..]
-                        .iter()
-                        .take_while(|(h, _)| *h == hold)
-                        .count();
-                group.clear();
-                group.extend(events[start..end].iter().map(|(_, e)| *e));
-                match self.spec.order {
-                    StepOrder::Any => any.run(&group, &mut outcomes),
-                    _ => ordered.run(&group, &mut outcomes),
+                held.sort_by_key(|(hold, _)| *hold);
+                for same in held.chunk_by(|a, b| a.0 == b.0) {
+                    group.clear();
+                    group.extend(same.iter().map(|(_, e)| *e));
+                    run(&group, &mut outcomes);
                 }
-                start = end;
             }
             match self.spec.counting {
                 Counting::Users => {
-                    let best = outcomes.iter().fold(None::<Outcome>, |best, o| match best {
-                        Some(b) if !o.beats(&b) => Some(b),
-                        _ => Some(*o),
-                    });
+                    let best = outcomes
+                        .iter()
+                        .fold(None::<&Outcome>, |best, o| match best {
+                            Some(b) if !o.beats(b) => Some(b),
+                            _ => Some(o),
+                        });
                     if let Some(best) = best {
-                        out.push((user as u32, best));
+                        part.add(self.log, user as u32, user as u32, best);
                     }
                 }
                 Counting::Conversions => {
                     outcomes.sort_by_key(|o| (o.chain.first_time(), o.chain.entry_row()));
-                    out.extend(outcomes.iter().map(|o| (user as u32, *o)));
+                    for outcome in &outcomes {
+                        let local = part.units.len() as u32;
+                        part.add(self.log, user as u32, local, outcome);
+                    }
                 }
             }
         }
-        out
+        part
     }
 }
 
-/// Lay outcomes out per unit: users in id order (users mode) or attempts in user, time order.
-fn assemble(
-    log: &EncodedLog,
-    spec: &AnalysisSpec,
-    parts: Vec<Vec<(u32, Outcome)>>,
-) -> FunnelOutput {
+/// One counted unit, reduced to what the output keeps.
+struct Unit {
+    user: u32,
+    level: u8,
+    reached: u32,
+    flags: u8,
+    entry_row: u32,
+    last_row: u32,
+}
+
+/// The units of one user range and their step times. In conversions mode the step times name
+/// units by their index within the part; `assemble` shifts them.
+struct PartUnits {
+    units: Vec<Unit>,
+    step_times: Vec<StepTimes>,
+}
+
+impl PartUnits {
+    fn add(&mut self, log: &EncodedLog, user: u32, unit: u32, outcome: &Outcome) {
+        let chain = &outcome.chain;
+        self.units.push(Unit {
+            user,
+            level: chain.level(),
+            // Any order chains number their elements, so level k reads "k steps done".
+            reached: chain.mask,
+            flags: (if outcome.in_progress { IN_PROGRESS } else { 0 })
+                | (if outcome.excluded { EXCLUDED } else { 0 }),
+            entry_row: chain.entry_row(),
+            last_row: chain.last_row(),
+        });
+        let mut previous = log.times[chain.entry_row() as usize];
+        let first = previous;
+        for (step, row) in chain.elements().skip(1) {
+            let time = log.times[row as usize];
+            self.step_times[step - 1].push(unit, time - first, time - previous, row);
+            previous = time;
+        }
+    }
+}
+
+/// Lay units out: users in id order (users mode) or attempts in user, time order. Parts come in
+/// chunk order and users ascend within a part, so units ascend too.
+fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> FunnelOutput {
     let users_mode = spec.counting == Counting::Users;
     let n_units = if users_mode {
         log.n_users()
     } else {
-        parts.iter().map(Vec::len).sum()
+        parts.iter().map(|p| p.units.len()).sum()
     };
-    let mut out = FunnelOutput {
-        unit_users: (!users_mode).then(|| Vec::with_capacity(n_units)),
-        levels: vec![0; n_units],
-        reached: Some(vec![0; n_units]),
-        flags: Some(vec![0; n_units]),
-        entry_rows: vec![u32::MAX; n_units],
-        last_rows: vec![u32::MAX; n_units],
-        step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
-    };
-    let mut next_unit = 0usize;
-    for (user, outcome) in parts.into_iter().flatten() {
-        let unit = if users_mode {
-            user as usize
-        } else {
-            next_unit += 1;
-            next_unit - 1
-        };
-        if let Some(users) = out.unit_users.as_mut() {
-            users.push(user);
-        }
-        let chain = &outcome.chain;
-        out.levels[unit] = chain.level();
-        if let Some(reached) = out.reached.as_mut() {
-            // Any order: level k means "k steps done", whichever they were.
-            reached[unit] = if spec.order == StepOrder::Any {
-                u32::MAX >> (32 - chain.level() as u32)
+    let mut unit_users = Vec::with_capacity(if users_mode { 0 } else { n_units });
+    let mut levels = vec![0; n_units];
+    let mut reached = vec![0; n_units];
+    let mut flags = vec![0; n_units];
+    let mut entry_rows = vec![u32::MAX; n_units];
+    let mut last_rows = vec![u32::MAX; n_units];
+    let mut step_times = vec![StepTimes::default(); spec.steps.saturating_sub(1)];
+    let mut base = 0u32;
+    for part in parts {
+        for (i, unit) in part.units.iter().enumerate() {
+            let index = if users_mode {
+                unit.user as usize
             } else {
-                chain.mask()
+                unit_users.push(unit.user);
+                base as usize + i
             };
+            levels[index] = unit.level;
+            reached[index] = unit.reached;
+            flags[index] = unit.flags;
+            entry_rows[index] = unit.entry_row;
+            last_rows[index] = unit.last_row;
         }
-        if let Some(flags) = out.flags.as_mut() {
-            flags[unit] = (if outcome.in_progress { IN_PROGRESS } else { 0 })
-                | (if outcome.excluded { EXCLUDED } else { 0 });
+        for (all, mut mine) in step_times.iter_mut().zip(part.step_times) {
+            if !users_mode {
+                mine.units.iter_mut().for_each(|u| *u += base);
+            }
+            all.append(mine);
         }
-        out.entry_rows[unit] = chain.rows[0];
-        out.last_rows[unit] = chain.rows[chain.len as usize - 1];
-        // Parts come in chunk order and users ascend within a chunk, so units ascend here.
-        for i in 1..chain.len as usize {
-            let step = chain.steps[i] as usize;
-            out.step_times[step - 1].push(
-                unit as u32,
-                chain.times[i] - chain.times[0],
-                chain.times[i] - chain.times[i - 1],
-                chain.rows[i],
-            );
-        }
+        base += part.units.len() as u32;
     }
-    out
+    FunnelOutput {
+        unit_users: (!users_mode).then_some(unit_users),
+        levels,
+        reached: Some(reached),
+        flags: Some(flags),
+        entry_rows,
+        last_rows,
+        step_times,
+    }
 }

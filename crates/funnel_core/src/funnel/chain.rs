@@ -1,48 +1,49 @@
 //! A chain: the events that carried one attempt through the steps, and what became of it.
 
-/// One attempt's path through the steps: which step each event made, on which row and when.
-/// Fixed-size so a chain is copied, never allocated, in the per-user loop.
+/// One attempt's path through the steps: which steps it made and on which rows. Kept small
+/// (the times come from the log when needed) because chains are copied, never allocated, in the
+/// per-user loop.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Chain {
     pub len: u8,
-    /// Zero-based step of each element (for any-order funnels: the k-th distinct step).
-    pub steps: [u8; 32],
-    /// Encoded row of each element.
+    /// Zero-based steps in the chain, one bit each (any order: the first `len` bits).
+    pub mask: u32,
+    /// Encoded row of each element, in chain order.
     pub rows: [u32; 32],
-    pub times: [i64; 32],
+    first: i64,
+    last: i64,
 }
 
 impl Chain {
     pub fn start(row: u32, time: i64) -> Self {
-        let mut chain = Chain {
+        let mut rows = [0; 32];
+        rows[0] = row;
+        Chain {
             len: 1,
-            steps: [0; 32],
-            rows: [0; 32],
-            times: [0; 32],
-        };
-        chain.rows[0] = row;
-        chain.times[0] = time;
-        chain
+            mask: 1,
+            rows,
+            first: time,
+            last: time,
+        }
     }
 
     pub fn extended(&self, step: usize, row: u32, time: i64) -> Self {
         let mut chain = *self;
-        let i = chain.len as usize;
-        chain.steps[i] = step as u8;
-        chain.rows[i] = row;
-        chain.times[i] = time;
+        chain.rows[chain.len as usize] = row;
         chain.len += 1;
+        chain.mask |= 1 << step;
+        chain.last = time;
         chain
     }
 
     #[inline]
     pub fn first_time(&self) -> i64 {
-        self.times[0]
+        self.first
     }
 
     #[inline]
     pub fn last_time(&self) -> i64 {
-        self.times[self.len as usize - 1]
+        self.last
     }
 
     #[inline]
@@ -50,17 +51,25 @@ impl Chain {
         self.rows[0]
     }
 
+    #[inline]
+    pub fn last_row(&self) -> u32 {
+        self.rows[self.len as usize - 1]
+    }
+
     /// 1-based furthest step.
     #[inline]
     pub fn level(&self) -> u8 {
-        self.steps[self.len as usize - 1] + 1
+        (32 - self.mask.leading_zeros()) as u8
     }
 
-    /// Steps in the chain as a bit mask.
-    pub fn mask(&self) -> u32 {
-        self.steps[..self.len as usize]
-            .iter()
-            .fold(0u32, |m, s| m | (1 << s))
+    /// (zero-based step, encoded row) of each element, in chain order.
+    pub fn elements(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        let mut remaining = self.mask;
+        self.rows[..self.len as usize].iter().map(move |&row| {
+            let step = remaining.trailing_zeros() as usize;
+            remaining &= remaining - 1;
+            (step, row)
+        })
     }
 }
 

@@ -14,11 +14,7 @@ use super::spec::{AnalysisSpec, Counting, StepOrder};
 
 /// What tells chains apart: where they started, how far they got, and on which row.
 fn identity(chain: &Chain) -> (u32, u8, u32) {
-    (
-        chain.entry_row(),
-        chain.level(),
-        chain.rows[chain.len as usize - 1],
-    )
+    (chain.entry_row(), chain.level(), chain.last_row())
 }
 
 pub(crate) struct Ordered<'a> {
