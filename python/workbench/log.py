@@ -137,6 +137,7 @@ class EventLog:
         self.source: pa.Table = table
         # Codes of held-constant property combinations, filled by funnels on first use.
         self._hold_codes: dict[tuple[str, ...], pa.Array] = {}
+        self._columns: dict[str, pa.Array] = {}
         callback = _progress.resolve(progress, "Loading events")
         try:
             self._native = _core.encode_log(
@@ -275,6 +276,16 @@ class EventLog:
         if stamp.tz is not None:
             stamp = stamp.tz_convert("UTC").tz_localize(None)
         return int((stamp - pd.Timestamp(0)) // pd.Timedelta(1, unit=self.time_unit))
+
+    def property_column(self, name: str) -> pa.Array:
+        """An input column as one contiguous array (kept: gathers from it are much faster than
+        from the chunks a Parquet file arrives in)."""
+        if name not in self._columns:
+            column = self.source.column(name)
+            self._columns[name] = (
+                column.combine_chunks() if column.num_chunks != 1 else (column.chunk(0))
+            )
+        return self._columns[name]
 
     @cached_property
     def _source_times(self) -> np.ndarray:

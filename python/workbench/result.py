@@ -345,11 +345,11 @@ class FunnelResult:
                 )
             rows = self._attribution_rows(attribution)
             has_row = rows != _NO_ROW
-            picked = source.column(by).take(pa.array(rows[has_row]))
+            picked = self.log.property_column(by).take(pa.array(rows[has_row]))
             if pa.types.is_dictionary(picked.type):
                 picked = picked.cast(picked.type.value_type)
             # Arrow codes the values in one hashed pass; no Python object per unit.
-            encoded = pc.dictionary_encode(picked).combine_chunks()
+            encoded = pc.dictionary_encode(picked)
             labels = encoded.dictionary.to_pylist()
             missing = len(labels)
             codes = np.full(n_units, missing, dtype=np.int64)
