@@ -236,3 +236,22 @@ def test_holding_an_unknown_property() -> None:
     log = log_of([(1, "a", 0, "p")])
     with pytest.raises(ex.ColumnNotFoundError, match="did you mean 'product'"):
         wb.Funnel(["a"], hold="prodct").run(log)
+
+
+def test_strict_attempts_end_when_another_event_breaks_them() -> None:
+    rows = [
+        (1, "a", 0),
+        (1, "x", 1),
+        (1, "b", 2),  # attempt 1 broken by x: level 1
+        (1, "a", 3),
+        (1, "b", 4),  # attempt 2 converts
+        (1, "a", 5),
+        (1, "x", 6),  # attempt 3 broken: level 1
+    ]
+    result = wb.Funnel(["a", "b"], window="1h", order="strict", counting="conversions").run(
+        log_of(rows)
+    )
+    assert sorted(result._unit_levels.tolist()) == [1, 1, 2]
+    assert result.table["conversions"].tolist() == [3, 1]
+    assert result.table["in_progress"].tolist() == [0, 0]  # broken attempts cannot move on
+    assert result.table["dropped"].tolist() == [2, 0]

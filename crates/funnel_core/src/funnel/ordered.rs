@@ -244,7 +244,8 @@ impl<'a> Ordered<'a> {
                 let broken = self.slots.iter().all(Option::is_none);
                 if is_voided || done || broken {
                     attempt.excluded = is_voided;
-                    attempt.in_progress = !is_voided && self.in_progress(&attempt.chain);
+                    // A voided or broken attempt cannot move on, whatever its window says.
+                    attempt.in_progress = !is_voided && !broken && self.in_progress(&attempt.chain);
                     out.push(attempt);
                     current = None;
                     self.clear();
