@@ -21,15 +21,13 @@ pub struct EncodeOptions {
     pub int_time_unit: Option<TimeUnit>,
 }
 
-/// Encode an event log from its columns. `session` is optional.
-pub fn encode(
+/// The number of rows, once the columns agree on it and it is one the engine can address.
+pub(crate) fn check_shape(
     user: ColumnRef<'_>,
     event: ColumnRef<'_>,
     time: ColumnRef<'_>,
     session: Option<ColumnRef<'_>>,
-    options: EncodeOptions,
-    control: &Control,
-) -> Result<EncodedLog> {
+) -> Result<usize> {
     let n = user.len();
     for column in [event, time].into_iter().chain(session) {
         if column.len() != n {
@@ -52,6 +50,19 @@ pub fn encode(
             limit: u32::MAX as usize - 1,
         });
     }
+    Ok(n)
+}
+
+/// Encode an event log from its columns. `session` is optional.
+pub fn encode(
+    user: ColumnRef<'_>,
+    event: ColumnRef<'_>,
+    time: ColumnRef<'_>,
+    session: Option<ColumnRef<'_>>,
+    options: EncodeOptions,
+    control: &Control,
+) -> Result<EncodedLog> {
+    let n = check_shape(user, event, time, session)?;
     // Phases: users, events, times, sort; progress counts rows per phase.
     control.set_total(4 * n as u64);
 

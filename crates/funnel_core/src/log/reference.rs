@@ -21,28 +21,7 @@ pub(crate) fn encode(
     options: EncodeOptions,
     control: &Control,
 ) -> Result<EncodedLog> {
-    let n = user.len();
-    for column in [event, time].into_iter().chain(session) {
-        if column.len() != n {
-            return Err(CoreError::LengthMismatch {
-                column: column.name.to_string(),
-                found: column.len(),
-                expected: n,
-            });
-        }
-    }
-    if n == 0 {
-        return Err(CoreError::EmptyLog {
-            detail: " (no rows)".into(),
-        });
-    }
-    if n >= u32::MAX as usize {
-        return Err(CoreError::TooLarge {
-            what: "rows".into(),
-            found: n,
-            limit: u32::MAX as usize - 1,
-        });
-    }
+    let n = super::encode::check_shape(user, event, time, session)?;
     // Phases: users, events, times, sort; progress counts rows per phase.
     control.set_total(4 * n as u64);
 
