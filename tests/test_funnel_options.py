@@ -63,6 +63,8 @@ def test_exclusion_voids_the_chain_and_reports_the_user_apart() -> None:
     assert result.table["users"].tolist() == [2, 2]
     assert result.table["excluded"].tolist() == [1, 0]
     assert list(result.excluded()) == [1]
+    assert list(result.excluded(1)) == [1]
+    assert list(result.excluded(2)) == []
 
 
 def test_exclusion_outside_the_window_does_not_void() -> None:
@@ -148,6 +150,8 @@ def test_open_windows_are_in_progress_not_dropped() -> None:
     assert table["in_progress"].tolist() == [1, 0]  # user 2's window is open at t=100
     assert table["dropped"].tolist() == [1, 0]  # user 1 only
     assert list(result.in_progress()) == [2]
+    assert list(result.in_progress(1)) == [2]
+    assert list(result.in_progress(2)) == []
     assert list(result.dropped_after(1)) == [1]
     later = wb.Funnel(["a", "b"], window="10s", analysis_end=200).run(log_of(rows))
     assert later.table["in_progress"].tolist() == [0, 0]

@@ -419,19 +419,43 @@ class FunnelResult:
 
         return audience.converted(self, group)
 
-    def in_progress(self) -> Audience:
-        """Users whose best chain is still inside its window at the analysis end."""
+    def in_progress(self, step: int | None = None) -> Audience:
+        """Users whose best chain is still inside its window at the analysis end (at ``step``:
+        those whose furthest step so far is ``step``).
+
+        >>> result.in_progress(2)   # doctest: +SKIP
+        """
         from workbench.audience import Audience
 
         flags = self._user_flag(_IN_PROGRESS) & (self._levels < self.n_steps)
-        return Audience.from_mask(self.log, flags, name="in progress")
+        if step is not None:
+            flags &= self._levels == self._checked_step(step)
+        name = "in progress" if step is None else f"in progress at step {step}"
+        return Audience.from_mask(self.log, flags, name=name)
 
-    def excluded(self) -> Audience:
-        """Users whose best chain was voided by an exclusion."""
+    def excluded(self, step: int | None = None) -> Audience:
+        """Users whose best chain was voided by an exclusion (at ``step``: voided after
+        reaching it).
+
+        >>> result.excluded()   # doctest: +SKIP
+        """
         from workbench.audience import Audience
 
         flags = self._user_flag(_EXCLUDED) & (self._levels == 0)
-        return Audience.from_mask(self.log, flags, name="excluded")
+        if step is not None:
+            voided_at = np.zeros(self.log.n_users, dtype=np.uint8)
+            excluded_units = ~self._clean
+            np.maximum.at(
+                voided_at, self._unit_users[excluded_units], self._unit_levels[excluded_units]
+            )
+            flags &= voided_at == self._checked_step(step)
+        name = "excluded" if step is None else f"excluded at step {step}"
+        return Audience.from_mask(self.log, flags, name=name)
+
+    def _checked_step(self, step: int) -> int:
+        if not 1 <= step <= self.n_steps:
+            raise FunnelDefinitionError(f"step must be between 1 and {self.n_steps}; got {step}")
+        return step
 
     # -- trends and confidence -----------------------------------------------------------------
 
