@@ -47,30 +47,33 @@ def test_sigint_interrupts_a_load_and_the_interpreter_lives_on(tmp_path) -> None
     script.write_text(
         textwrap.dedent(
             """
-            import sys, time
-            import numpy as np, pandas as pd, workbench as wb
-            n = 8_000_000
+            import sys
+            import numpy as np, pyarrow as pa, workbench as wb
+            n = 20_000_000
             rng = np.random.default_rng(0)
-            df = pd.DataFrame({"user_id": rng.integers(0, n, n),
-                               "event": rng.choice(["a", "b", "c"], n),
-                               "time": rng.integers(0, 10**9, n)})
-            print("ready", flush=True)
+            table = pa.table({"user_id": rng.integers(0, n, n),
+                              "event": rng.choice(["a", "b", "c"], n),
+                              "time": rng.integers(0, 10**9, n)})
+            told = False
+            def progress(done, total):
+                # Called only while the native encoder runs: the signal lands inside it.
+                global told
+                if not told:
+                    told = True
+                    print("working", flush=True)
             try:
-                wb.EventLog(df, time_unit="s")
+                wb.EventLog(table, time_unit="s", progress=progress)
                 print("finished", flush=True)
             except KeyboardInterrupt:
                 print("interrupted", flush=True)
-            log = wb.EventLog(df.head(1000), time_unit="s")
+            log = wb.EventLog(table.slice(0, 1000), time_unit="s")
             print("alive", len(log), flush=True)
             """
         )
     )
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    import time
-
-    time.sleep(0.3)
+    assert proc.stdout.readline().strip() == "working"
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0
