@@ -203,51 +203,92 @@ class FunnelResult:
         return with_confidence(self._step_table(None))
 
     def _step_table(self, in_group: np.ndarray | None) -> pd.DataFrame:
+        """The step table over all units, or over those flagged in ``in_group``."""
+        if in_group is None:
+            codes = np.zeros(len(self._unit_levels), dtype=np.int64)
+        else:
+            codes = np.where(in_group, 0, -1)
+        return self._group_tables(codes, 1)[0]
+
+    def _group_tables(self, codes: np.ndarray, n_groups: int) -> list[pd.DataFrame]:
+        """The step table of each group at once (``codes``: a group per unit, -1 for none):
+        one counting pass over the units whatever the number of groups."""
         n = self.n_steps
-        select = np.ones(len(self._unit_levels), dtype=bool) if in_group is None else in_group
-        clean = select & self._clean
-        levels = self._unit_levels
-        reached_masks = self._unit_reached[clean]
+        member = codes >= 0
+        clean = member & self._clean
         in_progress = (self._unit_flags & _IN_PROGRESS) != 0
-        reached = np.array([int(((reached_masks >> k) & 1).sum()) for k in range(n)])
-        at_level = np.bincount(levels[clean], minlength=n + 1)[1:]
-        open_at = np.bincount(levels[clean & in_progress], minlength=n + 1)[1:]
-        excluded_at = np.bincount(levels[select & ~self._clean], minlength=n + 1)[1:]
+
+        def per_group_and_level(mask: np.ndarray) -> np.ndarray:
+            slots = codes[mask] * (n + 1) + self._unit_levels[mask]
+            counts = np.bincount(slots, minlength=n_groups * (n + 1))
+            return counts.reshape(n_groups, n + 1)[:, 1:]
+
+        masks = self._unit_reached[clean]
+        clean_codes = codes[clean]
+        reached = np.stack(
+            [
+                np.bincount(clean_codes, weights=(masks >> k) & 1, minlength=n_groups)
+                for k in range(n)
+            ],
+            axis=1,
+        ).astype(np.int64)
+        at_level = per_group_and_level(clean)
+        open_at = per_group_and_level(clean & in_progress)
+        excluded_at = per_group_and_level(member & ~self._clean)
         with np.errstate(divide="ignore", invalid="ignore"):
-            first = reached[0] if reached[0] else np.nan
+            first = reached[:, :1].astype(float)
+            first[first == 0] = np.nan
             from_first = reached / first
-            previous = np.concatenate([[reached[0]], reached[:-1]]).astype(float)
+            previous = np.concatenate([reached[:, :1], reached[:, :-1]], axis=1).astype(float)
             previous[previous == 0] = np.nan
             from_previous = reached / previous
         dropped = at_level - open_at
-        dropped[-1] = 0
-        open_at[-1] = 0
-        stats: dict[str, list[Any]] = {name: [pd.NaT] * n for name in _TIME_COLUMNS}
-        for step in range(2, n + 1):
+        dropped[:, -1] = 0
+        open_at[:, -1] = 0
+        times = self._time_quantiles(codes, clean, n_groups)
+        tables = []
+        for group in range(n_groups):
+            columns: dict[str, Any] = {
+                "step": np.arange(1, n + 1),
+                "label": self.labels,
+                self.counted: reached[group],
+                "conversion_from_previous": from_previous[group],
+                "conversion_from_first": from_first[group],
+                "dropped": dropped[group].astype("int64"),
+                "in_progress": open_at[group].astype("int64"),
+            }
+            if self.funnel.exclusions:
+                columns["excluded"] = excluded_at[group].astype("int64")
+            table = pd.DataFrame(columns)
+            for name in _TIME_COLUMNS:
+                table[name] = pd.to_timedelta(times[name][group], unit=self.log.time_unit)
+            tables.append(table)
+        return tables
+
+    def _time_quantiles(
+        self, codes: np.ndarray, clean: np.ndarray, n_groups: int
+    ) -> dict[str, np.ndarray]:
+        """Median and p90 of the times to each step, per group (NaN where nobody reached it)."""
+        out = {name: np.full((n_groups, self.n_steps), np.nan) for name in _TIME_COLUMNS}
+        for step in range(2, self.n_steps + 1):
             units, to_first, to_previous, _ = self._step_times[step - 2]
             keep = clean[units]
-            to_first, to_previous = to_first[keep], to_previous[keep]
-            if len(to_first):
-                q_first = np.percentile(to_first, [50, 90])
-                q_prev = np.percentile(to_previous, [50, 90])
-                values = [q_first[0], q_first[1], q_prev[0], q_prev[1]]
-                for name, value in zip(_TIME_COLUMNS, values, strict=True):
-                    stats[name][step - 1] = pd.Timedelta(value, unit=self.log.time_unit)
-        columns: dict[str, Any] = {
-            "step": np.arange(1, n + 1),
-            "label": self.labels,
-            self.counted: reached.astype("int64"),
-            "conversion_from_previous": from_previous,
-            "conversion_from_first": from_first,
-            "dropped": dropped.astype("int64"),
-            "in_progress": open_at.astype("int64"),
-        }
-        if self.funnel.exclusions:
-            columns["excluded"] = excluded_at.astype("int64")
-        table = pd.DataFrame(columns)
-        for name in _TIME_COLUMNS:
-            table[name] = pd.to_timedelta(pd.Series(stats[name], dtype="object"))
-        return table
+            if not keep.any():
+                continue
+            frame = pd.DataFrame(
+                {
+                    "group": codes[units[keep]],
+                    "first": to_first[keep],
+                    "previous": to_previous[keep],
+                }
+            )
+            # Linear interpolation, as np.percentile, computed per group in one pass.
+            quantiles = frame.groupby("group").quantile([0.5, 0.9])
+            for (group, q), row in quantiles.iterrows():
+                prefix = "median" if q == 0.5 else "p90"
+                out[f"{prefix}_time_from_first"][group, step - 1] = row["first"]
+                out[f"{prefix}_time_from_previous"][group, step - 1] = row["previous"]
+        return out
 
     def breakdown(
         self,
@@ -278,9 +319,11 @@ class FunnelResult:
         groups = pd.Index(labels, dtype=object)
         if top is not None:
             codes, groups = _keep_top(codes, groups, self._clean, top)
+        present = np.unique(codes[codes >= 0])
+        tables = self._group_tables(codes, len(groups))
         frames = []
-        for code in np.unique(codes[codes >= 0]):
-            table = self._step_table(codes == code)
+        for code in present:
+            table = tables[code]
             table.insert(0, by, groups[code])
             frames.append(table)
         if not frames:
