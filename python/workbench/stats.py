@@ -52,7 +52,6 @@ __all__ = [
     "with_confidence",
 ]
 
-_MISSING = "(missing)"  # the breakdown's label for units without a value (as in result.py)
 _COUNT_COLUMNS = ("users", "conversions")  # what a step table counts
 
 
@@ -463,9 +462,11 @@ def compare_groups(
     if a == b:
         raise FunnelDefinitionError(f"compare two different groups; both are {by} = {a!r}")
     units, masks = _entrant_units(result)
-    values = result._group_values(by, users, on, attribution).to_numpy(dtype=object)[units]
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object).fillna(_MISSING))
-    present = pd.Index(uniques, dtype=object)
+    # The same groups as result.breakdown(...), so the two can be read side by side.
+    all_codes, labels = result._group_codes(by, users, on, attribution)
+    codes = all_codes[units]
+    present = pd.Index([labels[c] for c in np.unique(codes)], dtype=object)
+    labels_index = pd.Index(labels, dtype=object)
     picked = []
     for value in (a, b):
         if value not in present:
@@ -474,7 +475,7 @@ def compare_groups(
                 f"no user who did step 1 has {by} = {value!r};"
                 f"{did_you_mean(str(value), shown)} the values are {listing(sorted(shown))}"
             )
-        picked.append(masks[codes == present.get_loc(value)])
+        picked.append(masks[codes == labels_index.get_loc(value)])
     return _compare(result, picked[0], picked[1], (a, b), step, alpha)
 
 
