@@ -79,18 +79,8 @@ pub(crate) fn code_column(column: ColumnRef<'_>) -> Result<Coded> {
 const TEXT_EXPECTED: &str = "integers or strings (plain or dictionary-encoded)";
 
 fn code_text<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, Vec<&'a str>)> {
-    let mut map: FxHashMap<&'a str, u32> = FxHashMap::default();
-    let mut uniques: Vec<&'a str> = Vec::new();
+    let mut interner = Interner::default();
     let mut codes = Vec::with_capacity(column.len());
-    let mut intern = |value: &'a str, uniques: &mut Vec<&'a str>| -> Result<u32> {
-        if let Some(code) = map.get(value) {
-            return Ok(*code);
-        }
-        let code = next_code(uniques.len())?;
-        map.insert(value, code);
-        uniques.push(value);
-        Ok(code)
-    };
     for (index, chunk) in column.chunks.iter().enumerate() {
         if let Some(dict) = dictionary_chunk(chunk) {
             // Code the dictionary once, then each row is an index lookup.
@@ -100,10 +90,7 @@ fn code_text<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, Vec<&'a str>)> {
                 chunks: std::slice::from_ref(dict.values),
             };
             for_each_str(single, TEXT_EXPECTED, |_, v| {
-                value_codes.push(match v {
-                    Some(v) => intern(v, &mut uniques)?,
-                    None => NULL_CODE,
-                });
+                value_codes.push(interner.code(v)?);
                 Ok(())
             })?;
             codes.extend(
@@ -125,15 +112,34 @@ fn code_text<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, Vec<&'a str>)> {
                 return Err(column.unsupported(TEXT_EXPECTED));
             }
             for_each_str(single, TEXT_EXPECTED, |_, v| {
-                codes.push(match v {
-                    Some(v) => intern(v, &mut uniques)?,
-                    None => NULL_CODE,
-                });
+                codes.push(interner.code(v)?);
                 Ok(())
             })?;
         }
     }
-    Ok((codes, uniques))
+    Ok((codes, interner.uniques))
+}
+
+/// First-seen codes for text values; a null stays `NULL_CODE`. Shared by both text coders.
+#[derive(Default)]
+struct Interner<'a> {
+    map: FxHashMap<&'a str, u32>,
+    uniques: Vec<&'a str>,
+}
+
+impl<'a> Interner<'a> {
+    fn code(&mut self, value: Option<&'a str>) -> Result<u32> {
+        let Some(value) = value else {
+            return Ok(NULL_CODE);
+        };
+        if let Some(code) = self.map.get(value) {
+            return Ok(*code);
+        }
+        let code = next_code(self.uniques.len())?;
+        self.map.insert(value, code);
+        self.uniques.push(value);
+        Ok(code)
+    }
 }
 
 fn next_code(len: usize) -> Result<u32> {
@@ -183,19 +189,33 @@ fn mark_null_codes(column: ColumnRef<'_>, codes: &mut [u32]) {
 
 /// Renumber first-seen codes so that code order is value order.
 fn sort_codes<K: Ord + Copy>(mut codes: Vec<u32>, uniques: Vec<K>) -> (Vec<u32>, Vec<K>) {
+    let (order, rank) = value_order(&uniques);
+    for code in codes.iter_mut() {
+        *code = ranked(&rank, *code);
+    }
+    let values = order.iter().map(|&i| uniques[i as usize]).collect();
+    (codes, values)
+}
+
+/// First-seen codes in value order (`order`), and each first-seen code's place in it (`rank`).
+fn value_order<K: Ord + Copy>(uniques: &[K]) -> (Vec<u32>, Vec<u32>) {
     let mut order: Vec<u32> = (0..uniques.len() as u32).collect();
     order.sort_unstable_by_key(|&i| uniques[i as usize]);
     let mut rank = vec![0u32; uniques.len()];
     for (position, &code) in order.iter().enumerate() {
         rank[code as usize] = position as u32;
     }
-    for code in codes.iter_mut() {
-        if *code != NULL_CODE {
-            *code = rank[*code as usize];
-        }
+    (order, rank)
+}
+
+/// A first-seen code's value-order code; a null stays `NULL_CODE`.
+#[inline]
+fn ranked(rank: &[u32], code: u32) -> u32 {
+    if code == NULL_CODE {
+        NULL_CODE
+    } else {
+        rank[code as usize]
     }
-    let values = order.iter().map(|&i| uniques[i as usize]).collect();
-    (codes, values)
 }
 
 /// Event names of one chunk before the names are sorted: per-row first-seen codes for plain text,
@@ -210,20 +230,7 @@ enum ChunkCodes {
 /// Parquet column read as a dictionary never hashes a row. Every dictionary value gets a code, used
 /// or not, like the per-row path that codes each value it sees.
 pub(crate) fn code_text_column<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, Vec<String>)> {
-    let mut map: FxHashMap<&'a str, u32> = FxHashMap::default();
-    let mut uniques: Vec<&'a str> = Vec::new();
-    let mut intern = |value: Option<&'a str>, uniques: &mut Vec<&'a str>| -> Result<u32> {
-        let Some(value) = value else {
-            return Ok(NULL_CODE);
-        };
-        if let Some(code) = map.get(value) {
-            return Ok(*code);
-        }
-        let code = next_code(uniques.len())?;
-        map.insert(value, code);
-        uniques.push(value);
-        Ok(code)
-    };
+    let mut interner = Interner::default();
     let mut per_chunk = Vec::with_capacity(column.chunks.len());
     for (index, chunk) in column.chunks.iter().enumerate() {
         if let DataType::Dictionary(_, _) = chunk.data_type() {
@@ -235,7 +242,7 @@ pub(crate) fn code_text_column<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, V
                 chunks: std::slice::from_ref(values),
             };
             for_each_str(single, TEXT_EXPECTED, |_, v| {
-                codes.push(intern(v, &mut uniques)?);
+                codes.push(interner.code(v)?);
                 Ok(())
             })?;
             per_chunk.push(ChunkCodes::Dictionary(codes));
@@ -252,25 +259,15 @@ pub(crate) fn code_text_column<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, V
                 chunks: &column.chunks[index..index + 1],
             };
             for_each_str(single, TEXT_EXPECTED, |_, v| {
-                codes.push(intern(v, &mut uniques)?);
+                codes.push(interner.code(v)?);
                 Ok(())
             })?;
             per_chunk.push(ChunkCodes::Plain(codes));
         }
     }
-    let mut order: Vec<u32> = (0..uniques.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| uniques[i as usize]);
-    let mut rank = vec![0u32; uniques.len()];
-    for (position, &code) in order.iter().enumerate() {
-        rank[code as usize] = position as u32;
-    }
-    let ranked = |code: u32| {
-        if code == NULL_CODE {
-            NULL_CODE
-        } else {
-            rank[code as usize]
-        }
-    };
+    let uniques = interner.uniques;
+    let (order, rank) = value_order(&uniques);
+    let ranked = |code: u32| ranked(&rank, code);
     // Rows are mapped chunk by chunk in parallel, each chunk into its own slice of the output.
     let mut codes = vec![0u32; column.len()];
     let mut slices = Vec::with_capacity(column.chunks.len());
