@@ -6,6 +6,10 @@ from typing import Any
 import pyarrow as pa
 
 __version__: str
+MAX_STEPS: int
+IN_PROGRESS: int
+EXCLUDED: int
+NO_ROW: int
 
 class WorkbenchError(Exception): ...
 class SchemaError(WorkbenchError): ...
@@ -31,24 +35,17 @@ class EncodedLog:
     def event_names(self) -> list[str]: ...
     @property
     def event_counts(self) -> list[int]: ...
-    @property
-    def has_sessions(self) -> bool: ...
     def time_range(self) -> tuple[int, int] | None: ...
     def event_code(self, name: str) -> int | None: ...
     def user_keys(self) -> pa.Array: ...
     def source_rows(self) -> pa.UInt32Array: ...
-    def row_users(self) -> pa.UInt32Array: ...
-    def times(self) -> pa.Int64Array: ...
-    def events(self) -> pa.UInt32Array: ...
-    def user_offsets(self) -> pa.UInt32Array: ...
 
 def encode_log(
     user: Any,
     event: Any,
     time: Any,
-    session: Any | None = None,
     *,
-    names: tuple[str, str, str, str | None],
+    names: tuple[str, str, str],
     time_unit: str | None = None,
     drop_nulls: bool = False,
     progress: Callable[[int, int], Any] | None = None,
@@ -76,6 +73,7 @@ def run_funnel(
     row_filters: list[tuple[int, Any]],
     window: int,
     *,
+    analysis_end: int,
     strict_deduplication: bool = False,
     strict_order: bool = False,
     strict_increase: bool = False,

@@ -333,6 +333,7 @@ Step(event='pay', where=None, label=None, within='10m')], window=1 days 00:00:00
                     event_codes,
                     row_filters,
                     window,
+                    analysis_end=end,
                     progress=callback,
                     **self.options,
                 )

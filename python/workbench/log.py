@@ -144,9 +144,7 @@ class EventLog:
                 table.column(self.user_column),
                 table.column(self.event_column),
                 table.column(self.time_column),
-                # Sessions are read per run (Funnel(session=True)) like any held property.
-                None,
-                names=(self.user_column, self.event_column, self.time_column, self.session_column),
+                names=(self.user_column, self.event_column, self.time_column),
                 time_unit=time_unit,
                 drop_nulls=drop_nulls,
                 progress=callback,

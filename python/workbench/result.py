@@ -110,14 +110,7 @@ class FunnelResult:
         flags = self._output.flags()
         if flags is not None:
             return flags.to_numpy(zero_copy_only=True)
-        # ClickHouse-mode runs: in progress when the best chain's window is still open.
-        levels = self._unit_levels
-        open_chain = (levels > 0) & (levels < self.n_steps)
-        entry_times = np.zeros(len(levels), dtype=np.int64)
-        rows = self._entry_rows[open_chain].astype(np.int64)
-        entry_times[open_chain] = self.log._source_times[rows]
-        in_progress = open_chain & (entry_times + self._window > self._analysis_end)
-        return np.where(in_progress, _IN_PROGRESS, 0).astype(np.uint8)
+        return np.zeros(len(self._unit_levels), dtype=np.uint8)
 
     @cached_property
     def _clean(self) -> np.ndarray:

@@ -24,7 +24,6 @@ pub fn log_of(rows: &[(i64, &str, i64)]) -> EncodedLog {
             name: "time",
             chunks: &[times],
         },
-        None,
         EncodeOptions {
             drop_nulls: false,
             int_time_unit: Some(TimeUnit::Second),

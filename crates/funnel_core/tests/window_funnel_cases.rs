@@ -16,7 +16,7 @@ fn run(log: &EncodedLog, steps: &[&[&str]], window: i64, mode: Mode) -> FunnelOu
         event_codes: codes,
         row_filters: vec![],
     };
-    run_funnel(log, &spec, &conditions, &Control::new()).unwrap()
+    run_funnel(log, &spec, &conditions, i64::MAX, &Control::new()).unwrap()
 }
 
 fn level(rows: &[(i64, &str, i64)], steps: &[&[&str]], window: i64, mode: Mode) -> u8 {
@@ -165,7 +165,41 @@ fn cancelled_run_stops_with_cancelled() {
         row_filters: vec![],
     };
     assert_eq!(
-        run_funnel(&log, &spec, &conditions, &control),
+        run_funnel(&log, &spec, &conditions, i64::MAX, &control),
         Err(CoreError::Cancelled)
     );
+}
+
+#[test]
+fn unfinished_users_whose_window_reaches_past_the_analysis_end_are_in_progress() {
+    // User 1 is at step 2 with the window open until 100; user 2's window closed at 60; user 3
+    // converted; user 4's window is wider than any time (it saturates instead of wrapping).
+    let log = common::log_of(&[
+        (1, "a", 0),
+        (1, "b", 5),
+        (2, "a", -40),
+        (3, "a", 0),
+        (3, "b", 1),
+        (3, "c", 2),
+        (4, "a", 10),
+        (4, "x", 80),
+    ]);
+    let codes = ABC
+        .iter()
+        .map(|alts| alts.iter().filter_map(|e| log.event_code(e)).collect())
+        .collect();
+    let conditions = StepConditions {
+        event_codes: codes,
+        row_filters: vec![],
+    };
+    let flags = |window, end| {
+        let spec = FunnelSpec::new(3, window, Mode::default()).unwrap();
+        run_funnel(&log, &spec, &conditions, end, &Control::new())
+            .unwrap()
+            .flags
+            .unwrap()
+    };
+    assert_eq!(flags(100, 80), vec![1, 0, 0, 1]);
+    // 10 + i64::MAX wraps to a negative end without saturation, closing user 4's window.
+    assert_eq!(flags(i64::MAX, i64::MAX - 1), vec![1, 0, 0, 1]);
 }

@@ -44,7 +44,7 @@ proptest! {
             .collect();
         let spec = FunnelSpec::new(steps.len(), window, mode).unwrap();
         let conditions = StepConditions { event_codes: codes, row_filters: vec![] };
-        let output = run_funnel(&log, &spec, &conditions, &Control::new()).unwrap();
+        let output = run_funnel(&log, &spec, &conditions, i64::MAX, &Control::new()).unwrap();
 
         let UserKeys::Int(keys) = &log.user_keys else { panic!("integer keys expected") };
         for (dense, key) in keys.iter().enumerate() {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use funnel_core::funnel::{
     run_analysis as core_analysis, run_funnel as core_run, AnalysisConditions, AnalysisSpec,
     Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder, NO_HOLD,
+    NO_ROW,
 };
 use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
@@ -30,12 +31,12 @@ pub struct PyFunnelOutput {
 }
 
 impl PyFunnelOutput {
-    /// Encoded rows as input rows (`u32::MAX` stays: no row).
+    /// Encoded rows as input rows (`NO_ROW` stays: no row).
     fn input_rows(&self, py: Python<'_>, rows: &[u32]) -> PyResult<Py<PyAny>> {
         let source = &self.log.source_rows;
         let mapped: Vec<u32> = py.detach(|| {
             rows.iter()
-                .map(|&r| source.get(r as usize).copied().unwrap_or(u32::MAX))
+                .map(|&r| source.get(r as usize).copied().unwrap_or(NO_ROW))
                 .collect()
         });
         arrow_out::u32s(py, mapped)
@@ -139,9 +140,10 @@ fn boolean_values(step: usize, array: &PyArray) -> PyResult<BooleanBuffer> {
 }
 
 /// Run a funnel of `len(event_codes)` steps. `event_codes[k]` lists the codes step k+1 accepts;
-/// `row_filters` adds, for steps with property conditions, one boolean per input row.
+/// `row_filters` adds, for steps with property conditions, one boolean per input row. Units whose
+/// window is still open at `analysis_end` are flagged in progress.
 #[pyfunction]
-#[pyo3(signature = (log, event_codes, row_filters, window, *, strict_deduplication=false, strict_order=false, strict_increase=false, allow_reentry=false, progress=None))]
+#[pyo3(signature = (log, event_codes, row_filters, window, *, analysis_end, strict_deduplication=false, strict_order=false, strict_increase=false, allow_reentry=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_funnel(
     py: Python<'_>,
@@ -149,6 +151,7 @@ pub fn run_funnel(
     event_codes: Vec<Vec<u32>>,
     row_filters: Vec<(usize, PyArray)>,
     window: i64,
+    analysis_end: i64,
     strict_deduplication: bool,
     strict_order: bool,
     strict_increase: bool,
@@ -169,7 +172,7 @@ pub fn run_funnel(
     };
     let encoded = log.inner.clone();
     let output = run_interruptible(py, progress.as_ref(), |control| {
-        core_run(&encoded, &spec, &conditions, control)
+        core_run(&encoded, &spec, &conditions, analysis_end, control)
     })?;
     Ok(PyFunnelOutput {
         inner: output,

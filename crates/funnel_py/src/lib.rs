@@ -13,6 +13,10 @@ mod log;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MAX_STEPS", funnel_core::funnel::MAX_STEPS)?;
+    m.add("IN_PROGRESS", funnel_core::funnel::IN_PROGRESS)?;
+    m.add("EXCLUDED", funnel_core::funnel::EXCLUDED)?;
+    m.add("NO_ROW", funnel_core::funnel::NO_ROW)?;
     errors::register(m)?;
     audience::register(m)?;
     m.add_class::<log::PyEncodedLog>()?;

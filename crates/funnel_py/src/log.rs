@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use funnel_core::log::{encode, ColumnRef, EncodeOptions, EncodedLog, TimeUnit, UserKeys};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3_arrow::PyChunkedArray;
 
 use crate::arrow_out;
+use crate::errors::SchemaError;
 use crate::interrupt::run_interruptible;
 
 /// An event log encoded once: dense users, rows sorted by (user, time), coded event names.
@@ -48,11 +48,6 @@ impl PyEncodedLog {
         self.inner.event_counts.clone()
     }
 
-    #[getter]
-    fn has_sessions(&self) -> bool {
-        self.inner.sessions.is_some()
-    }
-
     fn time_range(&self) -> Option<(i64, i64)> {
         self.inner.time_range()
     }
@@ -74,27 +69,6 @@ impl PyEncodedLog {
         arrow_out::u32s(py, self.inner.source_rows.clone())
     }
 
-    /// Dense user id of every encoded row (uint32).
-    fn row_users(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let users = py.detach(|| self.inner.row_users());
-        arrow_out::u32s(py, users)
-    }
-
-    /// Timestamp of every encoded row (int64, in `time_unit`).
-    fn times(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        arrow_out::i64s(py, self.inner.times.clone())
-    }
-
-    /// Event code of every encoded row (uint32).
-    fn events(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        arrow_out::u32s(py, self.inner.events.clone())
-    }
-
-    /// Rows per user (uint32), indexed by dense user id.
-    fn user_offsets(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        arrow_out::u32s(py, self.inner.user_offsets.clone())
-    }
-
     fn __repr__(&self) -> String {
         format!(
             "EncodedLog(rows={}, users={}, events={})",
@@ -107,15 +81,14 @@ impl PyEncodedLog {
 
 /// Encode a log from its columns (chunked Arrow arrays); names are used in error messages.
 #[pyfunction]
-#[pyo3(signature = (user, event, time, session=None, *, names, time_unit=None, drop_nulls=false, progress=None))]
+#[pyo3(signature = (user, event, time, *, names, time_unit=None, drop_nulls=false, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn encode_log(
     py: Python<'_>,
     user: PyChunkedArray,
     event: PyChunkedArray,
     time: PyChunkedArray,
-    session: Option<PyChunkedArray>,
-    names: (String, String, String, Option<String>),
+    names: (String, String, String),
     time_unit: Option<&str>,
     drop_nulls: bool,
     progress: Option<Bound<'_, PyAny>>,
@@ -123,14 +96,13 @@ pub fn encode_log(
     let int_time_unit = time_unit
         .map(|unit| {
             TimeUnit::parse(unit).ok_or_else(|| {
-                PyValueError::new_err(format!(
+                SchemaError::new_err(format!(
                     "time_unit must be one of 's', 'ms', 'us', 'ns'; got {unit:?}"
                 ))
             })
         })
         .transpose()?;
-    let (user_name, event_name, time_name, session_name) = names;
-    let session_name = session_name.unwrap_or_else(|| "session".into());
+    let (user_name, event_name, time_name) = names;
     let options = EncodeOptions {
         drop_nulls,
         int_time_unit,
@@ -149,10 +121,6 @@ pub fn encode_log(
                 name: &time_name,
                 chunks: time.chunks(),
             },
-            session.as_ref().map(|s| ColumnRef {
-                name: &session_name,
-                chunks: s.chunks(),
-            }),
             options,
             control,
         )

@@ -164,7 +164,6 @@ mod tests {
             times: vec![1, 2, 3, 5, 100],
             events: vec![0, 1, 0, 1, 0],
             source_rows: vec![4, 3, 2, 1, 0],
-            sessions: None,
             event_names: vec!["a".into(), "b".into()],
             event_counts: vec![3, 2],
             user_keys: UserKeys::Int(vec![10, 20, 30]),

@@ -121,7 +121,6 @@ mod tests {
             times: vec![1, 2, 3, 4],
             events: vec![0, 0, 1, 1],
             source_rows: vec![0, 1, 2, 3],
-            sessions: None,
             event_names: vec!["a".into(), "b".into()],
             event_counts: vec![2, 2],
             user_keys: UserKeys::Int(vec![1, 2]),

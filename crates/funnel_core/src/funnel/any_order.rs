@@ -2,6 +2,7 @@
 //! A window may open at any step event; two pointers keep per-step counts of the events inside.
 
 use super::chain::{Chain, Event, Outcome};
+use super::open_window::window_open;
 use super::spec::{AnalysisSpec, Counting};
 
 pub(crate) struct AnyOrder<'a> {
@@ -27,6 +28,16 @@ impl<'a> AnyOrder<'a> {
 
     fn window_end(&self, start: i64) -> i64 {
         start.saturating_add(self.spec.window)
+    }
+
+    fn open(&self, level: u8, start: i64) -> bool {
+        window_open(
+            level,
+            self.spec.steps,
+            start,
+            self.spec.window,
+            self.spec.analysis_end,
+        )
     }
 
     /// The chain of a window opening at `events[open]`: each distinct step when first seen,
@@ -56,8 +67,7 @@ impl<'a> AnyOrder<'a> {
     }
 
     fn outcome(&self, chain: Chain) -> Outcome {
-        let in_progress = (chain.level() as usize) < self.spec.steps
-            && self.window_end(chain.first_time()) > self.spec.analysis_end;
+        let in_progress = self.open(chain.level(), chain.first_time());
         Outcome {
             chain,
             excluded: false,
@@ -108,8 +118,7 @@ impl<'a> AnyOrder<'a> {
         }
         best.map(|(_, open, latest)| {
             let chain = self.chain_from(events, open);
-            let in_progress = (chain.level() as usize) < self.spec.steps
-                && self.window_end(latest) > self.spec.analysis_end;
+            let in_progress = self.open(chain.level(), latest);
             Outcome {
                 chain,
                 excluded: false,

@@ -2,8 +2,9 @@
 //!
 //! `spec` says what a funnel is (steps, window, mode), `steps` turns step conditions into a bit
 //! mask per row, `window_funnel` is ClickHouse's `windowFunnel` kernel for one user, and `run`
-//! splits users across threads and gathers a [`FunnelOutput`]. `reference` is the slow, literal
-//! transcription of ClickHouse's algorithm that the tests hold the kernel to.
+//! splits users across threads and gathers a [`FunnelOutput`]. `open_window` is the one rule
+//! that says which unfinished units are still in progress, for every kernel. `reference` is the
+//! slow, literal transcription of ClickHouse's algorithm that the tests hold the kernel to.
 //!
 //! Funnels with the product options (step order, exclusions, held properties, optional steps,
 //! per-step windows, counting attempts, open windows) go through `analysis`, which runs the
@@ -12,6 +13,7 @@
 mod analysis;
 mod any_order;
 mod chain;
+mod open_window;
 mod ordered;
 mod output;
 pub mod reference;
@@ -21,7 +23,8 @@ mod steps;
 mod window_funnel;
 
 pub use analysis::{run_analysis, AnalysisConditions, NO_HOLD};
-pub use output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS};
+pub use open_window::window_open;
+pub use output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
 pub use run::run_funnel;
 pub use spec::{AnalysisSpec, Counting, Exclusion, FunnelSpec, Mode, StepOrder, MAX_STEPS};
 pub use steps::StepConditions;

@@ -10,6 +10,7 @@
 use std::cell::Cell;
 
 use super::chain::{Chain, Event, Outcome};
+use super::open_window::window_open;
 use super::spec::{AnalysisSpec, Counting, StepOrder};
 
 /// What tells chains apart: where they started, how far they got, and on which row.
@@ -147,8 +148,13 @@ impl<'a> Ordered<'a> {
 
     /// Whether a chain at `level` that started at `start` can still move on at the analysis end.
     fn open_from(&self, level: u8, start: i64) -> bool {
-        level < self.spec.steps as u8
-            && start.saturating_add(self.spec.window) > self.spec.analysis_end
+        window_open(
+            level,
+            self.spec.steps,
+            start,
+            self.spec.window,
+            self.spec.analysis_end,
+        )
     }
 
     /// Users mode: the best chain over the whole history, restarts allowed. Its times are those

@@ -31,9 +31,13 @@ impl StepTimes {
     }
 }
 
-/// Per-unit flags.
+/// Per-unit flag: the unit's chain has not completed and its window is still open at the
+/// analysis end (see `open_window`).
 pub const IN_PROGRESS: u8 = 1;
+/// Per-unit flag: the unit's best chain was voided by an exclusion.
 pub const EXCLUDED: u8 = 2;
+/// The row of a step a unit never made (entry and last rows at level 0).
+pub const NO_ROW: u32 = u32::MAX;
 
 /// The result of one funnel run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,11 +50,11 @@ pub struct FunnelOutput {
     pub reached: Option<Vec<u32>>,
     /// `IN_PROGRESS` / `EXCLUDED` per unit; `None` when all zero.
     pub flags: Option<Vec<u8>>,
-    /// Encoded row of the step-1 event of each unit's chain (`u32::MAX` at level 0). Rows stay
+    /// Encoded row of the step-1 event of each unit's chain (`NO_ROW` at level 0). Rows stay
     /// encoded so a re-run pays no random lookups; `EncodedLog::source_rows` maps them to input
     /// rows when a breakdown needs them.
     pub entry_rows: Vec<u32>,
-    /// Encoded row of the last step of each unit's chain (`u32::MAX` at level 0).
+    /// Encoded row of the last step of each unit's chain (`NO_ROW` at level 0).
     pub last_rows: Vec<u32>,
     /// Steps 2..=N (index 0 is step 2).
     pub step_times: Vec<StepTimes>,

@@ -3,7 +3,8 @@
 
 use rayon::prelude::*;
 
-use super::output::{FunnelOutput, StepTimes};
+use super::open_window::window_open;
+use super::output::{FunnelOutput, StepTimes, IN_PROGRESS, NO_ROW};
 use super::spec::FunnelSpec;
 use super::steps::{EventMasks, MaskSource, RowMasks, RowSteps, StepConditions};
 use super::window_funnel::Scan;
@@ -11,11 +12,13 @@ use crate::control::Control;
 use crate::error::{CoreError, Result};
 use crate::log::EncodedLog;
 
-/// Run `spec` with `conditions` over `log`.
+/// Run `spec` with `conditions` over `log`; units whose window is still open at `analysis_end`
+/// are flagged in progress.
 pub fn run_funnel(
     log: &EncodedLog,
     spec: &FunnelSpec,
     conditions: &StepConditions,
+    analysis_end: i64,
     control: &Control,
 ) -> Result<FunnelOutput> {
     if conditions.event_codes.len() != spec.steps {
@@ -34,9 +37,10 @@ pub fn run_funnel(
                 table,
                 events: &log.events,
             },
+            analysis_end,
             control,
         ),
-        RowSteps::ByRow(masks) => scan_all(log, spec, &RowMasks(masks), control),
+        RowSteps::ByRow(masks) => scan_all(log, spec, &RowMasks(masks), analysis_end, control),
     }
 }
 
@@ -44,6 +48,7 @@ pub fn run_funnel(
 struct Part<'a> {
     users: std::ops::Range<usize>,
     levels: &'a mut [u8],
+    flags: &'a mut [u8],
     entry_rows: &'a mut [u32],
     last_rows: &'a mut [u32],
 }
@@ -52,26 +57,31 @@ fn scan_all<M: MaskSource>(
     log: &EncodedLog,
     spec: &FunnelSpec,
     masks: &M,
+    analysis_end: i64,
     control: &Control,
 ) -> Result<FunnelOutput> {
     let n_users = log.n_users();
     let mut levels = vec![0u8; n_users];
-    let mut entry_rows = vec![u32::MAX; n_users];
-    let mut last_rows = vec![u32::MAX; n_users];
+    let mut flags = vec![0u8; n_users];
+    let mut entry_rows = vec![NO_ROW; n_users];
+    let mut last_rows = vec![NO_ROW; n_users];
     // Each range writes straight into its slices of the final arrays: nothing is copied after.
     let mut parts = Vec::new();
-    let (mut l, mut e, mut r) = (&mut levels[..], &mut entry_rows[..], &mut last_rows[..]);
+    let (mut l, mut f) = (&mut levels[..], &mut flags[..]);
+    let (mut e, mut r) = (&mut entry_rows[..], &mut last_rows[..]);
     for users in user_ranges(log, rayon::current_num_threads() * 16) {
         let (lh, lt) = l.split_at_mut(users.len());
+        let (fh, ft) = f.split_at_mut(users.len());
         let (eh, et) = e.split_at_mut(users.len());
         let (rh, rt) = r.split_at_mut(users.len());
         parts.push(Part {
             users,
             levels: lh,
+            flags: fh,
             entry_rows: eh,
             last_rows: rh,
         });
-        (l, e, r) = (lt, et, rt);
+        (l, f, e, r) = (lt, ft, et, rt);
     }
     control.set_total(n_users as u64);
     let times: Vec<Vec<StepTimes>> = parts
@@ -79,7 +89,7 @@ fn scan_all<M: MaskSource>(
         .map(|mut part| {
             control.check()?;
             let users = part.users.len() as u64;
-            let times = scan_range(log, spec, masks, &mut part);
+            let times = scan_range(log, spec, masks, analysis_end, &mut part);
             control.advance(users);
             Ok(times)
         })
@@ -92,6 +102,7 @@ fn scan_all<M: MaskSource>(
     }
     Ok(FunnelOutput {
         levels,
+        flags: Some(flags),
         entry_rows,
         last_rows,
         step_times,
@@ -103,6 +114,7 @@ fn scan_range<M: MaskSource>(
     log: &EncodedLog,
     spec: &FunnelSpec,
     masks: &M,
+    analysis_end: i64,
     part: &mut Part<'_>,
 ) -> Vec<StepTimes> {
     let mut times = vec![StepTimes::default(); spec.steps.saturating_sub(1)];
@@ -112,7 +124,7 @@ fn scan_range<M: MaskSource>(
         // Unrelated rows end a strict_order scan, so every row is read.
         for (index, user) in users.enumerate() {
             scan.run(spec, &log.times, masks, &log.user_rows(user));
-            record(&scan, index, user, part, &mut times);
+            record(&scan, spec, analysis_end, index, user, part, &mut times);
         }
         return times;
     }
@@ -138,7 +150,7 @@ fn scan_range<M: MaskSource>(
             }
             if next > start {
                 scan.run(spec, &log.times, masks, &matching[start..next]);
-                record(&scan, index, user, part, &mut times);
+                record(&scan, spec, analysis_end, index, user, part, &mut times);
             }
         }
     });
@@ -152,13 +164,24 @@ thread_local! {
 
 /// Keep what one user's scan found (rows as positions in the encoded log).
 #[inline]
-fn record(scan: &Scan, index: usize, user: usize, part: &mut Part<'_>, times: &mut [StepTimes]) {
+fn record(
+    scan: &Scan,
+    spec: &FunnelSpec,
+    analysis_end: i64,
+    index: usize,
+    user: usize,
+    part: &mut Part<'_>,
+    times: &mut [StepTimes],
+) {
     let level = scan.level();
     if level == 0 {
         return;
     }
     part.levels[index] = level;
     let best = &scan.slots[level as usize - 1];
+    if window_open(level, spec.steps, best.start, spec.window, analysis_end) {
+        part.flags[index] = IN_PROGRESS;
+    }
     part.entry_rows[index] = best.start_row;
     part.last_rows[index] = best.last_row;
     for step in 1..level as usize {

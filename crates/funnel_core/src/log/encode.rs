@@ -1,4 +1,4 @@
-//! Encode once: read the user keys, code events and sessions, then sort rows by (user key, time)
+//! Encode once: read the user keys, code events, then sort rows by (user key, time)
 //! with the radix sort of `sort.rs`, which also numbers the users densely in key order.
 
 use rayon::prelude::*;
@@ -26,10 +26,9 @@ pub(crate) fn check_shape(
     user: ColumnRef<'_>,
     event: ColumnRef<'_>,
     time: ColumnRef<'_>,
-    session: Option<ColumnRef<'_>>,
 ) -> Result<usize> {
     let n = user.len();
-    for column in [event, time].into_iter().chain(session) {
+    for column in [event, time] {
         if column.len() != n {
             return Err(CoreError::LengthMismatch {
                 column: column.name.to_string(),
@@ -53,16 +52,15 @@ pub(crate) fn check_shape(
     Ok(n)
 }
 
-/// Encode an event log from its columns. `session` is optional.
+/// Encode an event log from its columns.
 pub fn encode(
     user: ColumnRef<'_>,
     event: ColumnRef<'_>,
     time: ColumnRef<'_>,
-    session: Option<ColumnRef<'_>>,
     options: EncodeOptions,
     control: &Control,
 ) -> Result<EncodedLog> {
-    let n = check_shape(user, event, time, session)?;
+    let n = check_shape(user, event, time)?;
     // Phases: users, events, times, sort; progress counts rows per phase.
     control.set_total(4 * n as u64);
 
@@ -114,7 +112,6 @@ pub fn encode(
     let (time_chunks, unit) = time_chunks(time, options.int_time_unit)?;
     control.advance(n as u64);
     control.check()?;
-    let sessions = session.map(code_column).transpose()?;
 
     let pieces = pieces(&key_chunks, &time_chunks, &event_codes);
     let keep = valid.as_deref();
@@ -162,13 +159,6 @@ pub fn encode(
             a
         })
         .unwrap_or_else(|| vec![0u64; event_names.len()]);
-    let sorted_sessions = sessions.map(|s| {
-        sorted
-            .source_rows
-            .par_iter()
-            .map(|&r| s.codes[r as usize])
-            .collect::<Vec<u32>>()
-    });
     control.advance(n as u64);
 
     Ok(EncodedLog {
@@ -176,7 +166,6 @@ pub fn encode(
         times: sorted.times,
         events: sorted.events,
         source_rows: sorted.source_rows,
-        sessions: sorted_sessions,
         event_names,
         event_counts,
         user_keys,
@@ -296,7 +285,6 @@ mod tests {
         users: Vec<ArrayRef>,
         events: Vec<ArrayRef>,
         times: Vec<ArrayRef>,
-        sessions: Option<Vec<ArrayRef>>,
         drop_nulls: bool,
     }
 
@@ -394,18 +382,10 @@ mod tests {
                 Arc::new(TimestampMillisecondArray::from(v.to_vec())) as ArrayRef
             })
         };
-        let sessions = rng.chance(20).then(|| {
-            let s: Vec<i64> = (0..n).map(|_| rng.below(5) as i64).collect();
-            let lens = cuts(rng, n);
-            chunked(&s, &lens, |v| {
-                Arc::new(Int64Array::from(v.to_vec())) as ArrayRef
-            })
-        });
         Case {
             users,
             events,
             times,
-            sessions,
             drop_nulls: rng.chance(70),
         }
     }
@@ -421,7 +401,6 @@ mod tests {
             column("user", &case.users),
             column("event", &case.events),
             column("time", &case.times),
-            case.sessions.as_deref().map(|s| column("session", s)),
             options,
             &Control::new(),
         )
@@ -436,7 +415,6 @@ mod tests {
                 assert_eq!(a.source_rows, b.source_rows);
                 assert_eq!(a.times, b.times);
                 assert_eq!(a.events, b.events);
-                assert_eq!(a.sessions, b.sessions);
                 assert_eq!(a.event_names, b.event_names);
                 assert_eq!(a.event_counts, b.event_counts);
                 assert_eq!(a.time_unit, b.time_unit);
@@ -488,7 +466,6 @@ mod tests {
             users,
             events,
             times,
-            sessions: None,
             drop_nulls: false,
         });
     }

@@ -26,8 +26,6 @@ pub struct EncodedLog {
     pub events: Vec<u32>,
     /// Row of the original input that each encoded row came from (for property columns).
     pub source_rows: Vec<u32>,
-    /// Session code of each row, when the log has a session column.
-    pub sessions: Option<Vec<u32>>,
     /// Event names, sorted; codes index this table.
     pub event_names: Vec<String>,
     /// Number of rows of each event code.
@@ -67,15 +65,5 @@ impl EncodedLog {
         let min = self.times.iter().copied().min()?;
         let max = self.times.iter().copied().max()?;
         Some((min, max))
-    }
-
-    /// Dense user id of every row (expanded from the offsets), for callers that need it per row.
-    pub fn row_users(&self) -> Vec<u32> {
-        let mut out = Vec::with_capacity(self.n_rows());
-        for user in 0..self.n_users() {
-            let rows = self.user_rows(user);
-            out.extend(std::iter::repeat_n(user as u32, rows.len()));
-        }
-        out
     }
 }

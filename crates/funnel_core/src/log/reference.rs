@@ -1,7 +1,7 @@
 //! The original encoder (hash coding of keys, counting sort), kept as the tests' reference for
 //! the radix encoder in `encode.rs`.
 //!
-//! Encode once: code users, events and sessions, then sort rows by (user, time) with a counting
+//! Encode once: code users and events, then sort rows by (user, time) with a counting
 //! sort on the dense user id followed by a per-user sort of (mostly tiny) time runs.
 
 use rayon::prelude::*;
@@ -12,16 +12,15 @@ use super::{EncodeOptions, EncodedLog};
 use crate::control::Control;
 use crate::error::{CoreError, Result};
 
-/// Encode an event log from its columns. `session` is optional.
+/// Encode an event log from its columns.
 pub(crate) fn encode(
     user: ColumnRef<'_>,
     event: ColumnRef<'_>,
     time: ColumnRef<'_>,
-    session: Option<ColumnRef<'_>>,
     options: EncodeOptions,
     control: &Control,
 ) -> Result<EncodedLog> {
-    let n = super::encode::check_shape(user, event, time, session)?;
+    let n = super::encode::check_shape(user, event, time)?;
     // Phases: users, events, times, sort; progress counts rows per phase.
     control.set_total(4 * n as u64);
 
@@ -57,7 +56,6 @@ pub(crate) fn encode(
     let (times, unit) = read_times(time, options.int_time_unit)?;
     control.advance(n as u64);
     control.check()?;
-    let sessions = session.map(code_column).transpose()?;
 
     // Users that only had dropped rows disappear; renumber so ids stay dense.
     let mut user_rows = vec![0u32; users.values.len()];
@@ -114,12 +112,6 @@ pub(crate) fn encode(
     for &code in &sorted_events {
         event_counts[code as usize] += 1;
     }
-    let sorted_sessions = sessions.map(|s| {
-        source_rows
-            .par_iter()
-            .map(|&r| s.codes[r as usize])
-            .collect::<Vec<u32>>()
-    });
     control.advance(n as u64);
 
     Ok(EncodedLog {
@@ -127,7 +119,6 @@ pub(crate) fn encode(
         times: sorted_times,
         events: sorted_events,
         source_rows,
-        sessions: sorted_sessions,
         event_names,
         event_counts,
         user_keys,
