@@ -39,6 +39,7 @@ class EncodedLog:
     def event_code(self, name: str) -> int | None: ...
     def user_keys(self) -> pa.Array: ...
     def source_rows(self) -> pa.UInt32Array: ...
+    def encoded_rows(self) -> tuple[pa.UInt32Array, pa.Int64Array, pa.UInt32Array]: ...
 
 def encode_log(
     user: Any,
@@ -50,6 +51,15 @@ def encode_log(
     drop_nulls: bool = False,
     progress: Callable[[int, int], Any] | None = None,
 ) -> EncodedLog: ...
+
+def encode_parquet(
+    paths: list[str],
+    *,
+    names: tuple[str, str, str],
+    time_unit: str | None = None,
+    drop_nulls: bool = False,
+    progress: Callable[[int, int], Any] | None = None,
+) -> tuple[EncodedLog | None, str]: ...
 
 # --- funnels (crates/funnel_py/src/funnel.rs) ----------------------------------------------------
 

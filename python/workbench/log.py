@@ -36,6 +36,8 @@ USER_COLUMNS = ("user_id", "user", "distinct_id", "person_id", "customer_id", "u
 EVENT_COLUMNS = ("event", "event_name", "event_type", "action", "name")
 TIME_COLUMNS = ("time", "timestamp", "ts", "event_time", "datetime", "created_at")
 SESSION_COLUMNS = ("session_id", "session")
+# What EventLog takes besides the data; anything else goes to the pyarrow path to be refused.
+_NATIVE_OPTIONS = {"user", "event", "time", "session", "time_unit", "drop_nulls", "progress"}
 
 
 def to_arrow_table(data: Any) -> pa.Table:
@@ -69,7 +71,12 @@ def to_arrow_table(data: Any) -> pa.Table:
 
 
 def _pick(table: pa.Table, role: str, given: str | None, candidates: Sequence[str]) -> str:
-    names = table.column_names
+    return _pick_name(table.column_names, role, given, candidates)
+
+
+def _pick_name(
+    names: Sequence[str], role: str, given: str | None, candidates: Sequence[str]
+) -> str:
     if given is not None:
         if given not in names:
             raise ColumnNotFoundError(
@@ -122,22 +129,8 @@ class EventLog:
         table = to_arrow_table(data)
         if table.num_rows == 0:
             raise EmptyLogError("the event log is empty (no rows)")
-        self.user_column = _pick(table, "user", user, USER_COLUMNS)
-        self.event_column = _pick(table, "event", event, EVENT_COLUMNS)
-        self.time_column = _pick(table, "time", time, TIME_COLUMNS)
-        if session is not None:
-            self.session_column: str | None = _pick(table, "session", session, ())
-        else:
-            self.session_column = next(
-                (c for c in SESSION_COLUMNS if c in table.column_names), None
-            )
-        roles = [self.user_column, self.event_column, self.time_column]
-        if len(set(roles)) < 3:
-            raise SchemaError(f"user, event and time must be different columns; got {roles}")
-        self.source: pa.Table = table
-        # Codes of held-constant property combinations, filled by funnels on first use.
-        self._hold_codes: dict[tuple[str, ...], pa.Array] = {}
-        self._columns: dict[str, pa.Array] = {}
+        self._set_roles(table.schema, user, event, time, session)
+        self._source: pa.Table | None = table
         callback = _progress.resolve(progress, "Loading events")
         try:
             self._native = _core.encode_log(
@@ -152,9 +145,53 @@ class EventLog:
         finally:
             _progress.finish(callback)
 
+    def _set_roles(
+        self,
+        schema: pa.Schema,
+        user: str | None,
+        event: str | None,
+        time: str | None,
+        session: str | None,
+    ) -> None:
+        """Find the role columns by name in ``schema`` (what both loading paths share)."""
+        names = schema.names
+        self.user_column = _pick_name(names, "user", user, USER_COLUMNS)
+        self.event_column = _pick_name(names, "event", event, EVENT_COLUMNS)
+        self.time_column = _pick_name(names, "time", time, TIME_COLUMNS)
+        if session is not None:
+            self.session_column: str | None = _pick_name(names, "session", session, ())
+        else:
+            self.session_column = next((c for c in SESSION_COLUMNS if c in names), None)
+        roles = [self.user_column, self.event_column, self.time_column]
+        if len(set(roles)) < 3:
+            raise SchemaError(f"user, event and time must be different columns; got {roles}")
+        self._schema = schema
+        self._parquet: tuple[Path, str] | None = None
+        # Codes of held-constant property combinations, filled by funnels on first use.
+        self._hold_codes: dict[tuple[str, ...], pa.Array] = {}
+        self._columns: dict[str, pa.Array] = {}
+
+    @property
+    def source(self) -> pa.Table:
+        """The input table, in its original row order (for properties and row numbers). A log
+        read natively from Parquet reads the whole file here on first use, the way
+        ``pyarrow.parquet.read_table`` would."""
+        if self._source is None:
+            import pyarrow.parquet as pq
+
+            assert self._parquet is not None
+            path, event = self._parquet
+            self._source = pq.read_table(path, read_dictionary=[event])
+        return self._source
+
     @classmethod
     def from_parquet(cls, path: str | os.PathLike[str], **options: Any) -> EventLog:
         """Load a Parquet file (or directory of files); event names are read dictionary-coded.
+
+        The user, event and time columns are decoded natively, in parallel, without building a
+        table; the other columns are read when a property is first used. Inputs the native
+        reader does not take (partitioned directories, unusual types or codecs, nulls) are read
+        through pyarrow, with the same result and the same errors.
 
         >>> log = wb.EventLog.from_parquet("events.parquet", user="user_id")  # doctest: +SKIP
         """
@@ -163,6 +200,9 @@ class EventLog:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no Parquet file at {str(path)!r}")
+        native = cls._from_parquet_natively(path, options)
+        if native is not None:
+            return native
         schema = pq.read_schema(path) if path.is_file() else None
         event = options.get("event")
         if event is None and schema is not None:
@@ -170,6 +210,54 @@ class EventLog:
         # Reading the event column as a dictionary lets the engine code names per distinct value.
         table = pq.read_table(path, read_dictionary=[event] if event else None)
         return cls(table, **options)
+
+    @classmethod
+    def _from_parquet_natively(cls, path: Path, options: dict[str, Any]) -> EventLog | None:
+        """The log read by the native Parquet reader, or None to take the pyarrow path (which
+        raises the errors users know for whatever the native reader declined)."""
+        import pyarrow.dataset as ds
+
+        if not set(options) <= _NATIVE_OPTIONS:
+            return None
+        try:
+            # pyarrow's own discovery, so files come in the order read_table reads them.
+            dataset = ds.dataset(path, format="parquet", partitioning="hive")
+            files = list(dataset.files)
+            schema = dataset.schema
+        except (OSError, ValueError, pa.ArrowException):
+            return None
+        # Hive directories (key=value) add columns no file holds: pyarrow reads those.
+        if not files or any("=" in Path(f).parent.name for f in files if path.is_dir()):
+            return None
+        log = cls.__new__(cls)
+        try:
+            log._set_roles(
+                schema,
+                options.get("user"),
+                options.get("event"),
+                options.get("time"),
+                options.get("session"),
+            )
+        except SchemaError:
+            return None
+        roles = (log.user_column, log.event_column, log.time_column)
+        callback = _progress.resolve(options.get("progress"), "Loading events")
+        try:
+            native, _why = _core.encode_parquet(
+                files,
+                names=roles,
+                time_unit=options.get("time_unit"),
+                drop_nulls=bool(options.get("drop_nulls", False)),
+                progress=callback,
+            )
+        finally:
+            _progress.finish(callback)
+        if native is None:
+            return None
+        log._native = native
+        log._source = None
+        log._parquet = (path, log.event_column)
+        return log
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str], **options: Any) -> EventLog:
@@ -203,7 +291,7 @@ class EventLog:
     def user_keys(self) -> pa.Array:
         """The original user keys, sorted; position = the engine's dense user id."""
         keys = self._native.user_keys()
-        source_type = self.source.schema.field(self.user_column).type
+        source_type = self._schema.field(self.user_column).type
         if pa.types.is_integer(source_type) and keys.type != source_type:
             return keys.cast(source_type)
         return keys
@@ -231,7 +319,7 @@ class EventLog:
     def property_names(self) -> list[str]:
         """Columns other than user, event, time and session."""
         roles = {self.user_column, self.event_column, self.time_column, self.session_column}
-        return [c for c in self.source.column_names if c not in roles]
+        return [c for c in self._schema.names if c not in roles]
 
     @property
     def time_unit(self) -> str:
@@ -240,7 +328,7 @@ class EventLog:
 
     @cached_property
     def time_zone(self) -> str | None:
-        t = self.source.schema.field(self.time_column).type
+        t = self._schema.field(self.time_column).type
         return t.tz if pa.types.is_timestamp(t) else None
 
     @cached_property

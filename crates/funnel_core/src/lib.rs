@@ -9,6 +9,9 @@ pub mod control;
 pub mod error;
 pub mod funnel;
 pub mod log;
+#[doc(hidden)]
+pub mod phases;
 
 pub use control::Control;
 pub use error::{CoreError, Result};
+pub(crate) use phases::Phase;

@@ -30,6 +30,15 @@ pub struct PyFunnelOutput {
     log: Arc<EncodedLog>,
 }
 
+impl Drop for PyFunnelOutput {
+    /// The arrays go back to the log for its next run (every accessor hands out copies).
+    fn drop(&mut self) {
+        self.log
+            .recycled
+            .put_output(std::mem::take(&mut self.inner));
+    }
+}
+
 impl PyFunnelOutput {
     /// Encoded rows as input rows (`NO_ROW` stays: no row).
     fn input_rows(&self, py: Python<'_>, rows: &[u32]) -> PyResult<Py<PyAny>> {

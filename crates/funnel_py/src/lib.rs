@@ -22,6 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<log::PyEncodedLog>()?;
     m.add_class::<funnel::PyFunnelOutput>()?;
     m.add_function(wrap_pyfunction!(log::encode_log, m)?)?;
+    m.add_function(wrap_pyfunction!(log::encode_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::run_funnel, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::run_analysis, m)?)?;
     Ok(())

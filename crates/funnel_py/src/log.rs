@@ -2,7 +2,14 @@
 
 use std::sync::Arc;
 
-use funnel_core::log::{encode, ColumnRef, EncodeOptions, EncodedLog, TimeUnit, UserKeys};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use funnel_core::log::{
+    encode, encode_parquet as core_encode_parquet, ColumnRef, EncodeOptions, EncodedLog,
+    LogColumns, TimeUnit, UserKeys,
+};
+use funnel_core::CoreError;
 use pyo3::prelude::*;
 use pyo3_arrow::PyChunkedArray;
 
@@ -64,6 +71,16 @@ impl PyEncodedLog {
         }
     }
 
+    /// The encoded rows as Arrow arrays `(user_offsets, times, events)`: what tests compare when
+    /// they hold two readers of the same data to each other.
+    fn encoded_rows(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
+        Ok((
+            arrow_out::u32s(py, self.inner.user_offsets.clone())?,
+            arrow_out::i64s(py, self.inner.times.clone())?,
+            arrow_out::u32s(py, self.inner.events.to_u32())?,
+        ))
+    }
+
     /// Input row of every encoded row (uint32).
     fn source_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         arrow_out::u32s(py, self.inner.source_rows.clone())
@@ -77,6 +94,69 @@ impl PyEncodedLog {
             self.inner.event_names.len()
         )
     }
+}
+
+fn parse_time_unit(time_unit: Option<&str>) -> PyResult<Option<TimeUnit>> {
+    time_unit
+        .map(|unit| {
+            TimeUnit::parse(unit).ok_or_else(|| {
+                SchemaError::new_err(format!(
+                    "time_unit must be one of 's', 'ms', 'us', 'ns'; got {unit:?}"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Encode a log straight from Parquet files (read in the given order as one table), decoding
+/// only the three named columns. Returns `(log, "")`, or `(None, why)` when the native reader
+/// does not take the input (a corrupt file, an unsupported type or encoding, nulls that need
+/// the message the general path gives): the caller then reads the files the general way, which
+/// reports any problem as it always has.
+#[pyfunction]
+#[pyo3(signature = (paths, *, names, time_unit=None, drop_nulls=false, progress=None))]
+pub fn encode_parquet(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    names: (String, String, String),
+    time_unit: Option<&str>,
+    drop_nulls: bool,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<(Option<PyEncodedLog>, String)> {
+    let options = EncodeOptions {
+        drop_nulls,
+        int_time_unit: parse_time_unit(time_unit)?,
+    };
+    let (user, event, time) = names;
+    let outcome = run_interruptible(py, progress.as_ref(), |control| {
+        let columns = LogColumns {
+            user: &user,
+            event: &event,
+            time: &time,
+        };
+        // A malformed file may trip a panic deep in the decoder; it declines like any other
+        // unreadable input rather than failing the load.
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            core_encode_parquet(&paths, columns, options, control)
+        }));
+        Ok(match read {
+            Ok(Err(CoreError::Cancelled)) => return Err(CoreError::Cancelled),
+            Ok(other) => other,
+            Err(_) => Err(CoreError::Corrupt {
+                format: "Parquet".into(),
+                detail: "the native reader failed on this input".into(),
+            }),
+        })
+    })?;
+    Ok(match outcome {
+        Ok(log) => (
+            Some(PyEncodedLog {
+                inner: Arc::new(log),
+            }),
+            String::new(),
+        ),
+        Err(err) => (None, err.to_string()),
+    })
 }
 
 /// Encode a log from its columns (chunked Arrow arrays); names are used in error messages.
@@ -93,15 +173,7 @@ pub fn encode_log(
     drop_nulls: bool,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyEncodedLog> {
-    let int_time_unit = time_unit
-        .map(|unit| {
-            TimeUnit::parse(unit).ok_or_else(|| {
-                SchemaError::new_err(format!(
-                    "time_unit must be one of 's', 'ms', 'us', 'ns'; got {unit:?}"
-                ))
-            })
-        })
-        .transpose()?;
+    let int_time_unit = parse_time_unit(time_unit)?;
     let (user_name, event_name, time_name) = names;
     let options = EncodeOptions {
         drop_nulls,

@@ -115,7 +115,7 @@ pub fn did(log: &EncodedLog, behaviour: &Behaviour<'_>) -> Result<Audience> {
                 let mut count = 0usize;
                 for row in log.user_rows(user) {
                     let time = log.times[row];
-                    if time < start || time >= end || !wanted[log.events[row] as usize] {
+                    if time < start || time >= end || !wanted[log.events.get(row) as usize] {
                         continue;
                     }
                     if let Some(mask) = behaviour.row_mask {
@@ -162,13 +162,14 @@ mod tests {
         EncodedLog {
             user_offsets: vec![0, 3, 4, 5],
             times: vec![1, 2, 3, 5, 100],
-            events: vec![0, 1, 0, 1, 0],
+            events: vec![0, 1, 0, 1, 0].into(),
             source_rows: vec![4, 3, 2, 1, 0],
             event_names: vec!["a".into(), "b".into()],
             event_counts: vec![3, 2],
             user_keys: UserKeys::Int(vec![10, 20, 30]),
             time_unit: TimeUnit::Second,
             dropped_rows: 0,
+            recycled: Default::default(),
         }
     }
 

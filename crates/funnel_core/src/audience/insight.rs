@@ -47,7 +47,7 @@ pub fn event_user_counts(log: &EncodedLog, audiences: &[&Audience]) -> Result<Ve
                 let mut last = vec![u32::MAX; n_events];
                 for &user in chunk {
                     for row in log.user_rows(user as usize) {
-                        let e = log.events[row] as usize;
+                        let e = log.events.get(row) as usize;
                         if last[e] != user {
                             last[e] = user;
                             counts[e] += 1;
@@ -119,13 +119,14 @@ mod tests {
         let log = EncodedLog {
             user_offsets: vec![0, 3, 4],
             times: vec![1, 2, 3, 4],
-            events: vec![0, 0, 1, 1],
+            events: vec![0, 0, 1, 1].into(),
             source_rows: vec![0, 1, 2, 3],
             event_names: vec!["a".into(), "b".into()],
             event_counts: vec![2, 2],
             user_keys: UserKeys::Int(vec![1, 2]),
             time_unit: TimeUnit::Second,
             dropped_rows: 0,
+            recycled: Default::default(),
         };
         let all = Audience::all(2);
         let second = Audience::from_ids(&[1], 2).unwrap();

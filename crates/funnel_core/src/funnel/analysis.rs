@@ -6,13 +6,16 @@ use rayon::prelude::*;
 
 use super::any_order::AnyOrder;
 use super::chain::{Event, Outcome};
+use super::matching::Relevant;
 use super::ordered::Ordered;
 use super::output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS};
+use super::run::user_ranges;
 use super::spec::{AnalysisSpec, Counting, StepOrder};
 use super::steps::{RowSteps, StepConditions};
 use crate::control::Control;
 use crate::error::{CoreError, Result};
-use crate::log::EncodedLog;
+use crate::log::{Code, EncodedLog, EventCodes};
+use crate::with_codes;
 
 /// Conditions for an analysis: the steps, the exclusions (one "step" each), and the held value.
 #[derive(Debug, Clone, Default)]
@@ -64,43 +67,198 @@ pub fn run_analysis(
             )));
         }
     }
+    let hold = conditions.hold_codes.as_deref();
+    // Strict order is broken by events of no step; with a held value only by those of the same
+    // value, so every row is read then. Otherwise only rows a step or exclusion names.
+    let rows = if spec.order == StepOrder::Strict {
+        if hold.is_some() {
+            RowsUsed::Every
+        } else {
+            RowsUsed::RelevantAndBreaks
+        }
+    } else {
+        RowsUsed::Relevant
+    };
+    let no_exclusions = vec![0u32; log.event_names.len()];
+    match (&step_masks, &exclusion_masks) {
+        (RowSteps::ByEvent(steps), None | Some(RowSteps::ByEvent(_))) => {
+            let exclusions = match &exclusion_masks {
+                Some(RowSteps::ByEvent(x)) => x.as_slice(),
+                _ => no_exclusions.as_slice(),
+            };
+            let either: Vec<u32> = steps.iter().zip(exclusions).map(|(s, x)| s | x).collect();
+            let relevant = Relevant::new(&either);
+            with_codes!(&log.events, events => run_with(
+                log,
+                spec,
+                &EventTables { steps, exclusions, events, relevant: &relevant },
+                hold,
+                rows,
+                control,
+            ))
+        }
+        _ => run_with(
+            log,
+            spec,
+            &RowTables {
+                steps: &step_masks,
+                exclusions: exclusion_masks.as_ref(),
+                events: &log.events,
+            },
+            hold,
+            rows,
+            control,
+        ),
+    }
+}
+
+/// Which rows of a user the chain machines are given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RowsUsed {
+    /// Rows some step or exclusion names.
+    Relevant,
+    /// Those, and for each stretch of other rows between them, the first row at a new instant:
+    /// all strict order needs to know about the rows it skips.
+    RelevantAndBreaks,
+    Every,
+}
+
+fn run_with<M: RowMasker>(
+    log: &EncodedLog,
+    spec: &AnalysisSpec,
+    masks: &M,
+    hold: Option<&[u32]>,
+    rows: RowsUsed,
+    control: &Control,
+) -> Result<FunnelOutput> {
     let inputs = Inputs {
         log,
         spec,
-        steps: &step_masks,
-        exclusions: exclusion_masks.as_ref(),
-        hold: conditions.hold_codes.as_deref(),
+        masks,
+        hold,
+        rows,
     };
-
-    let n_users = log.n_users();
-    let chunk = n_users.div_ceil(rayon::current_num_threads() * 16).max(1);
-    control.set_total(n_users as u64);
-    let parts: Vec<PartUnits> = (0..n_users.div_ceil(chunk))
+    let ranges = user_ranges(log, rayon::current_num_threads() * 16);
+    control.set_total(log.n_users() as u64);
+    let parts: Vec<PartUnits> = ranges
         .into_par_iter()
-        .map(|c| {
+        .map(|users| {
             control.check()?;
-            let users = c * chunk..((c + 1) * chunk).min(n_users);
-            let part = inputs.run_users(users.clone());
-            control.advance(users.len() as u64);
+            let count = users.len() as u64;
+            let part = inputs.run_users(users);
+            control.advance(count);
             Ok(part)
         })
         .collect::<Result<_>>()?;
     Ok(assemble(log, spec, parts))
 }
 
-struct Inputs<'a> {
-    log: &'a EncodedLog,
-    spec: &'a AnalysisSpec,
-    steps: &'a RowSteps,
-    exclusions: Option<&'a RowSteps>,
-    hold: Option<&'a [u32]>,
+/// Step and exclusion masks of a row, and the rows worth reading.
+trait RowMasker: Sync {
+    fn steps(&self, row: usize) -> u32;
+    fn exclusions(&self, row: usize) -> u32;
+    /// Append the rows of `rows` some step or exclusion names, in order.
+    fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>);
 }
 
-impl Inputs<'_> {
+/// Event-only conditions: two lookup tables by event code.
+struct EventTables<'a, C> {
+    steps: &'a [u32],
+    exclusions: &'a [u32],
+    events: &'a [C],
+    relevant: &'a Relevant,
+}
+
+impl<C: Code> RowMasker for EventTables<'_, C> {
+    #[inline(always)]
+    fn steps(&self, row: usize) -> u32 {
+        self.steps[self.events[row].index()]
+    }
+
+    #[inline(always)]
+    fn exclusions(&self, row: usize) -> u32 {
+        self.exclusions[self.events[row].index()]
+    }
+
+    fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
+        let first = rows.start;
+        self.relevant.extract(&self.events[rows], first, out);
+    }
+}
+
+/// Conditions with property filters: masks per row for steps or exclusions.
+struct RowTables<'a> {
+    steps: &'a RowSteps,
+    exclusions: Option<&'a RowSteps>,
+    events: &'a EventCodes,
+}
+
+impl RowMasker for RowTables<'_> {
+    fn steps(&self, row: usize) -> u32 {
+        self.steps.mask(self.events, row)
+    }
+
+    fn exclusions(&self, row: usize) -> u32 {
+        self.exclusions.map_or(0, |m| m.mask(self.events, row))
+    }
+
+    fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
+        out.extend(
+            rows.filter(|&r| self.steps(r) | self.exclusions(r) != 0)
+                .map(|r| r as u32),
+        );
+    }
+}
+
+struct Inputs<'a, M> {
+    log: &'a EncodedLog,
+    spec: &'a AnalysisSpec,
+    masks: &'a M,
+    hold: Option<&'a [u32]>,
+    rows: RowsUsed,
+}
+
+impl<M: RowMasker> Inputs<'_, M> {
+    /// The events of one user the machines read, in time order, into `out`.
+    fn user_events(&self, user_end: usize, rows: &[u32], out: &mut Vec<(u32, Event)>) {
+        out.clear();
+        let times = &self.log.times;
+        let event = |row: usize, steps: u32, exclusions: u32| Event {
+            time: times[row],
+            row: row as u32,
+            steps,
+            exclusions,
+        };
+        let hold = |row: usize| self.hold.map_or(0, |codes| codes[row]);
+        for (k, &row) in rows.iter().enumerate() {
+            let row = row as usize;
+            out.push((
+                hold(row),
+                event(row, self.masks.steps(row), self.masks.exclusions(row)),
+            ));
+            if self.rows != RowsUsed::RelevantAndBreaks {
+                continue;
+            }
+            // The rows up to the next relevant one name no step: they matter to strict order
+            // only where one of them sits at an instant of its own, and then only the first.
+            let next = rows.get(k + 1).map_or(user_end, |&r| r as usize);
+            let mut gap = row + 1;
+            while gap < next && times[gap] == times[row] {
+                gap += 1;
+            }
+            if gap < next
+                && rows
+                    .get(k + 1)
+                    .is_none_or(|&r| times[gap] < times[r as usize])
+            {
+                out.push((hold(gap), event(gap, 0, 0)));
+            }
+        }
+    }
+
     fn run_users(&self, users: std::ops::Range<usize>) -> PartUnits {
         let mut ordered = Ordered::new(self.spec);
         let any = AnyOrder::new(self.spec);
-        let strict = self.spec.order == StepOrder::Strict;
         let mut held: Vec<(u32, Event)> = Vec::new();
         let mut group: Vec<Event> = Vec::new();
         let mut outcomes: Vec<Outcome> = Vec::new();
@@ -112,65 +270,54 @@ impl Inputs<'_> {
             StepOrder::Any => any.run(events, outcomes),
             _ => ordered.run(events, outcomes),
         };
-        for user in users {
-            outcomes.clear();
-            group.clear();
-            held.clear();
-            for row in self.log.user_rows(user) {
-                let steps = self.steps.mask(&self.log.events, row);
-                let exclusions = self.exclusions.map_or(0, |m| m.mask(&self.log.events, row));
-                // Strict order needs every event: an unrelated one breaks the chain.
-                if steps == 0 && exclusions == 0 && !strict {
+        let offsets = &self.log.user_offsets;
+        let (first_row, last_row) = (offsets[users.start] as usize, offsets[users.end] as usize);
+        ROWS.with_borrow_mut(|rows| {
+            rows.clear();
+            if self.rows == RowsUsed::Every {
+                rows.extend(first_row as u32..last_row as u32);
+            } else {
+                self.masks.extract(first_row..last_row, rows);
+            }
+            let mut next = 0;
+            for user in users {
+                let end = offsets[user + 1];
+                let start = next;
+                while next < rows.len() && rows[next] < end {
+                    next += 1;
+                }
+                if next == start {
                     continue;
                 }
-                let event = Event {
-                    time: self.log.times[row],
-                    row: row as u32,
-                    steps,
-                    exclusions,
-                };
+                self.user_events(end as usize, &rows[start..next], &mut held);
+                outcomes.clear();
                 match self.hold {
-                    None => group.push(event),
-                    Some(codes) if codes[row] != NO_HOLD => held.push((codes[row], event)),
-                    Some(_) => {}
-                }
-            }
-            if self.hold.is_none() {
-                if !group.is_empty() {
-                    run(&group, &mut outcomes);
-                }
-            } else {
-                // Stable: each held value keeps its events in time order.
-                held.sort_by_key(|(hold, _)| *hold);
-                for same in held.chunk_by(|a, b| a.0 == b.0) {
-                    group.clear();
-                    group.extend(same.iter().map(|(_, e)| *e));
-                    run(&group, &mut outcomes);
-                }
-            }
-            match self.spec.counting {
-                Counting::Users => {
-                    let best = outcomes
-                        .iter()
-                        .fold(None::<&Outcome>, |best, o| match best {
-                            Some(b) if !o.beats(b) => Some(b),
-                            _ => Some(o),
-                        });
-                    if let Some(best) = best {
-                        part.add(self.log, user as u32, user as u32, best);
+                    None => {
+                        group.clear();
+                        group.extend(held.iter().map(|(_, e)| *e));
+                        run(&group, &mut outcomes);
+                    }
+                    Some(_) => {
+                        // Stable: each held value keeps its events in time order.
+                        held.retain(|(hold, _)| *hold != NO_HOLD);
+                        held.sort_by_key(|(hold, _)| *hold);
+                        for same in held.chunk_by(|a, b| a.0 == b.0) {
+                            group.clear();
+                            group.extend(same.iter().map(|(_, e)| *e));
+                            run(&group, &mut outcomes);
+                        }
                     }
                 }
-                Counting::Conversions => {
-                    outcomes.sort_by_key(|o| (o.chain.first_time(), o.chain.entry_row()));
-                    for outcome in &outcomes {
-                        let local = part.units.len() as u32;
-                        part.add(self.log, user as u32, local, outcome);
-                    }
-                }
+                part.record(self.log, self.spec.counting, user, &mut outcomes);
             }
-        }
+        });
         part
     }
+}
+
+thread_local! {
+    /// Rows of the current user range the machines read.
+    static ROWS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// One counted unit, reduced to what the output keeps.
@@ -191,6 +338,36 @@ struct PartUnits {
 }
 
 impl PartUnits {
+    /// Keep the units one user's outcomes count as.
+    fn record(
+        &mut self,
+        log: &EncodedLog,
+        counting: Counting,
+        user: usize,
+        outcomes: &mut [Outcome],
+    ) {
+        match counting {
+            Counting::Users => {
+                let best = outcomes
+                    .iter()
+                    .fold(None::<&Outcome>, |best, o| match best {
+                        Some(b) if !o.beats(b) => Some(b),
+                        _ => Some(o),
+                    });
+                if let Some(best) = best {
+                    self.add(log, user as u32, user as u32, best);
+                }
+            }
+            Counting::Conversions => {
+                outcomes.sort_by_key(|o| (o.chain.first_time(), o.chain.entry_row()));
+                for outcome in outcomes.iter() {
+                    let local = self.units.len() as u32;
+                    self.add(log, user as u32, local, outcome);
+                }
+            }
+        }
+    }
+
     fn add(&mut self, log: &EncodedLog, user: u32, unit: u32, outcome: &Outcome) {
         let chain = &outcome.chain;
         self.units.push(Unit {
@@ -260,5 +437,125 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
         entry_rows,
         last_rows,
         step_times,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Strict order reads only the relevant rows and the first row of each stretch between
+    //! them; it must give what reading every row gives, on random logs full of ties.
+
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, StringArray};
+
+    use super::*;
+    use crate::funnel::Exclusion;
+    use crate::log::{encode, ColumnRef, EncodeOptions, TimeUnit};
+
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n.max(1)
+        }
+    }
+
+    const NAMES: [&str; 5] = ["a", "b", "c", "x", "y"];
+
+    fn random_log(rng: &mut Rng) -> EncodedLog {
+        let n = 1 + rng.below(400) as usize;
+        let users: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|_| rng.below(8) as i64),
+        ));
+        let events: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..n).map(|_| NAMES[rng.below(5) as usize]),
+        ));
+        let times: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            (0..n).map(|_| rng.below(60) as i64),
+        ));
+        let (users, events, times) = ([users], [events], [times]);
+        let column = |name, chunks| ColumnRef { name, chunks };
+        encode(
+            column("user", &users),
+            column("event", &events),
+            column("time", &times),
+            EncodeOptions {
+                drop_nulls: false,
+                int_time_unit: Some(TimeUnit::Second),
+            },
+            &Control::new(),
+        )
+        .expect("random log encodes")
+    }
+
+    #[test]
+    fn strict_order_on_relevant_rows_and_breaks_equals_every_row() {
+        let mut rng = Rng(0x5EED_1234_ABCD_0001);
+        for case in 0..1500 {
+            let log = random_log(&mut rng);
+            let steps = 2 + rng.below(3) as usize;
+            let codes = |name: &str| log.event_code(name).map(|c| vec![c]).unwrap_or_default();
+            let event_codes: Vec<Vec<u32>> = (0..steps).map(|k| codes(NAMES[k % 3])).collect();
+            let with_exclusion = rng.below(2) == 0;
+            let spec = AnalysisSpec {
+                steps,
+                window: rng.below(40) as i64,
+                order: StepOrder::Strict,
+                counting: if case % 2 == 0 {
+                    Counting::Users
+                } else {
+                    Counting::Conversions
+                },
+                step_windows: vec![None; steps],
+                optional: vec![false; steps],
+                exclusions: if with_exclusion {
+                    vec![Exclusion {
+                        after: 1,
+                        before: steps,
+                    }]
+                } else {
+                    vec![]
+                },
+                analysis_end: rng.below(80) as i64,
+            };
+            let steps_masks = RowSteps::resolve(
+                &log,
+                &StepConditions {
+                    event_codes,
+                    row_filters: vec![],
+                },
+            )
+            .unwrap();
+            let exclusion_masks = with_exclusion.then(|| {
+                RowSteps::resolve(
+                    &log,
+                    &StepConditions {
+                        event_codes: vec![codes("x")],
+                        row_filters: vec![],
+                    },
+                )
+                .unwrap()
+            });
+            let masks = RowTables {
+                steps: &steps_masks,
+                exclusions: exclusion_masks.as_ref(),
+                events: &log.events,
+            };
+            let control = Control::new();
+            let fast = run_with(
+                &log,
+                &spec,
+                &masks,
+                None,
+                RowsUsed::RelevantAndBreaks,
+                &control,
+            )
+            .unwrap();
+            let every = run_with(&log, &spec, &masks, None, RowsUsed::Every, &control).unwrap();
+            assert_eq!(fast, every, "case {case}: {spec:?}");
+        }
     }
 }

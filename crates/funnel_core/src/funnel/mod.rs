@@ -13,6 +13,7 @@
 mod analysis;
 mod any_order;
 mod chain;
+mod matching;
 mod open_window;
 mod ordered;
 mod output;
@@ -24,7 +25,7 @@ mod window_funnel;
 
 pub use analysis::{run_analysis, AnalysisConditions, NO_HOLD};
 pub use open_window::window_open;
-pub use output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
+pub use output::{FunnelOutput, Recycled, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
 pub use run::run_funnel;
 pub use spec::{AnalysisSpec, Counting, Exclusion, FunnelSpec, Mode, StepOrder, MAX_STEPS};
 pub use steps::StepConditions;

@@ -23,6 +23,27 @@ impl StepTimes {
         self.rows.push(row);
     }
 
+    pub fn reserve(&mut self, more: usize) {
+        self.units.reserve(more);
+        self.from_start.reserve(more);
+        self.from_previous.reserve(more);
+        self.rows.reserve(more);
+    }
+
+    pub fn clear(&mut self) {
+        self.units.clear();
+        self.from_start.clear();
+        self.from_previous.clear();
+        self.rows.clear();
+    }
+
+    pub fn extend_from(&mut self, other: &StepTimes) {
+        self.units.extend_from_slice(&other.units);
+        self.from_start.extend_from_slice(&other.from_start);
+        self.from_previous.extend_from_slice(&other.from_previous);
+        self.rows.extend_from_slice(&other.rows);
+    }
+
     pub fn append(&mut self, mut other: StepTimes) {
         self.units.append(&mut other.units);
         self.from_start.append(&mut other.from_start);
@@ -74,5 +95,58 @@ impl FunnelOutput {
 
     pub fn is_excluded(&self, unit: usize) -> bool {
         self.flags.as_ref().is_some_and(|f| f[unit] & EXCLUDED != 0)
+    }
+}
+
+/// Output arrays of a finished run handed back for the next run on the same log, so a re-run
+/// writes into memory that is already mapped (a fresh mapping costs a page fault per page, which
+/// on a virtual machine is several times the work of the run itself).
+#[derive(Default)]
+pub struct Recycled {
+    output: std::sync::Mutex<Option<FunnelOutput>>,
+    parts: std::sync::Mutex<Vec<Vec<StepTimes>>>,
+}
+
+impl Recycled {
+    /// The last output handed back, or an empty one.
+    pub fn take_output(&self) -> FunnelOutput {
+        self.output
+            .lock()
+            .ok()
+            .and_then(|mut o| o.take())
+            .unwrap_or_default()
+    }
+
+    /// Keep `output`'s arrays for the next run (the caller is done with them).
+    pub fn put_output(&self, output: FunnelOutput) {
+        if let Ok(mut slot) = self.output.lock() {
+            *slot = Some(output);
+        }
+    }
+
+    pub(crate) fn take_parts(&self) -> Vec<Vec<StepTimes>> {
+        self.parts
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn put_parts(&self, parts: Vec<Vec<StepTimes>>) {
+        if let Ok(mut slot) = self.parts.lock() {
+            *slot = parts;
+        }
+    }
+}
+
+impl Clone for Recycled {
+    /// A copy of a log starts with nothing to reuse.
+    fn clone(&self) -> Self {
+        Recycled::default()
+    }
+}
+
+impl std::fmt::Debug for Recycled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recycled")
     }
 }

@@ -1,8 +1,13 @@
 //! Run a funnel over every user: users split into row-balanced ranges, one scan per range on the
-//! thread pool, no shared state in the hot loop, results concatenated in user order.
+//! thread pool, no shared state in the hot loop, results written in user order.
+//!
+//! A re-run allocates nothing in proportion to the log: the rows a step can match are gathered
+//! into a buffer kept per thread, and the output arrays come back from the previous run's result
+//! once it is dropped (`Recycled`), so their pages are already mapped.
 
 use rayon::prelude::*;
 
+use super::matching::Relevant;
 use super::open_window::window_open;
 use super::output::{FunnelOutput, StepTimes, IN_PROGRESS, NO_ROW};
 use super::spec::FunnelSpec;
@@ -11,6 +16,7 @@ use super::window_funnel::Scan;
 use crate::control::Control;
 use crate::error::{CoreError, Result};
 use crate::log::EncodedLog;
+use crate::with_codes;
 
 /// Run `spec` with `conditions` over `log`; units whose window is still open at `analysis_end`
 /// are flagged in progress.
@@ -30,27 +36,29 @@ pub fn run_funnel(
     }
     let steps = RowSteps::resolve(log, conditions)?;
     match &steps {
-        RowSteps::ByEvent(table) => scan_all(
-            log,
-            spec,
-            &EventMasks {
-                table,
-                events: &log.events,
-            },
-            analysis_end,
-            control,
-        ),
+        RowSteps::ByEvent(table) => {
+            let relevant = Relevant::new(table);
+            with_codes!(&log.events, events => scan_all(
+                log,
+                spec,
+                &EventMasks { table, events, relevant: &relevant },
+                analysis_end,
+                control,
+            ))
+        }
         RowSteps::ByRow(masks) => scan_all(log, spec, &RowMasks(masks), analysis_end, control),
     }
 }
 
-/// One user range's share of the output: its own slices of the per-user arrays.
+/// One user range's share of the output: its own slices of the per-user arrays, and its own
+/// step times (concatenated in range order afterwards).
 struct Part<'a> {
     users: std::ops::Range<usize>,
     levels: &'a mut [u8],
     flags: &'a mut [u8],
     entry_rows: &'a mut [u32],
     last_rows: &'a mut [u32],
+    times: &'a mut Vec<StepTimes>,
 }
 
 fn scan_all<M: MaskSource>(
@@ -61,52 +69,70 @@ fn scan_all<M: MaskSource>(
     control: &Control,
 ) -> Result<FunnelOutput> {
     let n_users = log.n_users();
-    let mut levels = vec![0u8; n_users];
-    let mut flags = vec![0u8; n_users];
-    let mut entry_rows = vec![NO_ROW; n_users];
-    let mut last_rows = vec![NO_ROW; n_users];
-    // Each range writes straight into its slices of the final arrays: nothing is copied after.
-    let mut parts = Vec::new();
+    let n_times = spec.steps.saturating_sub(1);
+    let mut out = log.recycled.take_output();
+    let mut levels = std::mem::take(&mut out.levels);
+    let mut flags = out.flags.take().unwrap_or_default();
+    let mut entry_rows = std::mem::take(&mut out.entry_rows);
+    let mut last_rows = std::mem::take(&mut out.last_rows);
+    // Every user's slot is written by its range's scan, so no fill is needed here.
+    for v in [&mut levels, &mut flags] {
+        v.resize(n_users, 0);
+    }
+    for v in [&mut entry_rows, &mut last_rows] {
+        v.resize(n_users, NO_ROW);
+    }
+    let ranges = user_ranges(log, rayon::current_num_threads() * 16);
+    let mut part_times = log.recycled.take_parts();
+    part_times.resize_with(ranges.len(), Vec::new);
+    let mut parts = Vec::with_capacity(ranges.len());
     let (mut l, mut f) = (&mut levels[..], &mut flags[..]);
     let (mut e, mut r) = (&mut entry_rows[..], &mut last_rows[..]);
-    for users in user_ranges(log, rayon::current_num_threads() * 16) {
+    for (users, times) in ranges.into_iter().zip(part_times.iter_mut()) {
         let (lh, lt) = l.split_at_mut(users.len());
         let (fh, ft) = f.split_at_mut(users.len());
         let (eh, et) = e.split_at_mut(users.len());
         let (rh, rt) = r.split_at_mut(users.len());
+        times.resize_with(n_times, StepTimes::default);
+        times.truncate(n_times);
+        times.iter_mut().for_each(StepTimes::clear);
         parts.push(Part {
             users,
             levels: lh,
             flags: fh,
             entry_rows: eh,
             last_rows: rh,
+            times,
         });
         (l, f, e, r) = (lt, ft, et, rt);
     }
     control.set_total(n_users as u64);
-    let times: Vec<Vec<StepTimes>> = parts
-        .into_par_iter()
-        .map(|mut part| {
-            control.check()?;
-            let users = part.users.len() as u64;
-            let times = scan_range(log, spec, masks, analysis_end, &mut part);
-            control.advance(users);
-            Ok(times)
-        })
-        .collect::<Result<_>>()?;
-    let mut step_times = vec![StepTimes::default(); spec.steps.saturating_sub(1)];
-    for part in times {
-        for (all, mine) in step_times.iter_mut().zip(part) {
-            all.append(mine);
+    parts.into_par_iter().try_for_each(|mut part| {
+        control.check()?;
+        let users = part.users.len() as u64;
+        scan_range(log, spec, masks, analysis_end, &mut part);
+        control.advance(users);
+        Ok::<(), CoreError>(())
+    })?;
+    let mut step_times = std::mem::take(&mut out.step_times);
+    step_times.resize_with(n_times, StepTimes::default);
+    step_times.truncate(n_times);
+    for (step, all) in step_times.iter_mut().enumerate() {
+        all.clear();
+        all.reserve(part_times.iter().map(|p| p[step].units.len()).sum());
+        for part in &part_times {
+            all.extend_from(&part[step]);
         }
     }
+    log.recycled.put_parts(part_times);
     Ok(FunnelOutput {
+        unit_users: None,
         levels,
+        reached: None,
         flags: Some(flags),
         entry_rows,
         last_rows,
         step_times,
-        ..FunnelOutput::default()
     })
 }
 
@@ -116,31 +142,30 @@ fn scan_range<M: MaskSource>(
     masks: &M,
     analysis_end: i64,
     part: &mut Part<'_>,
-) -> Vec<StepTimes> {
-    let mut times = vec![StepTimes::default(); spec.steps.saturating_sub(1)];
+) {
     let mut scan = Scan::new();
     let users = part.users.clone();
+    part.levels.fill(0);
+    part.flags.fill(0);
+    part.entry_rows.fill(NO_ROW);
+    part.last_rows.fill(NO_ROW);
     if spec.mode.strict_order {
         // Unrelated rows end a strict_order scan, so every row is read.
         for (index, user) in users.enumerate() {
             scan.run(spec, &log.times, masks, &log.user_rows(user));
-            record(&scan, spec, analysis_end, index, user, part, &mut times);
+            record(&scan, spec, analysis_end, index, user, part);
         }
-        return times;
+        return;
     }
-    // Rows no step matches cannot change a level: gather the others first, without a branch per
-    // row, then walk them user by user. Users with none keep level 0 at one comparison.
+    // Rows no step matches cannot change a level: gather the others first, then walk them user
+    // by user. Users with none keep level 0 at one comparison.
     let first_row = log.user_offsets[users.start] as usize;
     let last_row = log.user_offsets[users.end] as usize;
     MATCHING.with_borrow_mut(|matching| {
         // A buffer kept per thread across runs: a fresh one would be page-faulted in every run.
         matching.clear();
-        matching.resize(last_row - first_row, 0);
-        let mut count = 0;
-        for row in first_row..last_row {
-            matching[count] = row as u32;
-            count += usize::from(masks.mask(row) != 0);
-        }
+        masks.extract(first_row..last_row, matching);
+        let count = matching.len();
         let mut next = 0;
         for (index, user) in users.enumerate() {
             let end = log.user_offsets[user + 1];
@@ -150,11 +175,10 @@ fn scan_range<M: MaskSource>(
             }
             if next > start {
                 scan.run(spec, &log.times, masks, &matching[start..next]);
-                record(&scan, spec, analysis_end, index, user, part, &mut times);
+                record(&scan, spec, analysis_end, index, user, part);
             }
         }
     });
-    times
 }
 
 thread_local! {
@@ -171,7 +195,6 @@ fn record(
     index: usize,
     user: usize,
     part: &mut Part<'_>,
-    times: &mut [StepTimes],
 ) {
     let level = scan.level();
     if level == 0 {
@@ -186,7 +209,7 @@ fn record(
     part.last_rows[index] = best.last_row;
     for step in 1..level as usize {
         let slot = &scan.slots[step];
-        times[step - 1].push(
+        part.times[step - 1].push(
             user as u32,
             slot.last - slot.start,
             slot.last - slot.prev,
@@ -196,7 +219,7 @@ fn record(
 }
 
 /// Split users into about `parts` ranges holding similar numbers of rows.
-fn user_ranges(log: &EncodedLog, parts: usize) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn user_ranges(log: &EncodedLog, parts: usize) -> Vec<std::ops::Range<usize>> {
     let n_users = log.n_users();
     let n_rows = log.n_rows().max(1);
     let mut ranges = Vec::with_capacity(parts);

@@ -8,8 +8,10 @@
 use arrow_buffer::BooleanBuffer;
 use rayon::prelude::*;
 
+use super::matching::Relevant;
 use crate::error::{CoreError, Result};
-use crate::log::EncodedLog;
+use crate::log::{Code, EncodedLog, EventCodes};
+use crate::with_codes;
 
 /// Step conditions as the caller defines them.
 #[derive(Debug, Clone, Default)]
@@ -64,12 +66,12 @@ impl RowSteps {
                 )));
             }
         }
-        let masks = log
+        let masks = with_codes!(&log.events, codes => log
             .source_rows
             .par_iter()
-            .zip(log.events.par_iter())
+            .zip(codes.par_iter())
             .map(|(&source, &code)| {
-                let mut mask = by_event[code as usize];
+                let mut mask = by_event[code.index()];
                 for (step, filter) in &conditions.row_filters {
                     if !filter.value(source as usize) {
                         mask &= !(1 << step);
@@ -77,7 +79,7 @@ impl RowSteps {
                 }
                 mask
             })
-            .collect();
+            .collect());
         Ok(RowSteps::ByRow(masks))
     }
 }
@@ -85,9 +87,9 @@ impl RowSteps {
 impl RowSteps {
     /// The steps encoded row `row` matches; one predictable branch per call.
     #[inline(always)]
-    pub(crate) fn mask(&self, events: &[u32], row: usize) -> u32 {
+    pub(crate) fn mask(&self, events: &EventCodes, row: usize) -> u32 {
         match self {
-            RowSteps::ByEvent(table) => table[events[row] as usize],
+            RowSteps::ByEvent(table) => table[events.get(row) as usize],
             RowSteps::ByRow(masks) => masks[row],
         }
     }
@@ -96,17 +98,35 @@ impl RowSteps {
 /// The kernel's view of row masks; monomorphised so the event-only path stays a table lookup.
 pub(crate) trait MaskSource: Sync {
     fn mask(&self, row: usize) -> u32;
+
+    /// Append the rows of `rows` with a nonzero mask to `out`, in order.
+    fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
+        let start = out.len();
+        out.resize(start + rows.len() + 1, 0);
+        let mut count = start;
+        for row in rows {
+            out[count] = row as u32;
+            count += usize::from(self.mask(row) != 0);
+        }
+        out.truncate(count);
+    }
 }
 
-pub(crate) struct EventMasks<'a> {
+pub(crate) struct EventMasks<'a, C> {
     pub table: &'a [u32],
-    pub events: &'a [u32],
+    pub events: &'a [C],
+    pub relevant: &'a Relevant,
 }
 
-impl MaskSource for EventMasks<'_> {
+impl<C: Code> MaskSource for EventMasks<'_, C> {
     #[inline(always)]
     fn mask(&self, row: usize) -> u32 {
-        self.table[self.events[row] as usize]
+        self.table[self.events[row].index()]
+    }
+
+    fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
+        let first = rows.start;
+        self.relevant.extract(&self.events[rows], first, out);
     }
 }
 

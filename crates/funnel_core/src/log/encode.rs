@@ -3,11 +3,14 @@
 
 use rayon::prelude::*;
 
+use crate::with_codes;
+
 use std::borrow::Cow;
 
+use super::codes::{Code, EventCodes};
 use super::columns::{count_nulls, int_chunks, mark_nulls, time_chunks, ColumnRef, TimeUnit};
 use super::keys::{code_column, code_text_column, UserKeys};
-use super::sort::{key_range, sort_rows, Piece};
+use super::sort::{key_range, sort_pieces, Piece, Sorted as SortedRows};
 use super::EncodedLog;
 use crate::control::Control;
 use crate::error::{CoreError, Result};
@@ -60,9 +63,21 @@ pub fn encode(
     options: EncodeOptions,
     control: &Control,
 ) -> Result<EncodedLog> {
-    let n = check_shape(user, event, time)?;
     // Phases: users, events, times, sort; progress counts rows per phase.
-    control.set_total(4 * n as u64);
+    control.set_total(4 * user.len() as u64);
+    encode_columns(user, event, time, options, control)
+}
+
+/// [`encode`] for a caller that has announced the total itself (four advances of the row count).
+pub(crate) fn encode_columns(
+    user: ColumnRef<'_>,
+    event: ColumnRef<'_>,
+    time: ColumnRef<'_>,
+    options: EncodeOptions,
+    control: &Control,
+) -> Result<EncodedLog> {
+    let n = check_shape(user, event, time)?;
+    let mut t0 = crate::Phase::start();
 
     // Most logs have no nulls: then there is no per-row validity at all.
     let mut valid: Option<Vec<bool>> = None;
@@ -102,6 +117,7 @@ pub fn encode(
     };
     control.advance(n as u64);
     control.check()?;
+    t0.lap("keys");
     if let Some(ints) = int_chunks(event) {
         ints?;
         return Err(event.unsupported("event names as strings"));
@@ -109,47 +125,107 @@ pub fn encode(
     let (event_codes, event_names) = code_text_column(event)?;
     control.advance(n as u64);
     control.check()?;
+    t0.lap("events");
     let (time_chunks, unit) = time_chunks(time, options.int_time_unit)?;
     control.advance(n as u64);
     control.check()?;
 
-    let pieces = pieces(&key_chunks, &time_chunks, &event_codes);
     let keep = valid.as_deref();
-    let Some(range) = key_range(&pieces, keep) else {
-        return Err(CoreError::EmptyLog {
-            detail: format!(" after dropping {dropped_rows} row(s) with nulls"),
-        });
-    };
-    let total = n - dropped_rows as usize;
-    let sorted = sort_rows(&pieces, keep, range, total);
-    drop(pieces);
+    let (sorted, range) = with_codes!(&event_codes, codes => {
+        let pieces = pieces(&key_chunks, &time_chunks, codes);
+        let range = pieces
+            .par_iter()
+            .filter_map(|p| key_range(p.keys, keep.map(|k| &k[p.start..p.start + p.keys.len()])))
+            .reduce_with(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+        let Some(range) = range else {
+            return Err(CoreError::EmptyLog {
+                detail: format!(" after dropping {dropped_rows} row(s) with nulls"),
+            });
+        };
+        let total = n - dropped_rows as usize;
+        t0.lap("range");
+        let sorted = sort_pieces(&pieces, keep, range, total);
+        t0.lap("sort");
+        (Sorted::from(sorted), range)
+    });
     drop(event_codes);
     control.check()?;
 
-    let user_keys = match string_keys {
-        None => UserKeys::Int(
-            sorted
-                .user_keys
-                .iter()
-                .map(|&k| range.0.wrapping_add(k as i64))
-                .collect(),
-        ),
-        Some(mut names) => UserKeys::Str(
-            sorted
-                .user_keys
-                .iter()
-                .map(|&k| std::mem::take(&mut names[range.0.wrapping_add(k as i64) as usize]))
-                .collect(),
-        ),
-    };
-    let event_counts = sorted
-        .events
+    let log = sorted.into_log(range.0, string_keys, event_names, unit, dropped_rows);
+    control.advance(n as u64);
+    t0.lap("end");
+    Ok(log)
+}
+
+/// The sorted rows with their codes in the log's type.
+pub(crate) struct Sorted {
+    pub user_offsets: Vec<u32>,
+    /// `key - min` of each user, ascending.
+    pub user_keys: Vec<u64>,
+    pub times: Vec<i64>,
+    pub events: EventCodes,
+    pub source_rows: Vec<u32>,
+}
+
+impl Sorted {
+    /// The log, with the users' keys back from their offsets above `min` (string keys were
+    /// sorted codes into `string_keys`).
+    pub(crate) fn into_log(
+        self,
+        min: i64,
+        string_keys: Option<Vec<String>>,
+        event_names: Vec<String>,
+        time_unit: TimeUnit,
+        dropped_rows: u64,
+    ) -> EncodedLog {
+        let key = |k: u64| min.wrapping_add(k as i64);
+        let user_keys = match string_keys {
+            None => UserKeys::Int(self.user_keys.iter().map(|&k| key(k)).collect()),
+            Some(mut names) => UserKeys::Str(
+                self.user_keys
+                    .iter()
+                    .map(|&k| std::mem::take(&mut names[key(k) as usize]))
+                    .collect(),
+            ),
+        };
+        let event_counts =
+            with_codes!(&self.events, codes => count_codes(codes, event_names.len()));
+        EncodedLog {
+            user_offsets: self.user_offsets,
+            times: self.times,
+            events: self.events,
+            source_rows: self.source_rows,
+            event_names,
+            event_counts,
+            user_keys,
+            time_unit,
+            dropped_rows,
+            recycled: Default::default(),
+        }
+    }
+}
+
+impl<C: Code> From<SortedRows<C>> for Sorted {
+    fn from(s: SortedRows<C>) -> Self {
+        Sorted {
+            user_offsets: s.user_offsets,
+            user_keys: s.user_keys,
+            times: s.times,
+            events: C::wrap(s.events),
+            source_rows: s.source_rows,
+        }
+    }
+}
+
+/// Rows per event code.
+fn count_codes<C: Code>(codes: &[C], names: usize) -> Vec<u64> {
+    codes
         .par_chunks(1 << 16)
         .fold(
-            || vec![0u64; event_names.len()],
+            || vec![0u64; names],
             |mut counts, chunk| {
                 for &code in chunk {
-                    counts[code as usize] += 1;
+                    counts[code.index()] += 1;
                 }
                 counts
             },
@@ -158,29 +234,16 @@ pub fn encode(
             a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
             a
         })
-        .unwrap_or_else(|| vec![0u64; event_names.len()]);
-    control.advance(n as u64);
-
-    Ok(EncodedLog {
-        user_offsets: sorted.user_offsets,
-        times: sorted.times,
-        events: sorted.events,
-        source_rows: sorted.source_rows,
-        event_names,
-        event_counts,
-        user_keys,
-        time_unit: unit,
-        dropped_rows,
-    })
+        .unwrap_or_else(|| vec![0u64; names])
 }
 
 /// Cut the rows at every chunk boundary of the key and time columns, so that each piece reads
 /// plain slices.
-fn pieces<'a>(
+fn pieces<'a, C>(
     keys: &'a [Cow<'a, [i64]>],
     times: &'a [Cow<'a, [i64]>],
-    events: &'a [u32],
-) -> Vec<Piece<'a>> {
+    events: &'a [C],
+) -> Vec<Piece<'a, C>> {
     let mut out = Vec::with_capacity(keys.len().max(times.len()));
     let (mut ki, mut ko, mut ti, mut to, mut start) = (0, 0, 0, 0, 0);
     while ki < keys.len() && ti < times.len() {
@@ -414,7 +477,7 @@ mod tests {
                 assert_eq!(a.user_offsets, b.user_offsets);
                 assert_eq!(a.source_rows, b.source_rows);
                 assert_eq!(a.times, b.times);
-                assert_eq!(a.events, b.events);
+                assert_eq!(a.events.to_u32(), b.events.to_u32());
                 assert_eq!(a.event_names, b.event_names);
                 assert_eq!(a.event_counts, b.event_counts);
                 assert_eq!(a.time_unit, b.time_unit);

@@ -11,7 +11,9 @@ use arrow_schema::DataType;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
+use super::codes::{Code, EventCodes};
 use super::columns::{dictionary_chunk, for_each_str, read_ints, ColumnRef};
+use super::sort::big_zeroed;
 use crate::error::{CoreError, Result};
 
 /// Marks a row whose value is null.
@@ -229,7 +231,7 @@ enum ChunkCodes {
 /// null). A dictionary chunk is coded per distinct value and its rows by one table lookup, so a
 /// Parquet column read as a dictionary never hashes a row. Every dictionary value gets a code, used
 /// or not, like the per-row path that codes each value it sees.
-pub(crate) fn code_text_column<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, Vec<String>)> {
+pub(crate) fn code_text_column(column: ColumnRef<'_>) -> Result<(EventCodes, Vec<String>)> {
     let mut interner = Interner::default();
     let mut per_chunk = Vec::with_capacity(column.chunks.len());
     for (index, chunk) in column.chunks.iter().enumerate() {
@@ -267,9 +269,27 @@ pub(crate) fn code_text_column<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, V
     }
     let uniques = interner.uniques;
     let (order, rank) = value_order(&uniques);
-    let ranked = |code: u32| ranked(&rank, code);
-    // Rows are mapped chunk by chunk in parallel, each chunk into its own slice of the output.
-    let mut codes = vec![0u32; column.len()];
+    let names: Vec<String> = order
+        .iter()
+        .map(|&i| uniques[i as usize].to_string())
+        .collect();
+    // A null keeps NULL_CODE, which no narrow type holds: such a log is refused or its rows are
+    // dropped before codes are read, so it may wrap to any value there.
+    let widest = names.len().saturating_sub(1) as u32;
+    let codes = if widest <= u8::MAX as u32 {
+        EventCodes::U8(map_codes(column, per_chunk, &rank))
+    } else if widest <= u16::MAX as u32 {
+        EventCodes::U16(map_codes(column, per_chunk, &rank))
+    } else {
+        EventCodes::U32(map_codes(column, per_chunk, &rank))
+    };
+    Ok((codes, names))
+}
+
+/// Per-row codes in value order, chunk by chunk in parallel, each chunk into its own slice.
+fn map_codes<C: Code>(column: ColumnRef<'_>, per_chunk: Vec<ChunkCodes>, rank: &[u32]) -> Vec<C> {
+    let ranked = |code: u32| C::from_u32(ranked(rank, code));
+    let mut codes = big_zeroed::<C>(column.len());
     let mut slices = Vec::with_capacity(column.chunks.len());
     let mut rest = codes.as_mut_slice();
     for (chunk, coded) in column.chunks.iter().zip(per_chunk) {
@@ -286,15 +306,11 @@ pub(crate) fn code_text_column<'a>(column: ColumnRef<'a>) -> Result<(Vec<u32>, V
                 }
             }
             ChunkCodes::Dictionary(values) => {
-                let table: Vec<u32> = values.into_iter().map(ranked).collect();
+                let table: Vec<C> = values.into_iter().map(ranked).collect();
                 map_dictionary_keys(chunk, &table, out);
             }
         });
-    let names = order
-        .iter()
-        .map(|&i| uniques[i as usize].to_string())
-        .collect();
-    Ok((codes, names))
+    codes
 }
 
 fn dictionary_values(chunk: &ArrayRef) -> Option<&ArrayRef> {
@@ -320,12 +336,13 @@ fn dictionary_values(chunk: &ArrayRef) -> Option<&ArrayRef> {
 }
 
 /// `out[i] = table[key[i]]` for a dictionary chunk; null keys (and keys outside the table, which a
-/// valid Arrow array never has) give `NULL_CODE`.
-fn map_dictionary_keys(chunk: &ArrayRef, table: &[u32], out: &mut [u32]) {
+/// valid Arrow array never has) give `NULL_CODE` (wrapped to the code type).
+fn map_dictionary_keys<C: Code>(chunk: &ArrayRef, table: &[C], out: &mut [C]) {
+    let null = C::from_u32(NULL_CODE);
     macro_rules! map {
         ($t:ty) => {{
             let keys = chunk.as_dictionary::<$t>().keys();
-            let lookup = |k: usize| table.get(k).copied().unwrap_or(NULL_CODE);
+            let lookup = |k: usize| table.get(k).copied().unwrap_or(null);
             match keys.nulls().filter(|n| n.null_count() > 0) {
                 None => {
                     for (o, k) in out.iter_mut().zip(keys.values().iter()) {
@@ -336,11 +353,7 @@ fn map_dictionary_keys(chunk: &ArrayRef, table: &[u32], out: &mut [u32]) {
                     for ((o, k), valid) in
                         out.iter_mut().zip(keys.values().iter()).zip(nulls.iter())
                     {
-                        *o = if valid {
-                            lookup(*k as usize)
-                        } else {
-                            NULL_CODE
-                        };
+                        *o = if valid { lookup(*k as usize) } else { null };
                     }
                 }
             }
@@ -360,4 +373,99 @@ fn map_dictionary_keys(chunk: &ArrayRef, table: &[u32], out: &mut [u32]) {
         DataType::UInt64 => map!(UInt64Type),
         _ => {}
     }
+}
+
+/// One chunk of a text column coded against its own distinct values: the Parquet reader codes
+/// each row group on its own thread and merges the values afterwards ([`merge_values`]).
+pub(crate) struct LocalText {
+    /// Per row: an index into `values` (the chunk holds no nulls).
+    pub codes: EventCodes,
+    pub values: Vec<String>,
+}
+
+/// Code one null-free text chunk (plain or dictionary-encoded) locally. A dictionary chunk keeps
+/// its dictionary as the values, used or not, as [`code_text_column`] does.
+pub(crate) fn code_chunk_locally(name: &str, chunk: &ArrayRef) -> Result<LocalText> {
+    let column = ColumnRef {
+        name,
+        chunks: std::slice::from_ref(chunk),
+    };
+    if let DataType::Dictionary(_, _) = chunk.data_type() {
+        let values = dictionary_values(chunk).ok_or_else(|| column.unsupported(TEXT_EXPECTED))?;
+        if values.null_count() > 0 {
+            // The shared coder skips null values; keep to it rather than invent a name.
+            return Err(column.unsupported("a dictionary without null values"));
+        }
+        let mut names = Vec::with_capacity(values.len());
+        let single = ColumnRef {
+            name,
+            chunks: std::slice::from_ref(values),
+        };
+        for_each_str(single, TEXT_EXPECTED, |_, v| {
+            names.push(v.unwrap_or_default().to_string());
+            Ok(())
+        })?;
+        let identity: Vec<u32> = (0..names.len() as u32).collect();
+        let widest = names.len().saturating_sub(1) as u32;
+        let codes = if widest <= u8::MAX as u32 {
+            EventCodes::U8(dictionary_codes(chunk, &identity))
+        } else if widest <= u16::MAX as u32 {
+            EventCodes::U16(dictionary_codes(chunk, &identity))
+        } else {
+            EventCodes::U32(dictionary_codes(chunk, &identity))
+        };
+        return Ok(LocalText {
+            codes,
+            values: names,
+        });
+    }
+    if !matches!(
+        chunk.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
+        return Err(column.unsupported(TEXT_EXPECTED));
+    }
+    let mut interner = Interner::default();
+    let mut codes = Vec::with_capacity(chunk.len());
+    for_each_str(column, TEXT_EXPECTED, |_, v| {
+        codes.push(interner.code(v)?);
+        Ok(())
+    })?;
+    let values = interner.uniques.iter().map(|v| v.to_string()).collect();
+    let count = interner.uniques.len();
+    Ok(LocalText {
+        codes: EventCodes::narrowest(&codes, count),
+        values,
+    })
+}
+
+fn dictionary_codes<C: Code>(chunk: &ArrayRef, table: &[u32]) -> Vec<C> {
+    let table: Vec<C> = table.iter().map(|&c| C::from_u32(c)).collect();
+    let mut out = vec![C::default(); chunk.len()];
+    map_dictionary_keys(chunk, &table, &mut out);
+    out
+}
+
+/// The values of locally coded chunks (in chunk order) merged into one sorted list, and for each
+/// chunk the global code of each of its local codes: the codes [`code_text_column`] would give.
+pub(crate) fn merge_values(locals: &[&[String]]) -> Result<(Vec<String>, Vec<Vec<u32>>)> {
+    let mut interner = Interner::default();
+    let mut first_seen: Vec<Vec<u32>> = Vec::with_capacity(locals.len());
+    for values in locals {
+        let mut codes = Vec::with_capacity(values.len());
+        for v in values.iter() {
+            codes.push(interner.code(Some(v.as_str()))?);
+        }
+        first_seen.push(codes);
+    }
+    let (order, rank) = value_order(&interner.uniques);
+    let names = order
+        .iter()
+        .map(|&i| interner.uniques[i as usize].to_string())
+        .collect();
+    let remaps = first_seen
+        .into_iter()
+        .map(|codes| codes.into_iter().map(|c| ranked(&rank, c)).collect())
+        .collect();
+    Ok((names, remaps))
 }

@@ -4,16 +4,20 @@
 //! scan over two flat arrays: event codes and timestamps. Users get dense ids `0..U` in the order
 //! of their original keys; `user_keys` maps them back at the edge.
 
+mod codes;
 mod columns;
 mod encode;
 mod keys;
+mod parquet;
 #[cfg(test)]
 mod reference;
 mod sort;
 
+pub use codes::{Code, EventCodes};
 pub use columns::{ColumnRef, TimeUnit};
 pub use encode::{encode, EncodeOptions};
 pub use keys::UserKeys;
+pub use parquet::{encode_parquet, LogColumns};
 
 /// An event log encoded for analysis.
 #[derive(Debug, Clone)]
@@ -22,8 +26,8 @@ pub struct EncodedLog {
     pub user_offsets: Vec<u32>,
     /// Timestamp of each row, in `time_unit`, sorted within each user.
     pub times: Vec<i64>,
-    /// Event code of each row: an index into `event_names`.
-    pub events: Vec<u32>,
+    /// Event code of each row: an index into `event_names`, as narrow as the names allow.
+    pub events: EventCodes,
     /// Row of the original input that each encoded row came from (for property columns).
     pub source_rows: Vec<u32>,
     /// Event names, sorted; codes index this table.
@@ -35,6 +39,8 @@ pub struct EncodedLog {
     pub time_unit: TimeUnit,
     /// Rows of the input skipped because a required column was null (`drop_nulls`).
     pub dropped_rows: u64,
+    /// Arrays of finished funnel runs, reused by the next run.
+    pub recycled: crate::funnel::Recycled,
 }
 
 impl EncodedLog {

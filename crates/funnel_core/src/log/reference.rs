@@ -117,13 +117,14 @@ pub(crate) fn encode(
     Ok(EncodedLog {
         user_offsets,
         times: sorted_times,
-        events: sorted_events,
+        events: sorted_events.into(),
         source_rows,
         event_names,
         event_counts,
         user_keys,
         time_unit: unit,
         dropped_rows,
+        recycled: Default::default(),
     })
 }
 

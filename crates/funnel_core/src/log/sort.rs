@@ -1,314 +1,441 @@
-//! The sort at the heart of encoding: rows ordered by (user key, time, input row), dense user ids
-//! in key order, in a handful of sequential passes.
+//! The encoder's sort: rows by (user key, time, input row), and the users numbered densely in key
+//! order on the way.
 //!
-//! Keys are i64 (integer user keys, or the sorted codes of string keys). One parallel, stable
-//! radix pass scatters every row, carrying its time, event code and input row, into buckets by the
-//! top bits of `key - min`; buckets come out in key order. Each bucket is small enough to sort in
-//! cache, so the rest runs bucket by bucket on all cores: a stable LSD radix sort on the key's
-//! remaining bits, then a stable time sort of each user's run (skipped when already in order).
-//! Nothing is hashed and no row is fetched by random access afterwards.
+//! One stable parallel scatter by the high bits of the key into buckets small enough for L2, then
+//! each bucket on its own: an LSD radix sort on the rest of the key (12 bits a pass), each user's
+//! run put in time order, and the columns written back in place. The columns are the scatter's
+//! output, so the sort needs no space beyond them and a bucket's scratch.
+//!
+//! The scatter is fed part by part (a part is a contiguous range of input rows) by whoever has the
+//! rows: the Arrow encoder from its column chunks, the Parquet reader from each row group as it is
+//! decoded, so a row group's times and events go into the sort while they are still in cache.
 
 use rayon::prelude::*;
 
-/// A row in flight: everything the encoded log keeps about it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Rec {
-    /// `key - min` as an unsigned offset: same order as the key.
-    pub key: u64,
-    pub time: i64,
-    pub row: u32,
-    pub event: u32,
-}
-
-/// Contiguous input rows `start..start + keys.len()` with their keys, times and event codes.
-pub(crate) struct Piece<'a> {
-    pub start: usize,
-    pub keys: &'a [i64],
-    pub times: &'a [i64],
-    pub events: &'a [u32],
-}
+use super::codes::Code;
 
 /// The sorted log, before it becomes an `EncodedLog`.
-pub(crate) struct Sorted {
+pub(crate) struct Sorted<C> {
     pub user_offsets: Vec<u32>,
     /// `key - min` of each user, ascending (add `min` back for the key).
     pub user_keys: Vec<u64>,
     pub times: Vec<i64>,
-    pub events: Vec<u32>,
+    pub events: Vec<C>,
     pub source_rows: Vec<u32>,
 }
 
-/// Rows per bucket to aim for: a bucket and its scratch copy (24 bytes a row each) stay in L2.
-/// Measured at 10M rows on 2 cores: 8k-16k rows per bucket beat 1k-4k, whose scatter writes to
-/// too many places at once.
+/// Rows per bucket to aim for: a bucket's records and their scratch copy (16 bytes a row each
+/// for most keys) stay in L2 beside the other columns' slices.
 const BUCKET_ROWS: usize = 8192;
-/// At most this many buckets (see `BUCKET_ROWS`).
-const MAX_BUCKET_BITS: u32 = 10;
+/// At most this many buckets: more would scatter to too many places at once.
+const MAX_BUCKET_BITS: u32 = 11;
 /// Below this many rows a bucket is sorted by comparison; the radix passes' counters would cost
 /// more than the rows.
 const SMALL_BUCKET: usize = 96;
-/// Bits per in-bucket LSD pass.
-const DIGIT_BITS: u32 = 11;
+/// Bits per in-bucket LSD pass: 4096 counters stay in L1.
+const DIGIT_BITS: u32 = 12;
+/// Runs of one user up to this long are put in time order by insertion.
+const SHORT_RUN: usize = 32;
 
-/// Smallest and largest key of the rows that `keep` admits; `None` if it admits none.
-pub(crate) fn key_range(pieces: &[Piece<'_>], keep: Option<&[bool]>) -> Option<(i64, i64)> {
-    pieces
-        .par_iter()
-        .filter_map(|p| {
-            let mut range: Option<(i64, i64)> = None;
-            match keep {
-                None => {
-                    let min = p.keys.iter().copied().min()?;
-                    let max = p.keys.iter().copied().max()?;
-                    range = Some((min, max));
-                }
-                Some(keep) => {
-                    let keep = &keep[p.start..p.start + p.keys.len()];
-                    for (&k, _) in p.keys.iter().zip(keep).filter(|(_, &v)| v) {
-                        range = Some(match range {
-                            None => (k, k),
-                            Some((lo, hi)) => (lo.min(k), hi.max(k)),
-                        });
-                    }
-                }
-            }
-            range
-        })
-        .reduce_with(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+/// The part of a key below the bucket bits: `u32` when it fits (dense or moderately sparse keys),
+/// which halves the records the bucket sort moves.
+pub(crate) trait Key: Copy + Default + Ord + Send + Sync + 'static {
+    fn from_low(low: u64) -> Self;
+    fn widen(self) -> u64;
 }
 
-/// Sort the rows that `keep` admits (all when `None`) by (key, time, input row). `min` is the
-/// smallest admitted key and `max` the largest; `total` the number of admitted rows (> 0).
-pub(crate) fn sort_rows(
-    pieces: &[Piece<'_>],
-    keep: Option<&[bool]>,
-    (min, max): (i64, i64),
-    total: usize,
-) -> Sorted {
-    let span = max.wrapping_sub(min) as u64;
-    let key_bits = u64::BITS - span.leading_zeros();
-    let wanted = (total / BUCKET_ROWS)
-        .max(1)
-        .next_power_of_two()
-        .trailing_zeros();
-    let bucket_bits = wanted.min(MAX_BUCKET_BITS).min(key_bits);
-    let shift = key_bits - bucket_bits;
-    let n_buckets = 1usize << bucket_bits;
-    // With one bucket `shift` may be 64; the mask then sends every key to bucket 0.
-    let bucket_of = |key: u64| (key >> (shift & 63)) as usize & (n_buckets - 1);
+impl Key for u32 {
+    #[inline(always)]
+    fn from_low(low: u64) -> Self {
+        low as u32
+    }
+    #[inline(always)]
+    fn widen(self) -> u64 {
+        self as u64
+    }
+}
 
-    // Stable parallel scatter: the rows are cut into parts, each part counts its rows per bucket,
-    // and part p writes bucket b after parts 0..p, so every bucket keeps input order.
+impl Key for u64 {
+    #[inline(always)]
+    fn from_low(low: u64) -> Self {
+        low
+    }
+    #[inline(always)]
+    fn widen(self) -> u64 {
+        self
+    }
+}
+
+/// How keys map to buckets, fixed by the smallest and largest key and the number of rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    pub min: i64,
+    pub total: usize,
+    bucket_bits: u32,
+    /// Bits of a key below its bucket's.
+    shift: u32,
+}
+
+impl Layout {
+    /// For `total` (> 0) rows with keys in `min..=max`.
+    pub fn new((min, max): (i64, i64), total: usize) -> Self {
+        let span = max.wrapping_sub(min) as u64;
+        let key_bits = u64::BITS - span.leading_zeros();
+        let wanted = (total / BUCKET_ROWS)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros();
+        let bucket_bits = wanted.min(MAX_BUCKET_BITS).min(key_bits);
+        Layout {
+            min,
+            total,
+            bucket_bits,
+            shift: key_bits - bucket_bits,
+        }
+    }
+
+    /// Whether the bits below the bucket need a `u64`.
+    pub fn wide(&self) -> bool {
+        self.shift > u32::BITS
+    }
+
+    fn n_buckets(&self) -> usize {
+        1 << self.bucket_bits
+    }
+
+    /// With one bucket `shift` may be 64; the mask then sends every key to bucket 0.
+    #[inline(always)]
+    fn bucket_of(&self, offset: u64) -> usize {
+        (offset >> (self.shift & 63)) as usize & (self.n_buckets() - 1)
+    }
+
+    #[inline(always)]
+    fn low_of(&self, offset: u64) -> u64 {
+        if self.shift >= 64 {
+            offset
+        } else {
+            offset & ((1u64 << self.shift) - 1)
+        }
+    }
+
+    /// The offset `key - min` of a key in bucket `bucket` with low bits `low`.
+    fn offset_of(&self, bucket: usize, low: u64) -> u64 {
+        (bucket as u64).checked_shl(self.shift).unwrap_or(0) | low
+    }
+
+    #[inline(always)]
+    fn offset(&self, key: i64) -> u64 {
+        key.wrapping_sub(self.min) as u64
+    }
+
+    /// Rows per bucket among `keys` (those `keep` admits).
+    pub fn histogram(&self, keys: &[i64], keep: Option<&[bool]>) -> Vec<u32> {
+        let mut counts = vec![0u32; self.n_buckets()];
+        match keep {
+            None => {
+                for &key in keys {
+                    counts[self.bucket_of(self.offset(key))] += 1;
+                }
+            }
+            Some(keep) => {
+                for (&key, _) in keys.iter().zip(keep).filter(|(_, &k)| k) {
+                    counts[self.bucket_of(self.offset(key))] += 1;
+                }
+            }
+        }
+        counts
+    }
+}
+
+/// Where one part writes next in each bucket, and where its share of the bucket ends.
+pub(crate) struct Cursor {
+    next: Vec<usize>,
+    end: Vec<usize>,
+}
+
+/// The output columns being filled by the scatter, one part at a time from any thread.
+pub(crate) struct Scatter<K, C> {
+    layout: Layout,
+    bucket_starts: Vec<usize>,
+    keys: Vec<K>,
+    times: Vec<i64>,
+    events: Vec<C>,
+    rows: Vec<u32>,
+    /// Pointers to the columns' buffers, taken once: the vectors never reallocate.
+    out: Out<K, C>,
+}
+
+// SAFETY: the columns are only written through `out`, at disjoint slots handed out by the parts'
+// cursors (see `flush`), and only read after every writer is done (`finish` takes `self`).
+unsafe impl<K: Send, C: Send> Sync for Scatter<K, C> {}
+
+/// Raw pointers into the columns for writes from several threads at disjoint slots.
+struct Out<K, C> {
+    keys: *mut K,
+    times: *mut i64,
+    events: *mut C,
+    rows: *mut u32,
+}
+
+impl<K: Key, C: Code> Scatter<K, C> {
+    /// Columns for `histograms` (one per part, in input order) and each part's cursor: part p
+    /// writes bucket b after parts 0..p, so every bucket keeps input order.
+    pub fn new(layout: Layout, histograms: &[Vec<u32>]) -> (Self, Vec<Cursor>) {
+        let n_buckets = layout.n_buckets();
+        let mut bucket_starts = vec![0usize; n_buckets + 1];
+        let mut cursors: Vec<Cursor> = histograms
+            .iter()
+            .map(|_| Cursor {
+                next: vec![0; n_buckets],
+                end: vec![0; n_buckets],
+            })
+            .collect();
+        let mut next = 0usize;
+        for b in 0..n_buckets {
+            bucket_starts[b] = next;
+            for (p, counts) in histograms.iter().enumerate() {
+                cursors[p].next[b] = next;
+                next += counts[b] as usize;
+                cursors[p].end[b] = next;
+            }
+        }
+        bucket_starts[n_buckets] = next;
+        let total = next;
+        let (mut keys, mut times) = (big_uninit(total), big_uninit(total));
+        let (mut events, mut rows) = (big_uninit(total), big_uninit(total));
+        let out = Out {
+            keys: keys.as_mut_ptr(),
+            times: times.as_mut_ptr(),
+            events: events.as_mut_ptr(),
+            rows: rows.as_mut_ptr(),
+        };
+        let scatter = Scatter {
+            layout: Layout { total, ..layout },
+            bucket_starts,
+            keys,
+            times,
+            events,
+            rows,
+            out,
+        };
+        (scatter, cursors)
+    }
+
+    /// Write one part's rows `(input row, key, time, event)`, in input order. Returns `false`
+    /// (and stops) if the rows do not fit the counts the part's histogram announced.
+    pub fn write(
+        &self,
+        cursor: &mut Cursor,
+        rows: impl Iterator<Item = (u32, i64, i64, C)>,
+    ) -> bool {
+        let layout = self.layout;
+        let out = &self.out;
+        for (row, key, time, event) in rows {
+            let offset = layout.offset(key);
+            let b = layout.bucket_of(offset);
+            let slot = cursor.next[b];
+            if slot >= cursor.end[b] {
+                return false;
+            }
+            // SAFETY: `slot` lies inside this part's share of the bucket (checked above), the
+            // shares of the parts are disjoint sub-ranges of `0..total`, and each column has
+            // capacity `total`; so no slot is written twice or by two threads.
+            unsafe {
+                out.keys.add(slot).write(K::from_low(layout.low_of(offset)));
+                out.times.add(slot).write(time);
+                out.events.add(slot).write(event);
+                out.rows.add(slot).write(row);
+            }
+            cursor.next[b] = slot + 1;
+        }
+        true
+    }
+
+    /// Sort every bucket and number the users, once every part is written. `None` if some part
+    /// wrote fewer rows than its histogram announced.
+    pub fn finish(mut self, cursors: &[Cursor]) -> Option<Sorted<C>> {
+        if cursors.iter().any(|c| c.next != c.end) {
+            return None;
+        }
+        let total = self.layout.total;
+        // SAFETY: every slot of `0..total` belongs to exactly one part's share of one bucket, and
+        // every cursor reached the end of its shares, so every slot was written.
+        unsafe {
+            self.keys.set_len(total);
+            self.times.set_len(total);
+            self.events.set_len(total);
+            self.rows.set_len(total);
+        }
+        Some(self.sort_buckets())
+    }
+
+    fn sort_buckets(self) -> Sorted<C> {
+        let Scatter {
+            layout,
+            bucket_starts,
+            mut keys,
+            mut times,
+            mut events,
+            rows: mut source_rows,
+            ..
+        } = self;
+        let n_buckets = layout.n_buckets();
+        let total = layout.total;
+        let mut t0 = crate::Phase::start();
+        // Each bucket on its own: sort, then count its users.
+        let users_per_bucket: Vec<usize> = {
+            let mut jobs = Vec::with_capacity(n_buckets);
+            let (mut k, mut t, mut e, mut r) = (
+                keys.as_mut_slice(),
+                times.as_mut_slice(),
+                events.as_mut_slice(),
+                source_rows.as_mut_slice(),
+            );
+            for b in 0..n_buckets {
+                let len = bucket_starts[b + 1] - bucket_starts[b];
+                let (kh, kt) = k.split_at_mut(len);
+                let (th, tt) = t.split_at_mut(len);
+                let (eh, et) = e.split_at_mut(len);
+                let (rh, rt) = r.split_at_mut(len);
+                jobs.push(Columns {
+                    keys: kh,
+                    times: th,
+                    events: eh,
+                    rows: rh,
+                });
+                (k, t, e, r) = (kt, tt, et, rt);
+            }
+            jobs.into_par_iter()
+                .with_min_len(8)
+                .map_init(Scratch::default, |scratch, bucket| {
+                    sort_bucket(bucket, scratch, layout.shift)
+                })
+                .collect()
+        };
+
+        t0.lap("buckets");
+        // Users: the first row of every distinct key; every bucket owns its slice of users.
+        let n_users: usize = users_per_bucket.iter().sum();
+        let mut user_offsets = vec![0u32; n_users + 1];
+        let mut user_keys = vec![0u64; n_users];
+        {
+            let mut jobs = Vec::with_capacity(n_buckets);
+            let (mut o, mut u) = (&mut user_offsets[..n_users], user_keys.as_mut_slice());
+            for (b, &users) in users_per_bucket.iter().enumerate() {
+                let (oh, ot) = o.split_at_mut(users);
+                let (uh, ut) = u.split_at_mut(users);
+                let start = bucket_starts[b];
+                jobs.push((b, start, &keys[start..bucket_starts[b + 1]], oh, uh));
+                (o, u) = (ot, ut);
+            }
+            jobs.into_par_iter().with_min_len(8).for_each(
+                |(bucket, start, keys, offsets, users)| {
+                    let mut user = 0;
+                    for (i, &key) in keys.iter().enumerate() {
+                        if i == 0 || key != keys[i - 1] {
+                            offsets[user] = (start + i) as u32;
+                            users[user] = layout.offset_of(bucket, key.widen());
+                            user += 1;
+                        }
+                    }
+                },
+            );
+        }
+        user_offsets[n_users] = total as u32;
+        t0.lap("users");
+        Sorted {
+            user_offsets,
+            user_keys,
+            times,
+            events,
+            source_rows,
+        }
+    }
+}
+
+/// Sort the rows of `pieces` (key, time and event slices of consecutive input rows) that `keep`
+/// admits, by (key, time, input row), with the keys in `range`.
+pub(crate) fn sort_pieces<C: Code>(
+    pieces: &[Piece<'_, C>],
+    keep: Option<&[bool]>,
+    range: (i64, i64),
+    total: usize,
+) -> Sorted<C> {
+    let layout = Layout::new(range, total);
+    if layout.wide() {
+        sort_pieces_with::<u64, C>(pieces, keep, layout)
+    } else {
+        sort_pieces_with::<u32, C>(pieces, keep, layout)
+    }
+}
+
+/// Contiguous input rows `start..start + keys.len()` with their keys, times and event codes.
+pub(crate) struct Piece<'a, C> {
+    pub start: usize,
+    pub keys: &'a [i64],
+    pub times: &'a [i64],
+    pub events: &'a [C],
+}
+
+fn sort_pieces_with<K: Key, C: Code>(
+    pieces: &[Piece<'_, C>],
+    keep: Option<&[bool]>,
+    layout: Layout,
+) -> Sorted<C> {
+    let mut t0 = crate::Phase::start();
     let parts = split_rows(pieces, rayon::current_num_threads() * 4);
     let histograms: Vec<Vec<u32>> = parts
         .par_iter()
         .map(|part| {
-            let mut counts = vec![0u32; n_buckets];
-            visit(pieces, keep, part, |_, key, _, _| {
-                counts[bucket_of(key.wrapping_sub(min) as u64)] += 1;
-            });
+            let mut counts = vec![0u32; layout.n_buckets()];
+            for &(piece, from, to) in part {
+                let p = &pieces[piece];
+                let keep = keep.map(|k| &k[p.start + from..p.start + to]);
+                let part_counts = layout.histogram(&p.keys[from..to], keep);
+                counts
+                    .iter_mut()
+                    .zip(part_counts)
+                    .for_each(|(a, b)| *a += b);
+            }
             counts
         })
         .collect();
-    let mut bucket_starts = vec![0usize; n_buckets + 1];
-    let mut cursors: Vec<Vec<usize>> = vec![vec![0; n_buckets]; parts.len()];
-    let mut next = 0usize;
-    for b in 0..n_buckets {
-        bucket_starts[b] = next;
-        for (p, counts) in histograms.iter().enumerate() {
-            cursors[p][b] = next;
-            next += counts[b] as usize;
-        }
-    }
-    bucket_starts[n_buckets] = next;
-    debug_assert_eq!(next, total);
+    let (scatter, mut cursors) = Scatter::<K, C>::new(layout, &histograms);
     drop(histograms);
-
-    // The scatter writes straight into the output columns (and a column of keys for the bucket
-    // sorts), so no row is copied again after the bucket sorts.
-    let mut keys = big_zeroed::<u64>(total);
-    let mut times = big_zeroed::<i64>(total);
-    let mut events = big_zeroed::<u32>(total);
-    let mut source_rows = big_zeroed::<u32>(total);
-    let out = SharedOut {
-        keys: keys.as_mut_ptr(),
-        times: times.as_mut_ptr(),
-        events: events.as_mut_ptr(),
-        rows: source_rows.as_mut_ptr(),
-    };
-    parts
+    t0.lap("hist");
+    let written = parts
         .par_iter()
         .zip(cursors.par_iter_mut())
-        .for_each(|(part, cursor)| {
-            let out = &out;
-            visit(pieces, keep, part, |row, key, time, event| {
-                let key = key.wrapping_sub(min) as u64;
-                let slot = &mut cursor[bucket_of(key)];
-                // SAFETY: the cursors of the parts cover disjoint slots of `0..total` (prefix sums
-                // of their own counts), so no slot is written twice or concurrently, and every
-                // slot is inside the four vectors of length `total`.
-                unsafe {
-                    out.keys.add(*slot).write(key);
-                    out.times.add(*slot).write(time);
-                    out.events.add(*slot).write(event);
-                    out.rows.add(*slot).write(row as u32);
-                }
-                *slot += 1;
-            });
-        });
-
-    // Each bucket on its own: sort, then count its users.
-    let users_per_bucket: Vec<usize> = {
-        let mut jobs = Vec::with_capacity(n_buckets);
-        let (mut k, mut t, mut e, mut r) = (
-            keys.as_mut_slice(),
-            times.as_mut_slice(),
-            events.as_mut_slice(),
-            source_rows.as_mut_slice(),
-        );
-        for b in 0..n_buckets {
-            let len = bucket_starts[b + 1] - bucket_starts[b];
-            let (kh, kt) = k.split_at_mut(len);
-            let (th, tt) = t.split_at_mut(len);
-            let (eh, et) = e.split_at_mut(len);
-            let (rh, rt) = r.split_at_mut(len);
-            jobs.push(Columns {
-                keys: kh,
-                times: th,
-                events: eh,
-                rows: rh,
-            });
-            (k, t, e, r) = (kt, tt, et, rt);
-        }
-        jobs.into_par_iter()
-            .with_min_len(8)
-            .map_init(
-                || (Vec::new(), Vec::new()),
-                |(a, b), bucket| sort_bucket(bucket, a, b, shift),
-            )
-            .collect()
-    };
-
-    // Users: the first row of every distinct key; every bucket owns its slice of users.
-    let n_users: usize = users_per_bucket.iter().sum();
-    let mut user_offsets = vec![0u32; n_users + 1];
-    let mut user_keys = vec![0u64; n_users];
-    {
-        let mut jobs = Vec::with_capacity(n_buckets);
-        let (mut o, mut u) = (&mut user_offsets[..n_users], user_keys.as_mut_slice());
-        for (b, &users) in users_per_bucket.iter().enumerate() {
-            let (oh, ot) = o.split_at_mut(users);
-            let (uh, ut) = u.split_at_mut(users);
-            let start = bucket_starts[b];
-            jobs.push((start, &keys[start..bucket_starts[b + 1]], oh, uh));
-            (o, u) = (ot, ut);
-        }
-        jobs.into_par_iter()
-            .with_min_len(8)
-            .for_each(|(start, keys, offsets, users)| {
-                let mut user = 0;
-                for (i, &key) in keys.iter().enumerate() {
-                    if i == 0 || key != keys[i - 1] {
-                        offsets[user] = (start + i) as u32;
-                        users[user] = key;
-                        user += 1;
-                    }
-                }
-            });
-    }
-    user_offsets[n_users] = total as u32;
-    Sorted {
-        user_offsets,
-        user_keys,
-        times,
-        events,
-        source_rows,
-    }
+        .all(|(part, cursor)| scatter.write(cursor, part_rows(pieces, keep, part)));
+    // The histograms were taken over the same rows, so the parts always fit.
+    assert!(written, "scatter rows differ from their histogram");
+    t0.lap("scatter");
+    scatter
+        .finish(&cursors)
+        .expect("every part wrote the rows of its histogram")
 }
 
-/// A vector of `len` zeros for a large buffer that is about to be filled. The allocation comes
-/// fresh from the kernel, so its first touch page-faults once per page; asking for huge pages cuts
-/// those faults 512-fold (several tens of milliseconds at ten million rows).
-fn big_zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
-    let v = vec![T::default(); len];
-    advise_huge_pages(v.as_ptr().cast(), len * std::mem::size_of::<T>());
-    v
-}
-
-#[cfg(target_os = "linux")]
-fn advise_huge_pages(ptr: *const u8, bytes: usize) {
-    const HUGE: usize = 2 << 20;
-    if bytes < 4 * HUGE {
-        return;
-    }
-    let start = (ptr as usize).next_multiple_of(HUGE);
-    let end = (ptr as usize + bytes) / HUGE * HUGE;
-    if end > start {
-        // SAFETY: madvise only advises the kernel about memory this vector owns; MADV_HUGEPAGE
-        // never changes its contents. A failure (no THP support) is harmless and ignored.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge_pages(_ptr: *const u8, _bytes: usize) {}
-
-/// One bucket's rows, as slices of the output columns.
-struct Columns<'a> {
-    keys: &'a mut [u64],
-    times: &'a mut [i64],
-    events: &'a mut [u32],
-    rows: &'a mut [u32],
-}
-
-/// Call `f(row, key, time, event)` for every admitted row of one part, in row order.
-#[inline(always)]
-fn visit<F: FnMut(usize, i64, i64, u32)>(
-    pieces: &[Piece<'_>],
-    keep: Option<&[bool]>,
-    part: &[(usize, usize, usize)],
-    mut f: F,
-) {
-    for &(piece, from, to) in part {
+/// The admitted rows of one part as `(input row, key, time, event)`, in row order.
+fn part_rows<'a, C: Code>(
+    pieces: &'a [Piece<'a, C>],
+    keep: Option<&'a [bool]>,
+    part: &'a [(usize, usize, usize)],
+) -> impl Iterator<Item = (u32, i64, i64, C)> + 'a {
+    part.iter().flat_map(move |&(piece, from, to)| {
         let p = &pieces[piece];
-        let (keys, times, events) = (&p.keys[from..to], &p.times[from..to], &p.events[from..to]);
         let rows = p.start + from..p.start + to;
-        match keep {
-            None => {
-                for (((row, &key), &time), &event) in rows.zip(keys).zip(times).zip(events) {
-                    f(row, key, time, event);
-                }
-            }
-            Some(keep) => {
-                let keep = &keep[rows.clone()];
-                for ((((row, &key), &time), &event), _) in rows
-                    .zip(keys)
-                    .zip(times)
-                    .zip(events)
-                    .zip(keep)
-                    .filter(|(_, &k)| k)
-                {
-                    f(row, key, time, event);
-                }
-            }
-        }
-    }
+        let keep = keep.map(|k| &k[rows.clone()]);
+        rows.zip(&p.keys[from..to])
+            .zip(&p.times[from..to])
+            .zip(&p.events[from..to])
+            .enumerate()
+            .filter(move |(i, _)| keep.is_none_or(|k| k[*i]))
+            .map(|(_, (((row, &key), &time), &event))| (row as u32, key, time, event))
+    })
 }
-
-/// The scatter's outputs, written from several threads at disjoint slots.
-struct SharedOut {
-    keys: *mut u64,
-    times: *mut i64,
-    events: *mut u32,
-    rows: *mut u32,
-}
-// SAFETY: only used to write disjoint slots (see the scatter), never to read.
-unsafe impl Sync for SharedOut {}
 
 /// Cut the rows into about `parts` contiguous ranges, each a list of (piece, from, to).
-fn split_rows(pieces: &[Piece<'_>], parts: usize) -> Vec<Vec<(usize, usize, usize)>> {
+fn split_rows<C>(pieces: &[Piece<'_, C>], parts: usize) -> Vec<Vec<(usize, usize, usize)>> {
     let total: usize = pieces.iter().map(|p| p.keys.len()).sum();
     let per_part = total.div_ceil(parts.max(1)).max(1);
     let mut out = vec![Vec::new()];
@@ -331,108 +458,224 @@ fn split_rows(pieces: &[Piece<'_>], parts: usize) -> Vec<Vec<(usize, usize, usiz
     out
 }
 
+/// Smallest and largest key of the rows that `keep` admits; `None` if it admits none.
+pub(crate) fn key_range(keys: &[i64], keep: Option<&[bool]>) -> Option<(i64, i64)> {
+    match keep {
+        None => Some((keys.iter().copied().min()?, keys.iter().copied().max()?)),
+        Some(keep) => keys
+            .iter()
+            .zip(keep)
+            .filter(|(_, &k)| k)
+            .fold(None, |range, (&k, _)| {
+                Some(match range {
+                    None => (k, k),
+                    Some((lo, hi)) => (lo.min(k), hi.max(k)),
+                })
+            }),
+    }
+}
+
+/// A vector of `len` zeros for a large buffer that is about to be filled. The allocation comes
+/// fresh from the kernel, so its first touch page-faults once per page; asking for huge pages cuts
+/// those faults 512-fold where the kernel has them to give.
+pub(crate) fn big_zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
+    let v = vec![T::default(); len];
+    advise_huge_pages(v.as_ptr().cast(), len * std::mem::size_of::<T>());
+    v
+}
+
+/// Room for `len` values, not yet written (no zeroing pass before a pass that writes them all).
+fn big_uninit<T>(len: usize) -> Vec<T> {
+    let v: Vec<T> = Vec::with_capacity(len);
+    advise_huge_pages(v.as_ptr().cast(), len * std::mem::size_of::<T>());
+    v
+}
+
+/// Ask for huge pages on a large buffer that has not been touched yet.
+#[cfg(target_os = "linux")]
+pub(crate) fn advise_huge_pages(ptr: *const u8, bytes: usize) {
+    const HUGE: usize = 2 << 20;
+    if bytes < 4 * HUGE {
+        return;
+    }
+    let start = (ptr as usize).next_multiple_of(HUGE);
+    let end = (ptr as usize + bytes) / HUGE * HUGE;
+    if end > start {
+        // SAFETY: madvise only advises the kernel about memory this vector owns; MADV_HUGEPAGE
+        // never changes its contents. A failure (no THP support) is harmless and ignored.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn advise_huge_pages(_ptr: *const u8, _bytes: usize) {}
+
+/// One bucket's rows, as slices of the output columns.
+struct Columns<'a, K, C> {
+    keys: &'a mut [K],
+    times: &'a mut [i64],
+    events: &'a mut [C],
+    rows: &'a mut [u32],
+}
+
+/// A row in a bucket sort: its low key bits, time, and position in the bucket (= input order).
+#[derive(Debug, Clone, Copy, Default)]
+struct Rec<K> {
+    time: i64,
+    key: K,
+    pos: u32,
+}
+
+/// Per-thread buffers of the bucket sorts, reused from bucket to bucket.
+struct Scratch<K, C> {
+    recs: Vec<Rec<K>>,
+    spare: Vec<Rec<K>>,
+    counts: Vec<u32>,
+    events: Vec<C>,
+    rows: Vec<u32>,
+}
+
+impl<K, C> Default for Scratch<K, C> {
+    fn default() -> Self {
+        Self {
+            recs: Vec::new(),
+            spare: Vec::new(),
+            counts: Vec::new(),
+            events: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+}
+
 /// Sort one bucket by (key, time, input row), given that it is in input-row order and that its
-/// keys differ only in their low `shift` bits. Returns its number of distinct keys.
-fn sort_bucket(
-    bucket: Columns<'_>,
-    recs: &mut Vec<Rec>,
-    scratch: &mut Vec<Rec>,
+/// keys are the low `shift` bits. Returns its number of distinct keys.
+fn sort_bucket<K: Key, C: Code>(
+    bucket: Columns<'_, K, C>,
+    s: &mut Scratch<K, C>,
     shift: u32,
 ) -> usize {
     let len = bucket.keys.len();
     if len == 0 {
         return 0;
     }
-    recs.clear();
-    recs.extend(
-        bucket
-            .keys
-            .iter()
-            .zip(bucket.times.iter())
-            .zip(bucket.events.iter())
-            .zip(bucket.rows.iter())
-            .map(|(((&key, &time), &event), &row)| Rec {
-                key,
+    s.recs.clear();
+    s.recs
+        .extend(bucket.keys.iter().zip(bucket.times.iter()).enumerate().map(
+            |(pos, (&key, &time))| Rec {
                 time,
-                row,
-                event,
-            }),
-    );
+                key,
+                pos: pos as u32,
+            },
+        ));
     if len <= SMALL_BUCKET {
-        // Input rows are unique, so this unstable sort is the stable order.
-        recs.sort_unstable_by_key(|r| (r.key, r.time, r.row));
+        // Positions are unique, so this unstable sort is the stable order.
+        s.recs.sort_unstable_by_key(|r| (r.key, r.time, r.pos));
     } else {
-        radix_by_key(recs, scratch, shift);
-        // Stable LSD leaves each user's rows in input order: sorting a run by (time, row) keeps
-        // ties in input order.
-        let mut start = 0;
-        while start < len {
-            let key = recs[start].key;
-            let mut end = start + 1;
-            while end < len && recs[end].key == key {
-                end += 1;
-            }
-            let run = &mut recs[start..end];
-            if !run.windows(2).all(|w| w[0].time <= w[1].time) {
-                run.sort_unstable_by_key(|r| (r.time, r.row));
-            }
-            start = end;
-        }
+        radix_by_key(&mut s.recs, &mut s.spare, &mut s.counts, shift);
+        order_runs_by_time(&mut s.recs);
     }
+    s.events.clear();
+    s.events.extend_from_slice(bucket.events);
+    s.rows.clear();
+    s.rows.extend_from_slice(bucket.rows);
     let mut users = 0;
-    for (i, r) in recs.iter().enumerate() {
-        if i == 0 || r.key != recs[i - 1].key {
+    let mut previous = None;
+    for (i, r) in s.recs.iter().enumerate() {
+        if previous != Some(r.key) {
             users += 1;
+            previous = Some(r.key);
         }
         bucket.keys[i] = r.key;
         bucket.times[i] = r.time;
-        bucket.events[i] = r.event;
-        bucket.rows[i] = r.row;
+        bucket.events[i] = s.events[r.pos as usize];
+        bucket.rows[i] = s.rows[r.pos as usize];
     }
     users
 }
 
+/// After a stable sort by key, each key's run is in input order; put each run in time order,
+/// keeping input order at equal times.
+fn order_runs_by_time<K: Key>(recs: &mut [Rec<K>]) {
+    let len = recs.len();
+    let mut start = 0;
+    while start < len {
+        let key = recs[start].key;
+        let mut end = start + 1;
+        while end < len && recs[end].key == key {
+            end += 1;
+        }
+        let run = &mut recs[start..end];
+        if !run.windows(2).all(|w| w[0].time <= w[1].time) {
+            if run.len() <= SHORT_RUN {
+                insertion_by_time(run);
+            } else {
+                run.sort_unstable_by_key(|r| (r.time, r.pos));
+            }
+        }
+        start = end;
+    }
+}
+
+/// Stable insertion sort by time: a short run is sorted in a few dozen moves, with no call
+/// overhead of a general sort.
+fn insertion_by_time<K: Copy>(run: &mut [Rec<K>]) {
+    for i in 1..run.len() {
+        let item = run[i];
+        let mut j = i;
+        while j > 0 && run[j - 1].time > item.time {
+            run[j] = run[j - 1];
+            j -= 1;
+        }
+        run[j] = item;
+    }
+}
+
 /// Stable LSD radix sort of a bucket on the low `bits` bits of its keys.
-fn radix_by_key(bucket: &mut [Rec], scratch: &mut Vec<Rec>, bits: u32) {
+fn radix_by_key<K: Key>(
+    recs: &mut Vec<Rec<K>>,
+    spare: &mut Vec<Rec<K>>,
+    counts: &mut Vec<u32>,
+    bits: u32,
+) {
     if bits == 0 {
         return;
     }
     let passes = bits.div_ceil(DIGIT_BITS);
     let digit_bits = bits.div_ceil(passes);
     let mask = (1u64 << digit_bits) - 1;
-    scratch.clear();
-    scratch.resize(bucket.len(), Rec::default());
-    let mut counts = vec![0usize; 1 << digit_bits];
-    let mut in_scratch = false;
+    let len = recs.len();
+    spare.clear();
+    spare.resize(len, Rec::default());
+    counts.clear();
+    counts.resize(1 << digit_bits, 0);
     for pass in 0..passes {
         let at = pass * digit_bits;
-        let (from, to): (&[Rec], &mut [Rec]) = if in_scratch {
-            (&scratch[..], &mut *bucket)
-        } else {
-            (&*bucket, &mut scratch[..])
-        };
+        let digit = |r: &Rec<K>| ((r.key.widen() >> at) & mask) as usize;
         counts.fill(0);
-        for r in from {
-            counts[((r.key >> at) & mask) as usize] += 1;
+        for r in recs.iter() {
+            counts[digit(r)] += 1;
         }
         // A digit every row shares moves nothing.
-        if counts.contains(&from.len()) {
+        if counts.iter().any(|&c| c as usize == len) {
             continue;
         }
-        let mut next = 0;
+        let mut next = 0u32;
         for c in counts.iter_mut() {
             let n = *c;
             *c = next;
             next += n;
         }
-        for r in from {
-            let d = ((r.key >> at) & mask) as usize;
-            to[counts[d]] = *r;
-            counts[d] += 1;
+        for r in recs.iter() {
+            let slot = &mut counts[digit(r)];
+            // SAFETY: the slots are the prefix sums of the digits' counts, so each is below
+            // `len` and taken once; `spare` has `len` elements.
+            unsafe {
+                *spare.get_unchecked_mut(*slot as usize) = *r;
+            }
+            *slot += 1;
         }
-        in_scratch = !in_scratch;
-    }
-    if in_scratch {
-        bucket.copy_from_slice(scratch);
+        std::mem::swap(recs, spare);
     }
 }

@@ -1,0 +1,140 @@
+//! The rows a run can use: those whose event some step (or exclusion) names. A re-run reads the
+//! event codes of a range of rows (a byte each in most logs) and writes the positions of the
+//! relevant ones into a buffer kept per thread, so the per-user machines see only those rows.
+//!
+//! With AVX2 (detected at run time, never assumed at build time) 32 codes are compared at once
+//! against each relevant code; otherwise a branch-free scalar loop does the same.
+
+use crate::log::Code;
+
+/// Which event codes matter to a run, in the forms the extractors need.
+pub(crate) struct Relevant {
+    /// Per event code: whether any step or exclusion names it.
+    table: Vec<bool>,
+    /// The relevant codes, when few enough to compare against directly.
+    few: Option<Vec<u8>>,
+}
+
+/// Up to this many relevant codes are compared one by one with SIMD; more use the table.
+const FEW: usize = 8;
+
+impl Relevant {
+    /// From per-code masks (nonzero: relevant).
+    pub fn new(masks: &[u32]) -> Self {
+        let table: Vec<bool> = masks.iter().map(|&m| m != 0).collect();
+        let codes: Vec<usize> = (0..table.len()).filter(|&c| table[c]).collect();
+        let few = (codes.len() <= FEW && codes.iter().all(|&c| c <= u8::MAX as usize))
+            .then(|| codes.iter().map(|&c| c as u8).collect());
+        Relevant { table, few }
+    }
+
+    /// Append to `out` the rows `first + i` of `codes` whose code is relevant, in order.
+    pub fn extract<C: Code>(&self, codes: &[C], first: usize, out: &mut Vec<u32>) {
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(few), Some(bytes)) = (&self.few, as_bytes(codes)) {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 is available on this CPU (checked just above).
+                unsafe { extract_avx2(bytes, few, first, out) };
+                return;
+            }
+        }
+        self.extract_scalar(codes, first, out);
+    }
+
+    fn extract_scalar<C: Code>(&self, codes: &[C], first: usize, out: &mut Vec<u32>) {
+        let start = out.len();
+        out.resize(start + codes.len() + 1, 0);
+        let mut count = start;
+        for (i, &code) in codes.iter().enumerate() {
+            // Written always, kept only when relevant: no branch to mispredict.
+            out[count] = (first + i) as u32;
+            count += usize::from(self.table.get(code.index()).copied().unwrap_or(false));
+        }
+        out.truncate(count);
+    }
+}
+
+/// Codes of one byte each, seen as bytes.
+fn as_bytes<C: Code>(codes: &[C]) -> Option<&[u8]> {
+    if std::mem::size_of::<C>() != 1 {
+        return None;
+    }
+    // SAFETY: `C` is a one-byte integer type (`u8`), so the slice is `codes.len()` valid bytes.
+    Some(unsafe { std::slice::from_raw_parts(codes.as_ptr().cast::<u8>(), codes.len()) })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn extract_avx2(codes: &[u8], few: &[u8], first: usize, out: &mut Vec<u32>) {
+    use std::arch::x86_64::*;
+    let start = out.len();
+    // Room for every row plus a block's worth of slack; trimmed at the end.
+    out.resize(start + codes.len() + 32, 0);
+    let mut count = start;
+    let wanted: Vec<__m256i> = few.iter().map(|&c| _mm256_set1_epi8(c as i8)).collect();
+    let blocks = codes.len() / 32;
+    let dst = out.as_mut_ptr();
+    for block in 0..blocks {
+        let at = block * 32;
+        // SAFETY: `at + 32 <= codes.len()`; an unaligned load of 32 bytes inside the slice.
+        let v = _mm256_loadu_si256(codes.as_ptr().add(at).cast());
+        let mut hit = _mm256_setzero_si256();
+        for w in &wanted {
+            hit = _mm256_or_si256(hit, _mm256_cmpeq_epi8(v, *w));
+        }
+        let mut bits = _mm256_movemask_epi8(hit) as u32;
+        let base = (first + at) as u32;
+        while bits != 0 {
+            // SAFETY: at most one write per row of the block, and `out` has a slot for every
+            // row, so `count` stays below its length.
+            *dst.add(count) = base + bits.trailing_zeros();
+            count += 1;
+            bits &= bits - 1;
+        }
+    }
+    for (i, &code) in codes.iter().enumerate().skip(blocks * 32) {
+        if few.contains(&code) {
+            out[count] = (first + i) as u32;
+            count += 1;
+        }
+    }
+    out.truncate(count);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_and_scalar_extract_the_same_rows() {
+        let mut x = 7u64;
+        let codes: Vec<u8> = (0..10_007)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 30) as u8
+            })
+            .collect();
+        let mut masks = vec![0u32; 30];
+        for c in [3, 17, 29] {
+            masks[c] = 1;
+        }
+        let relevant = Relevant::new(&masks);
+        let expected: Vec<u32> = (0..codes.len() as u32)
+            .filter(|&i| masks[codes[i as usize] as usize] != 0)
+            .map(|i| i + 5)
+            .collect();
+        let mut fast = vec![99];
+        relevant.extract(&codes, 5, &mut fast);
+        assert_eq!(fast[0], 99);
+        assert_eq!(&fast[1..], &expected[..]);
+        let mut slow = Vec::new();
+        relevant.extract_scalar(&codes, 5, &mut slow);
+        assert_eq!(slow, expected);
+        let wide: Vec<u16> = codes.iter().map(|&c| c as u16).collect();
+        let mut from_wide = Vec::new();
+        relevant.extract(&wide, 5, &mut from_wide);
+        assert_eq!(from_wide, expected);
+    }
+}
