@@ -42,8 +42,14 @@ test-rust:
 test-python: build
 	$(VENV)/bin/pytest -q
 
+# Every benchmark of issue 12, each printing its ratios with PASS / FALL SHORT (about 15 minutes
+# on a quiet machine; the scale run needs ~10 GB free and writes ~2 GB of logs once).
 bench: build
 	$(PY) benchmarks/bench_funnel.py
+	$(PY) benchmarks/bench_funnel_options.py
+	$(PY) benchmarks/bench_audience.py
+	$(PY) benchmarks/bench_plan.py
+	$(PY) benchmarks/bench_scale.py
 
 clean:
 	cargo clean

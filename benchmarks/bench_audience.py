@@ -1,8 +1,12 @@
 """Audience bitmaps beside pyroaring on the same sets: a 4-tag expression with its cardinality,
 profiling one audience against every tag, and serializing every tag (time and bytes).
 
-    .venv/bin/python benchmarks/bench_audience.py              # 10M users, 200 tags
+    .venv/bin/python benchmarks/bench_audience.py              # 1M x 100 tags, then 10M x 200
     .venv/bin/python benchmarks/bench_audience.py --users 1000000 --tags 50
+
+Issue 12's bars, printed with PASS / FALL SHORT: the public ``wb.profile(audience, tags)`` (the
+whole table) at least 3x faster than a pyroaring loop of ``intersection_cardinality`` over the
+same sets, and the 4-tag selection at least as fast as pyroaring.
 
 User keys are 0..N-1, so the exported bitmaps of original keys hold the same values as the
 pyroaring bitmaps and the byte sizes are directly comparable.
@@ -24,6 +28,10 @@ from workbench.audience import Audience
 from workbench.insight import profile
 from workbench.tags import TagStore
 
+TARGET_PROFILE = 3.0  # pyroaring loop / full profile table
+TARGET_SELECT = 1.0  # pyroaring / workbench for the 4-tag selection
+SIZES = ((1_000_000, 100), (10_000_000, 200))
+
 
 def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     best, out = float("inf"), None
@@ -34,14 +42,40 @@ def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     return best, out
 
 
+def best_and_median(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[0], times[len(times) // 2], out
+
+
+def verdict(ratio: float, target: float) -> str:
+    return "PASS" if ratio >= target else "FALL SHORT"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=10_000_000)
-    parser.add_argument("--tags", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--users", type=int, default=None)
+    parser.add_argument("--tags", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=21)
     args = parser.parse_args()
-    n, k = args.users, args.tags
+    sizes = SIZES if args.users is None else ((args.users, args.tags or 100),)
+    lines = []
+    for n, k in sizes:
+        lines += run(n, k, args.repeat)
+        print()
+    print("targets (issue 12):")
+    for line in lines:
+        print("  " + line)
+
+
+def run(n: int, k: int, repeat: int) -> list[str]:
+    """Benchmark one size; returns its target lines."""
     rng = np.random.default_rng(42)
+    print(f"== {n:,} users, {k} tags")
 
     t0 = time.perf_counter()
     events = pa.table(
@@ -73,8 +107,8 @@ def main() -> None:
     picks = [k - 1, int(k * 0.8), int(k * 0.5), int(k * 0.2)]
     expr = f"(t{picks[0]} & t{picks[1]}) | t{picks[2]} - t{picks[3]}"
     a, b, c, d = (bitmaps[p] for p in picks)
-    ours_t, ours_n = best_of(lambda: len(store.select(expr)), args.repeat)
-    roar_t, roar_n = best_of(lambda: len(((a & b) | c) - d), args.repeat)
+    ours_t, ours_med, ours_n = best_and_median(lambda: len(store.select(expr)), repeat)
+    roar_t, roar_med, roar_n = best_and_median(lambda: len(((a & b) | c) - d), repeat)
     assert ours_n == roar_n, (ours_n, roar_n)
     print(f"expression {expr!r}: {ours_n:,} users")
     print(
@@ -91,9 +125,12 @@ def main() -> None:
     def roaring_loop() -> list[tuple[int, int]]:
         return [(aud_bm.intersection_cardinality(t), len(t)) for t in bitmaps]
 
-    counts_t, counts = best_of(native_counts, args.repeat)
-    loop_t, loop = best_of(roaring_loop, args.repeat)
-    prof_t, table = best_of(lambda: profile(audience, store, min_support=0), args.repeat)
+    profile(audience, store, min_support=0)  # the first profile lays the tags out by chunk
+    counts_t, counts = best_of(native_counts, repeat)
+    loop_t, loop_med, loop = best_and_median(roaring_loop, repeat)
+    prof_t, prof_med, table = best_and_median(
+        lambda: profile(audience, store, min_support=0), repeat
+    )
     assert [int(x) for x in counts.reshape(-1, 2)[:, 0]] == [x for x, _ in loop]
     print(f"profile against {k} tags:")
     print(
@@ -106,10 +143,8 @@ def main() -> None:
     )
     assert isinstance(table, pd.DataFrame)
 
-    ser_t, ours = best_of(store.to_bytes, max(1, args.repeat // 2))
-    roar_ser_t, theirs = best_of(
-        lambda: [bm.serialize() for bm in bitmaps], max(1, args.repeat // 2)
-    )
+    ser_t, ours = best_of(store.to_bytes, 3)
+    roar_ser_t, theirs = best_of(lambda: [bm.serialize() for bm in bitmaps], 3)
     ours_bytes = sum(len(v) for v in ours.values())
     theirs_bytes = sum(len(v) for v in theirs)
     same = sum(len(ours[f"t{i}"]) == len(theirs[i]) for i in range(k))
@@ -122,6 +157,16 @@ def main() -> None:
         f"  byte ratio {ours_bytes / theirs_bytes:.4f}   tags with equal size {same}/{k}   "
         f"time ratio (pyroaring / workbench) {roar_ser_t / ser_t:5.2f}x"
     )
+    profile_ratio, select_ratio = loop_t / prof_t, roar_t / ours_t
+    size = f"{n / 1e6:g}M users x {k} tags"
+    return [
+        f"{size}: profile table >= {TARGET_PROFILE:.0f}x pyroaring loop  "
+        f"{profile_ratio:6.2f}x (median {loop_med / prof_med:.2f}x)  "
+        f"{verdict(profile_ratio, TARGET_PROFILE)}",
+        f"{size}: 4-tag selection >= pyroaring           "
+        f"{select_ratio:6.2f}x (median {roar_med / ours_med:.2f}x)  "
+        f"{verdict(select_ratio, TARGET_SELECT)}",
+    ]
 
 
 if __name__ == "__main__":

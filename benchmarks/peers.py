@@ -58,11 +58,14 @@ def _sql_str(s: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # chdb (ClickHouse in-process)
 # ------------------------------------------------------------------------------------------------
-def chdb_funnel_sql(source: str, steps: Sequence[str], window_ms: int, time_expr: str) -> str:
+def chdb_funnel_sql(
+    source: str, steps: Sequence[str], window_ms: int, time_expr: str, mode: str | None = None
+) -> str:
     conds = ", ".join(f"event = {_sql_str(s)}" for s in steps)
+    params = str(int(window_ms)) + (f", {_sql_str(mode)}" if mode else "")
     return f"""
         SELECT level, count() AS users FROM (
-            SELECT user_id, windowFunnel({int(window_ms)})({time_expr}, {conds}) AS level
+            SELECT user_id, windowFunnel({params})({time_expr}, {conds}) AS level
             FROM {source}
             GROUP BY user_id
         )
@@ -132,8 +135,12 @@ class ChdbMemory:
         )
         self.sql = chdb_funnel_sql("bench.events", self.steps, self.window_ms, "t")
 
-    def run(self) -> list[int]:
-        res = self.sess.query(self.sql, "CSV")
+    def run(self, mode: str | None = None) -> list[int]:
+        """The funnel in ClickHouse's default mode, or with one of its mode flags."""
+        sql = self.sql
+        if mode is not None:
+            sql = chdb_funnel_sql("bench.events", self.steps, self.window_ms, "t", mode)
+        res = self.sess.query(sql, "CSV")
         pairs = [line.split(",") for line in str(res).strip().splitlines() if line]
         return _levels_from_pairs(None, len(self.steps), pairs)
 

@@ -76,6 +76,10 @@ class FunnelOutput:
     def step_times(
         self, step: int
     ) -> tuple[pa.UInt32Array, pa.Int64Array, pa.Int64Array, pa.UInt32Array]: ...
+    def attribute(
+        self, row_groups: pa.UInt32Array, missing: int, attribution: int
+    ) -> pa.Int64Array: ...
+    def group_tables(self, groups: pa.Int64Array, n_groups: int) -> dict[str, pa.Array]: ...
 
 def run_funnel(
     log: EncodedLog,

@@ -39,8 +39,10 @@ def _z(confidence: float) -> float:
 
 
 def _p_two_sided(z: np.ndarray) -> np.ndarray:
-    erfc = np.vectorize(math.erfc, otypes=[float])
-    return erfc(np.abs(z) / math.sqrt(2))
+    scaled = np.abs(np.asarray(z, dtype=float)) / math.sqrt(2)
+    return np.array([math.erfc(x) for x in scaled.ravel().tolist()], dtype=float).reshape(
+        scaled.shape
+    )
 
 
 def _check_store(audience: Audience, store: TagStore) -> None:
@@ -88,8 +90,12 @@ def profile(
     else:
         counts = store._native.tag_counts([aud._native, base._native]).to_numpy()
         counts = counts.reshape(-1, 3)[:, :2]
-    a = counts[:, 0].astype(float)
-    cb = counts[:, 1].astype(float)
+    # Support first, then the statistics of the tags shown, then one frame already in order:
+    # a profile is a few hundred rows, so building the table costs more than counting.
+    shown = np.flatnonzero(counts[:, 0] >= _support_threshold(min_support, n1))
+    count = counts[shown, 0].astype(np.int64)
+    base_count = counts[shown, 1].astype(np.int64)
+    a, cb = count.astype(float), base_count.astype(float)
     n0 = n - n1
     p1 = a / n1
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -105,24 +111,22 @@ def profile(
         high = lift * np.exp(z * se)
         pooled = np.sqrt(pb * (1 - pb) * (1 / n1 + (1 / n0 if n0 else np.nan)))
         p_value = _p_two_sided((p1 - p0) / pooled)
-    table = pd.DataFrame(
-        {
-            "tag": store.names,
-            "count": counts[:, 0].astype("int64"),
-            "audience_share": p1,
-            "base_count": counts[:, 1].astype("int64"),
-            "base_share": pb,
-            "tgi": lift * 100,
-            "lift": lift,
-            "lift_low": low,
-            "lift_high": high,
-            "p_value": p_value,
-        }
-    )
-    table = table[table["count"] >= _support_threshold(min_support, n1)]
-    return table.sort_values(["tgi", "count"], ascending=[False, False], kind="stable").reset_index(
-        drop=True
-    )
+    tgi = lift * 100
+    # Highest TGI first, then most users; equal rows keep the store's order (stable).
+    order = np.lexsort((-count, -tgi))
+    columns = {
+        "tag": np.asarray(store.names, dtype=object)[shown[order]],
+        "count": count[order],
+        "audience_share": p1[order],
+        "base_count": base_count[order],
+        "base_share": pb[order],
+        "tgi": tgi[order],
+        "lift": lift[order],
+        "lift_low": low[order],
+        "lift_high": high[order],
+        "p_value": p_value[order],
+    }
+    return pd.DataFrame(columns)
 
 
 def compare(

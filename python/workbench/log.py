@@ -170,6 +170,8 @@ class EventLog:
         # Codes of held-constant property combinations, filled by funnels on first use.
         self._hold_codes: dict[tuple[str, ...], pa.Array] = {}
         self._columns: dict[str, pa.Array] = {}
+        self._property_codes: dict[str, tuple[pa.Array, list[Any]]] = {}
+        self._read_columns: dict[str, pa.ChunkedArray] = {}
 
     @property
     def source(self) -> pa.Table:
@@ -316,6 +318,22 @@ class EventLog:
         return counts.sort_values(ascending=False, kind="stable")
 
     @property
+    def column_names(self) -> list[str]:
+        """Every column of the input, roles and properties."""
+        return list(self._schema.names)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One input column in its original row order; a log read natively from Parquet reads
+        just that column from the file (the first time it is asked for)."""
+        if self._source is None and self._parquet is not None and name in self._schema.names:
+            import pyarrow.parquet as pq
+
+            if name not in self._read_columns:
+                self._read_columns[name] = pq.read_table(self._parquet[0], columns=[name]).column(0)
+            return self._read_columns[name]
+        return self.source.column(name)
+
+    @property
     def property_names(self) -> list[str]:
         """Columns other than user, event, time and session."""
         roles = {self.user_column, self.event_column, self.time_column, self.session_column}
@@ -367,11 +385,25 @@ class EventLog:
         """An input column as one contiguous array (kept: gathers from it are much faster than
         from the chunks a Parquet file arrives in)."""
         if name not in self._columns:
-            column = self.source.column(name)
+            column = self.column(name)
             self._columns[name] = (
                 column.combine_chunks() if column.num_chunks != 1 else (column.chunk(0))
             )
         return self._columns[name]
+
+    def property_codes(self, name: str) -> tuple[pa.Array, list[Any]]:
+        """Every row's value of property ``name`` as a code in the engine's row order (uint32;
+        the number of values for a null) and the values by code. Coded once per property:
+        breakdowns then read only the rows their units are attributed to."""
+        if name not in self._property_codes:
+            column = self.column(name)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            encoded = pc.dictionary_encode(column).combine_chunks()
+            labels = encoded.dictionary.to_pylist()
+            codes = encoded.indices.fill_null(len(labels)).cast(pa.uint32())
+            self._property_codes[name] = (codes.take(self._native.source_rows()), labels)
+        return self._property_codes[name]
 
     @cached_property
     def _source_times(self) -> np.ndarray:

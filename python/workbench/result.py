@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench._names import did_you_mean, listing
 from workbench.exceptions import ColumnNotFoundError, FunnelDefinitionError, SchemaError
@@ -201,33 +200,31 @@ class FunnelResult:
             codes = np.zeros(len(self._unit_levels), dtype=np.int64)
         else:
             codes = np.where(in_group, 0, -1)
-        return self._group_tables(codes, 1)[0]
+        return self._group_frame(codes, 1, every_group=True).drop(columns="_group")
 
-    def _group_tables(self, codes: np.ndarray, n_groups: int) -> list[pd.DataFrame]:
-        """The step table of each group at once (``codes``: a group per unit, -1 for none):
-        one counting pass over the units whatever the number of groups."""
+    def _group_frame(
+        self, codes: np.ndarray, n_groups: int, *, every_group: bool = False
+    ) -> pd.DataFrame:
+        """The step tables of the groups with members (all groups with ``every_group``), one
+        after another in group order, each row's group code in ``_group`` (``codes``: a group
+        per unit, -1 for none). The counting and the time quantiles are one native pass over
+        the units, whatever the number of groups."""
         n = self.n_steps
-        member = codes >= 0
-        clean = member & self._clean
-        in_progress = (self._unit_flags & _IN_PROGRESS) != 0
+        counts = self._output.group_tables(pa.array(codes, pa.int64()), n_groups)
 
-        def per_group_and_level(mask: np.ndarray) -> np.ndarray:
-            slots = codes[mask] * (n + 1) + self._unit_levels[mask]
-            counts = np.bincount(slots, minlength=n_groups * (n + 1))
-            return counts.reshape(n_groups, n + 1)[:, 1:]
+        def grid(name: str, width: int) -> np.ndarray:
+            return counts[name].to_numpy(zero_copy_only=False).reshape(n_groups, width)
 
-        masks = self._unit_reached[clean]
-        clean_codes = codes[clean]
-        reached = np.stack(
-            [
-                np.bincount(clean_codes, weights=(masks >> k) & 1, minlength=n_groups)
-                for k in range(n)
-            ],
-            axis=1,
-        ).astype(np.int64)
-        at_level = per_group_and_level(clean)
-        open_at = per_group_and_level(clean & in_progress)
-        excluded_at = per_group_and_level(member & ~self._clean)
+        reached = grid("reached", n).astype(np.int64)
+        at_level, open_at = grid("at_level", n + 1), grid("open_at", n + 1)
+        excluded_at = grid("excluded_at", n + 1)
+        present = (
+            np.arange(n_groups)
+            if every_group
+            else np.flatnonzero(at_level.sum(axis=1) + excluded_at.sum(axis=1) > 0)
+        )
+        reached, at_level = reached[present], at_level[present, 1:]
+        open_at, excluded_at = open_at[present, 1:].copy(), excluded_at[present, 1:]
         with np.errstate(divide="ignore", invalid="ignore"):
             first = reached[:, :1].astype(float)
             first[first == 0] = np.nan
@@ -235,53 +232,26 @@ class FunnelResult:
             previous = np.concatenate([reached[:, :1], reached[:, :-1]], axis=1).astype(float)
             previous[previous == 0] = np.nan
             from_previous = reached / previous
-        dropped = at_level - open_at
+        dropped = (at_level - open_at).astype(np.int64)
         dropped[:, -1] = 0
         open_at[:, -1] = 0
-        times = self._time_quantiles(codes, clean, n_groups)
-        tables = []
-        for group in range(n_groups):
-            columns: dict[str, Any] = {
-                "step": np.arange(1, n + 1),
-                "label": self.labels,
-                self.counted: reached[group],
-                "conversion_from_previous": from_previous[group],
-                "conversion_from_first": from_first[group],
-                "dropped": dropped[group].astype("int64"),
-                "in_progress": open_at[group].astype("int64"),
-            }
-            if self.funnel.exclusions:
-                columns["excluded"] = excluded_at[group].astype("int64")
-            table = pd.DataFrame(columns)
-            for name in _TIME_COLUMNS:
-                table[name] = pd.to_timedelta(times[name][group], unit=self.log.time_unit)
-            tables.append(table)
-        return tables
-
-    def _time_quantiles(
-        self, codes: np.ndarray, clean: np.ndarray, n_groups: int
-    ) -> dict[str, np.ndarray]:
-        """Median and p90 of the times to each step, per group (NaN where nobody reached it)."""
-        out = {name: np.full((n_groups, self.n_steps), np.nan) for name in _TIME_COLUMNS}
-        for step in range(2, self.n_steps + 1):
-            units, to_first, to_previous, _ = self._step_times[step - 2]
-            keep = clean[units]
-            if not keep.any():
-                continue
-            frame = pd.DataFrame(
-                {
-                    "group": codes[units[keep]],
-                    "first": to_first[keep],
-                    "previous": to_previous[keep],
-                }
-            )
-            # Linear interpolation, as np.percentile, computed per group in one pass.
-            quantiles = frame.groupby("group").quantile([0.5, 0.9])
-            for (group, q), row in quantiles.iterrows():
-                prefix = "median" if q == 0.5 else "p90"
-                out[f"{prefix}_time_from_first"][group, step - 1] = row["first"]
-                out[f"{prefix}_time_from_previous"][group, step - 1] = row["previous"]
-        return out
+        columns: dict[str, Any] = {
+            "_group": np.repeat(present, n),
+            "step": np.tile(np.arange(1, n + 1), len(present)),
+            "label": self.labels * len(present),
+            self.counted: reached.ravel(),
+            "conversion_from_previous": from_previous.ravel(),
+            "conversion_from_first": from_first.ravel(),
+            "dropped": dropped.ravel(),
+            "in_progress": open_at.ravel().astype(np.int64),
+        }
+        if self.funnel.exclusions:
+            columns["excluded"] = excluded_at.ravel().astype(np.int64)
+        table = pd.DataFrame(columns)
+        for name in _TIME_COLUMNS:
+            values = grid(name, n)[present].ravel()
+            table[name] = pd.to_timedelta(values, unit=self.log.time_unit)
+        return table
 
     def breakdown(
         self,
@@ -312,20 +282,14 @@ class FunnelResult:
         groups = pd.Index(labels, dtype=object)
         if top is not None:
             codes, groups = _keep_top(codes, groups, self._clean, top)
-        present = np.unique(codes[codes >= 0])
-        tables = self._group_tables(codes, len(groups))
-        frames = []
-        for code in present:
-            table = tables[code]
-            table.insert(0, by, groups[code])
-            frames.append(table)
-        if not frames:
-            empty = self._step_table(np.zeros(len(self._unit_levels), dtype=bool)).head(0)
+        table = self._group_frame(codes, len(groups))
+        if not len(table):
+            empty = table.drop(columns="_group")
             empty.insert(0, by, pd.Series(dtype=object))
             return with_confidence(empty)
-        return with_confidence(
-            _ordered_groups(pd.concat(frames, ignore_index=True), by, self.counted)
-        )
+        labels = np.asarray(groups, dtype=object)[table.pop("_group").to_numpy()]
+        table.insert(0, by, labels)
+        return with_confidence(_ordered_groups(table, by, self.counted))
 
     def _segment_breakdown(self, segments: Mapping[str, Audience]) -> pd.DataFrame:
         frames = []
@@ -339,24 +303,19 @@ class FunnelResult:
             raise FunnelDefinitionError("breakdown by segments needs at least one segment")
         return with_confidence(pd.concat(frames, ignore_index=True))
 
-    def _attribution_rows(self, attribution: str | int) -> np.ndarray:
-        """Input row whose property value each unit is attributed to (``_NO_ROW``: none)."""
+    def _attribution(self, attribution: str | int) -> int:
+        """The engine's attribution code: 0 first touch, -1 last touch, k step k."""
         if attribution == "first_touch":
-            return self._entry_rows
+            return 0
         if attribution == "last_touch":
-            return self._last_rows
+            return -1
         if isinstance(attribution, (int, np.integer)) and not isinstance(attribution, bool):
             step = int(attribution)
             if not 1 <= step <= self.n_steps:
                 raise FunnelDefinitionError(
                     f"attribution step must be between 1 and {self.n_steps}; got {step}"
                 )
-            if step == 1:
-                return self._entry_rows
-            rows = np.full(len(self._unit_levels), _NO_ROW, dtype=np.uint32)
-            units, _, _, step_rows = self._step_times[step - 2]
-            rows[units] = step_rows
-            return rows
+            return step
         raise FunnelDefinitionError(
             f"attribution must be 'first_touch', 'last_touch' or a step number; got {attribution!r}"
         )
@@ -370,27 +329,18 @@ class FunnelResult:
     ) -> tuple[np.ndarray, list[Any]]:
         """A group code per unit and the group labels; a unit with no value gets the code of
         ``"(missing)"`` (the caller leaves out units that never entered)."""
-        n_units = len(self._unit_levels)
         if users is None:
-            source = self.log.source
-            if by not in source.column_names:
+            if by not in self.log.column_names:
                 raise ColumnNotFoundError(
                     f"cannot break down by {by!r}: it is not a column of the log;"
                     f"{did_you_mean(by, self.log.property_names)} the properties are "
                     f"{listing(self.log.property_names)}"
                 )
-            rows = self._attribution_rows(attribution)
-            has_row = rows != _NO_ROW
-            picked = self.log.property_column(by).take(pa.array(rows[has_row]))
-            if pa.types.is_dictionary(picked.type):
-                picked = picked.cast(picked.type.value_type)
-            # Arrow codes the values in one hashed pass; no Python object per unit.
-            encoded = pc.dictionary_encode(picked)
-            labels = encoded.dictionary.to_pylist()
-            missing = len(labels)
-            codes = np.full(n_units, missing, dtype=np.int64)
-            codes[has_row] = encoded.indices.fill_null(missing).to_numpy(zero_copy_only=False)
-            return codes, [*labels, MISSING]
+            # The log codes the column once, in its row order; the engine reads each unit's
+            # code at its attributed row (-1 for units that never entered, as breakdowns want).
+            row_codes, labels = self.log.property_codes(by)
+            units = self._output.attribute(row_codes, len(labels), self._attribution(attribution))
+            return units.to_numpy(zero_copy_only=False, writable=True), [*labels, MISSING]
         key = on or self.log.user_column
         for column in (key, by):
             if column not in users.columns:

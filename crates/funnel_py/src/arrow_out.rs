@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, StringArray, UInt32Array, UInt8Array};
+use arrow_array::{
+    ArrayRef, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array, UInt8Array,
+};
 use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
@@ -29,4 +31,12 @@ pub fn strings(py: Python<'_>, values: &[String]) -> PyResult<Py<PyAny>> {
             values.iter().map(String::as_str),
         )),
     )
+}
+
+pub fn u64s(py: Python<'_>, values: Vec<u64>) -> PyResult<Py<PyAny>> {
+    to_pyarrow(py, Arc::new(UInt64Array::from(values)))
+}
+
+pub fn f64s(py: Python<'_>, values: Vec<f64>) -> PyResult<Py<PyAny>> {
+    to_pyarrow(py, Arc::new(Float64Array::from(values)))
 }

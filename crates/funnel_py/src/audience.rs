@@ -607,7 +607,7 @@ impl PyTagStore {
         let store = self.inner.clone();
         let counts = py.detach(|| {
             let refs: Vec<&Audience> = inners.iter().map(|a| a.as_ref()).collect();
-            insight::tag_counts(&refs, store.bitmaps())
+            insight::tag_counts(&refs, &store)
         });
         arrow_out::to_pyarrow(py, Arc::new(UInt64Array::from(counts)))
     }

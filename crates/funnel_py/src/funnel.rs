@@ -1,7 +1,7 @@
 //! `workbench._core.run_funnel` and the arrays it leaves behind.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::UInt32Type;
+use arrow_array::types::{Int64Type, UInt32Type};
 use arrow_array::Array;
 use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType;
@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use funnel_core::funnel::{
     run_analysis as core_analysis, run_funnel as core_run, AnalysisConditions, AnalysisSpec,
-    Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder, NO_HOLD,
-    NO_ROW,
+    Attribution, Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder,
+    NO_HOLD, NO_ROW,
 };
 use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use pyo3_arrow::PyArray;
 
 use crate::arrow_out;
@@ -106,6 +107,76 @@ impl PyFunnelOutput {
             .transpose()
     }
 
+    /// The group of each unit (int64): `row_groups[row]` (uint32 per encoded row, see
+    /// `EventLog.property_codes`) at the unit's attributed row, `missing` where it has none, -1
+    /// where the unit never did step 1. `attribution`: 0 first touch, -1 last touch, k step k.
+    fn attribute(
+        &self,
+        py: Python<'_>,
+        row_groups: PyArray,
+        missing: u32,
+        attribution: i64,
+    ) -> PyResult<Py<PyAny>> {
+        let codes = uint32_values("property codes", &row_groups)?;
+        let how = match attribution {
+            0 => Attribution::FirstTouch,
+            -1 => Attribution::LastTouch,
+            k if k >= 1 => Attribution::Step(k as usize),
+            other => {
+                return Err(FunnelDefinitionError::new_err(format!(
+                    "attribution must be first touch (0), last touch (-1) or a step; got {other}"
+                )))
+            }
+        };
+        let groups = py
+            .detach(|| self.inner.attribute(codes, missing, how, self.steps))
+            .map_err(to_py)?;
+        arrow_out::i64s(py, groups)
+    }
+
+    /// The step table of every group as arrays (see `funnel_core::funnel::GroupTables`):
+    /// `groups` is an int64 group per unit (negative: in none), below `n_groups`.
+    fn group_tables<'py>(
+        &self,
+        py: Python<'py>,
+        groups: PyArray,
+        n_groups: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let array = groups.array();
+        if array.data_type() != &DataType::Int64 {
+            return Err(FunnelDefinitionError::new_err(format!(
+                "group codes must be int64, got {}",
+                array.data_type()
+            )));
+        }
+        let codes = array.as_primitive::<Int64Type>().values();
+        let tables = py
+            .detach(|| self.inner.group_tables(codes, n_groups, self.steps))
+            .map_err(to_py)?;
+        let out = PyDict::new(py);
+        out.set_item("reached", arrow_out::u64s(py, tables.reached)?)?;
+        out.set_item("at_level", arrow_out::u64s(py, tables.at_level)?)?;
+        out.set_item("open_at", arrow_out::u64s(py, tables.open_at)?)?;
+        out.set_item("excluded_at", arrow_out::u64s(py, tables.excluded_at)?)?;
+        out.set_item(
+            "median_time_from_first",
+            arrow_out::f64s(py, tables.median_from_first)?,
+        )?;
+        out.set_item(
+            "p90_time_from_first",
+            arrow_out::f64s(py, tables.p90_from_first)?,
+        )?;
+        out.set_item(
+            "median_time_from_previous",
+            arrow_out::f64s(py, tables.median_from_previous)?,
+        )?;
+        out.set_item(
+            "p90_time_from_previous",
+            arrow_out::f64s(py, tables.p90_from_previous)?,
+        )?;
+        Ok(out)
+    }
+
     /// (units, from_start, from_previous, rows) for step `step` (2..=N).
     #[allow(clippy::type_complexity)]
     fn step_times(
@@ -195,6 +266,18 @@ fn filters(row_filters: &[(usize, PyArray)]) -> PyResult<Vec<(usize, BooleanBuff
         .iter()
         .map(|(step, array)| Ok((*step, boolean_values(*step, array)?)))
         .collect()
+}
+
+/// The values of a uint32 array without nulls.
+fn uint32_values<'a>(what: &str, array: &'a PyArray) -> PyResult<&'a [u32]> {
+    let array = array.array();
+    if array.data_type() != &DataType::UInt32 || array.null_count() > 0 {
+        return Err(FunnelDefinitionError::new_err(format!(
+            "{what} must be uint32 without nulls, got {}",
+            array.data_type()
+        )));
+    }
+    Ok(array.as_primitive::<UInt32Type>().values())
 }
 
 /// Hold codes per encoded row (log order): uint32 with nulls for missing values.

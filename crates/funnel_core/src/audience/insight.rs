@@ -3,23 +3,37 @@
 //! done by the caller (Python, vectorized).
 
 use rayon::prelude::*;
-use roaring::RoaringBitmap;
 
+use super::chunks::spread;
 use super::set::Audience;
+use super::tags::TagStore;
 use crate::error::{CoreError, Result};
 use crate::log::EncodedLog;
 
 /// Per tag: (users of the tag inside each audience..., users of the tag overall).
 /// `counts[t * (k + 1) + j]` is |tag t ∩ audience j| for j < k and |tag t| for j = k.
-pub fn tag_counts(audiences: &[&Audience], tags: &[RoaringBitmap]) -> Vec<u64> {
-    tags.par_iter()
-        .flat_map_iter(|tag| {
-            audiences
-                .iter()
-                .map(move |a| a.bits().intersection_len(tag))
-                .chain(std::iter::once(tag.len()))
-        })
-        .collect()
+pub fn tag_counts(audiences: &[&Audience], store: &TagStore) -> Vec<u64> {
+    let index = store.chunk_index();
+    let k = audiences.len();
+    let mut counts = vec![0u64; store.len() * (k + 1)];
+    for (t, tag) in store.bitmaps().iter().enumerate() {
+        counts[t * (k + 1) + k] = tag.len();
+    }
+    SPREAD.with_borrow_mut(|dense| {
+        for (j, audience) in audiences.iter().enumerate() {
+            // Each audience once as plain bits, in a buffer kept across calls.
+            spread(audience.bits(), store.universe(), dense);
+            for (t, hits) in index.intersections(dense).into_iter().enumerate() {
+                counts[t * (k + 1) + j] = hits;
+            }
+        }
+    });
+    counts
+}
+
+thread_local! {
+    /// The bits of the audience being profiled.
+    static SPREAD: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Per event code: how many distinct users of each audience did it at least once.
@@ -109,9 +123,12 @@ mod tests {
     fn tag_counts_are_intersections_then_totals() {
         let a = Audience::from_ids(&[0, 1, 2], 10).unwrap();
         let b = Audience::from_ids(&[5], 10).unwrap();
-        let tags: Vec<RoaringBitmap> =
-            vec![[1u32, 2, 5, 9].into_iter().collect(), RoaringBitmap::new()];
-        assert_eq!(tag_counts(&[&a, &b], &tags), vec![2, 1, 4, 0, 0, 0]);
+        let mut store = TagStore::new(10);
+        store
+            .add("t", Audience::from_ids(&[1, 2, 5, 9], 10).unwrap())
+            .unwrap();
+        store.add("empty", Audience::empty(10)).unwrap();
+        assert_eq!(tag_counts(&[&a, &b], &store), vec![2, 1, 4, 0, 0, 0]);
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //! - [`build`]: audiences from funnel levels and from behaviour in the log.
 //! - [`keys`]: original keys to dense ids and back.
 //! - [`tags`]: the [`TagStore`] and its compiled selection programs.
-//! - [`insight`]: profile / compare / overlap counts, one parallel call each.
+//! - [`insight`]: profile / compare / overlap counts, one parallel call each; profiles count
+//!   against tags laid out by chunk (`chunks`).
 //! - [`formats`]: portable Roaring (32/64-bit), ClickHouse `groupBitmap`, Doris/StarRocks `BITMAP`.
 //! - [`persist`]: the file format for saved audiences and tag stores.
 
 pub mod build;
+mod chunks;
 pub mod formats;
 pub mod insight;
 pub mod keys;

@@ -6,6 +6,9 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
+use std::sync::OnceLock;
+
+use super::chunks::ChunkIndex;
 use super::set::{from_sorted, Audience};
 use crate::error::{CoreError, Result};
 
@@ -15,6 +18,8 @@ pub struct TagStore {
     names: Vec<String>,
     bits: Vec<RoaringBitmap>,
     index: FxHashMap<String, usize>,
+    /// The tags by chunk for profiles, built on the first profile after a change.
+    chunks: OnceLock<ChunkIndex>,
 }
 
 /// One instruction of a compiled selection (postfix order).
@@ -59,6 +64,11 @@ impl TagStore {
         &self.bits
     }
 
+    /// The tags laid out for counting (see `chunks`).
+    pub(crate) fn chunk_index(&self) -> &ChunkIndex {
+        self.chunks.get_or_init(|| ChunkIndex::new(&self.bits))
+    }
+
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
     }
@@ -88,6 +98,7 @@ impl TagStore {
         self.index.insert(name.to_string(), self.names.len());
         self.names.push(name.to_string());
         self.bits.push(audience.into_bits());
+        self.chunks = OnceLock::new();
         Ok(())
     }
 
@@ -98,6 +109,7 @@ impl TagStore {
         };
         self.names.remove(i);
         self.bits.remove(i);
+        self.chunks = OnceLock::new();
         for v in self.index.values_mut() {
             if *v > i {
                 *v -= 1;
@@ -172,6 +184,7 @@ impl TagStore {
             self.names.push(name.clone());
             self.bits.push(bits);
         }
+        self.chunks = OnceLock::new();
         Ok(())
     }
 

@@ -13,6 +13,7 @@
 mod analysis;
 mod any_order;
 mod chain;
+mod groups;
 mod matching;
 mod open_window;
 mod ordered;
@@ -24,6 +25,7 @@ mod steps;
 mod window_funnel;
 
 pub use analysis::{run_analysis, AnalysisConditions, NO_HOLD};
+pub use groups::{Attribution, GroupTables};
 pub use open_window::window_open;
 pub use output::{FunnelOutput, Recycled, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
 pub use run::run_funnel;
