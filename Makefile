@@ -31,10 +31,15 @@ $(VENV)/.built: $(STAMP) $(RUST_SOURCES)
 	$(VENV)/bin/maturin develop --release --quiet
 	touch $@
 
-lint: $(STAMP)
+# Style, the layering contracts (pyproject.toml), types, and the native stubs against the module.
+lint: build
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(VENV)/bin/ruff check python tests benchmarks
+	$(VENV)/bin/ruff check python tests benchmarks conftest.py
+	$(VENV)/bin/ruff format --check python tests benchmarks conftest.py
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
+	$(VENV)/bin/python -m mypy.stubtest workbench._core --mypy-config-file pyproject.toml
 
 test-rust:
 	cargo test -p funnel_core --quiet

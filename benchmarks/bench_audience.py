@@ -20,9 +20,7 @@ import pyarrow as pa
 import pyroaring
 
 import workbench as wb
-from workbench.audience import Audience
-from workbench.insight import profile
-from workbench.tags import TagStore
+from workbench.audience import Audience, TagStore, profile
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
@@ -62,7 +60,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for i, d in enumerate(densities):
         ids = np.flatnonzero(rng.random(n) < d).astype(np.uint32)
-        store.add(f"t{i}", Audience(log, wb._core.audience_from_ids(log._native, pa.array(ids))))
+        store.add(f"t{i}", Audience(log, wb._core.audience_from_ids(log.encoded, pa.array(ids))))
         bitmaps.append(pyroaring.BitMap(ids))
     print(
         f"{k} tags (densities {densities[0]:.1%}..{densities[-1]:.0%}) built in "
@@ -86,7 +84,7 @@ def main() -> None:
     aud_bm = ((a & b) | c) - d
 
     def native_counts() -> np.ndarray:
-        return store._native.tag_counts([audience._native]).to_numpy()
+        return store.counts([audience])
 
     def roaring_loop() -> list[tuple[int, int]]:
         return [(aud_bm.intersection_cardinality(t), len(t)) for t in bitmaps]

@@ -1,7 +1,7 @@
 """Time the demo generator and the tracking-plan checks on about ten million events.
 
-    .venv/bin/python benchmarks/bench_plan.py            # ~10M events
-    .venv/bin/python benchmarks/bench_plan.py 1000000    # n_users (1M users ≈ 24M events)
+.venv/bin/python benchmarks/bench_plan.py            # ~10M events
+.venv/bin/python benchmarks/bench_plan.py 1000000    # n_users (1M users ≈ 24M events)
 """
 
 from __future__ import annotations

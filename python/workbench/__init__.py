@@ -17,16 +17,25 @@ The public API in one screen::
 
     plan = wb.TrackingPlan.infer(log)             # draft tracking plan; plan.validate(log)
     demo = wb.datasets.ecommerce()                # seeded demo shop with stories to discover
+
+Where each concept lives: :mod:`workbench.log` (the event log), :mod:`workbench.funnel`
+(definition, engine, outcomes, result), :mod:`workbench.audience` (sets, tags, selection,
+insight, export), :mod:`workbench.plan` (tracking plan), :mod:`workbench.stats` (intervals and
+tests on counts), :mod:`workbench.exceptions` (every error).
+
+>>> wb.__version__ == wb._core.__version__
+True
 """
 
-from workbench import datasets, exceptions
-from workbench.audience import Audience
-from workbench.funnel import Exclusion, Funnel, FunnelResult, Step
-from workbench.insight import compare, overlap, profile
+from workbench import _core, datasets, exceptions, stats
+from workbench.audience import Audience, TagStore, compare, overlap, profile
+from workbench.exceptions import PlanError
+from workbench.funnel import Exclusion, Funnel, FunnelOutcomes, FunnelResult, Step
 from workbench.log import EventLog
-from workbench.plan import CoverageReport, PlanError, TrackingPlan, ValidationReport, with_coverage
+from workbench.plan import CoverageReport, TrackingPlan, ValidationReport, with_coverage
 from workbench.predicates import col
-from workbench.tags import TagStore
+
+__version__: str = _core.__version__
 
 __all__ = [
     "Audience",
@@ -34,19 +43,20 @@ __all__ = [
     "EventLog",
     "Exclusion",
     "Funnel",
+    "FunnelOutcomes",
     "FunnelResult",
     "PlanError",
     "Step",
     "TagStore",
     "TrackingPlan",
     "ValidationReport",
+    "__version__",
     "col",
     "compare",
     "datasets",
     "exceptions",
     "overlap",
     "profile",
+    "stats",
     "with_coverage",
 ]
-
-__version__ = "0.1.0"

@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -26,10 +26,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench import _core, _progress
-from workbench._names import did_you_mean, listing
-from workbench.exceptions import ColumnNotFoundError, EmptyLogError, SchemaError
+from workbench._arrow import decoded
+from workbench._names import did_you_mean, listing, plain
+from workbench.exceptions import (
+    ArgumentError,
+    ColumnNotFoundError,
+    EmptyLogError,
+    FunnelDefinitionError,
+    SchemaError,
+)
 
-__all__ = ["EventLog"]
+__all__ = ["EventLog", "check_user_table", "column_times", "find_column", "to_arrow_table"]
+
+TimeUnit = Literal["s", "ms", "us", "ns"]
+"""The units the engine keeps time in (that of the log's time column)."""
 
 # Names tried, in order, when a role's column is not given.
 USER_COLUMNS = ("user_id", "user", "distinct_id", "person_id", "customer_id", "uid")
@@ -49,7 +59,7 @@ def to_arrow_table(data: Any) -> pa.Table:
     if isinstance(data, pd.DataFrame):
         return pa.Table.from_pandas(data, preserve_index=False)
     if isinstance(data, (str, os.PathLike)):
-        raise TypeError(
+        raise ArgumentError(
             "EventLog takes data; for files use EventLog.from_parquet(path) "
             "or EventLog.from_csv(path)"
         )
@@ -62,13 +72,15 @@ def to_arrow_table(data: Any) -> pa.Table:
         if callable(convert):
             result = convert()
             return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
-    raise TypeError(
+    raise ArgumentError(
         f"cannot read an event log from {type(data).__name__}; pass a pandas or Polars "
         "DataFrame, a pyarrow Table/RecordBatch, or any object with the Arrow PyCapsule interface"
     )
 
 
-def _pick(table: pa.Table, role: str, given: str | None, candidates: Sequence[str]) -> str:
+def find_column(table: pa.Table, role: str, given: str | None, candidates: Sequence[str]) -> str:
+    """The column that plays ``role`` (user, event, time...): ``given`` if named, else the first
+    of ``candidates`` the table has; a :class:`ColumnNotFoundError` lists the columns otherwise."""
     names = table.column_names
     if given is not None:
         if given not in names:
@@ -122,11 +134,11 @@ class EventLog:
         table = to_arrow_table(data)
         if table.num_rows == 0:
             raise EmptyLogError("the event log is empty (no rows)")
-        self.user_column = _pick(table, "user", user, USER_COLUMNS)
-        self.event_column = _pick(table, "event", event, EVENT_COLUMNS)
-        self.time_column = _pick(table, "time", time, TIME_COLUMNS)
+        self.user_column = find_column(table, "user", user, USER_COLUMNS)
+        self.event_column = find_column(table, "event", event, EVENT_COLUMNS)
+        self.time_column = find_column(table, "time", time, TIME_COLUMNS)
         if session is not None:
-            self.session_column: str | None = _pick(table, "session", session, ())
+            self.session_column: str | None = find_column(table, "session", session, ())
         else:
             self.session_column = next(
                 (c for c in SESSION_COLUMNS if c in table.column_names), None
@@ -135,12 +147,12 @@ class EventLog:
         if len(set(roles)) < 3:
             raise SchemaError(f"user, event and time must be different columns; got {roles}")
         self.source: pa.Table = table
-        # Codes of held-constant property combinations, filled by funnels on first use.
-        self._hold_codes: dict[tuple[str, ...], pa.Array] = {}
+        # Kept per log because the log never changes: a re-run reuses them.
         self._columns: dict[str, pa.Array] = {}
+        self._group_codes: dict[tuple[str, ...], pa.Array] = {}
         callback = _progress.resolve(progress, "Loading events")
         try:
-            self._native = _core.encode_log(
+            self.encoded: _core.EncodedLog = _core.encode_log(
                 table.column(self.user_column),
                 table.column(self.event_column),
                 table.column(self.time_column),
@@ -156,7 +168,9 @@ class EventLog:
     def from_parquet(cls, path: str | os.PathLike[str], **options: Any) -> EventLog:
         """Load a Parquet file (or directory of files); event names are read dictionary-coded.
 
-        >>> log = wb.EventLog.from_parquet("events.parquet", user="user_id")  # doctest: +SKIP
+        >>> events.to_parquet("events.parquet")
+        >>> wb.EventLog.from_parquet("events.parquet", user="user_id").n_users
+        6
         """
         import pyarrow.parquet as pq
 
@@ -175,7 +189,9 @@ class EventLog:
     def from_csv(cls, path: str | os.PathLike[str], **options: Any) -> EventLog:
         """Load a CSV file; timestamps in ISO 8601 are parsed as times.
 
-        >>> log = wb.EventLog.from_csv("events.csv")  # doctest: +SKIP
+        >>> events.to_csv("events.csv", index=False)
+        >>> wb.EventLog.from_csv("events.csv").time_range[1]
+        Timestamp('2026-01-03 12:30:00')
         """
         import pyarrow.csv as pcsv
 
@@ -187,22 +203,22 @@ class EventLog:
     # -- what the log holds ---------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return int(self._native.n_rows)
+        return int(self.encoded.n_rows)
 
     @property
     def n_users(self) -> int:
         """Number of distinct users."""
-        return int(self._native.n_users)
+        return int(self.encoded.n_users)
 
     @property
     def dropped_rows(self) -> int:
         """Rows skipped because of nulls (only with ``drop_nulls=True``)."""
-        return int(self._native.dropped_rows)
+        return int(self.encoded.dropped_rows)
 
     @cached_property
     def user_keys(self) -> pa.Array:
         """The original user keys, sorted; position = the engine's dense user id."""
-        keys = self._native.user_keys()
+        keys = self.encoded.user_keys()
         source_type = self.source.schema.field(self.user_column).type
         if pa.types.is_integer(source_type) and keys.type != source_type:
             return keys.cast(source_type)
@@ -216,13 +232,13 @@ class EventLog:
     @property
     def event_names(self) -> list[str]:
         """Distinct event names, sorted."""
-        return list(self._native.event_names)
+        return list(self.encoded.event_names)
 
     @cached_property
     def event_counts(self) -> pd.Series:
         """Rows per event name, most frequent first."""
         counts = pd.Series(
-            self._native.event_counts, index=self._native.event_names, name="events", dtype="int64"
+            self.encoded.event_counts, index=self.encoded.event_names, name="events", dtype="int64"
         )
         counts.index.name = self.event_column
         return counts.sort_values(ascending=False, kind="stable")
@@ -234,9 +250,9 @@ class EventLog:
         return [c for c in self.source.column_names if c not in roles]
 
     @property
-    def time_unit(self) -> str:
+    def time_unit(self) -> TimeUnit:
         """The unit of the engine's timestamps (that of the time column)."""
-        return str(self._native.time_unit)
+        return cast(TimeUnit, str(self.encoded.time_unit))
 
     @cached_property
     def time_zone(self) -> str | None:
@@ -244,31 +260,55 @@ class EventLog:
         return t.tz if pa.types.is_timestamp(t) else None
 
     @cached_property
-    def _time_bounds(self) -> tuple[int, int]:
-        """First and last event time in engine units (a scan of every row, so kept)."""
-        first, last = self._native.time_range()
-        return int(first), int(last)
+    def time_bounds(self) -> tuple[int, int]:
+        """First and last event time in engine units (the integers funnels compare).
+
+        >>> log.time_unit, log.time_bounds
+        ('us', (1767258000000000, 1767443400000000))
+        """
+        bounds = self.encoded.time_range()
+        if bounds is None:  # every row dropped for nulls is refused at load, so never seen here
+            raise EmptyLogError("the event log has no rows, so no time range")
+        return int(bounds[0]), int(bounds[1])
 
     @cached_property
     def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """First and last event time."""
-        first, last = self._time_bounds
+        """First and last event time.
+
+        >>> log.time_range
+        (Timestamp('2026-01-01 09:00:00'), Timestamp('2026-01-03 12:30:00'))
+        """
+        first, last = self.time_bounds
         return self.to_timestamp(first), self.to_timestamp(last)
 
     def to_timestamp(self, value: int) -> pd.Timestamp:
-        """An engine timestamp as a pandas Timestamp in the log's time zone."""
+        """An engine timestamp as a pandas Timestamp in the log's time zone.
+
+        >>> log.to_timestamp(1767443400000000)
+        Timestamp('2026-01-03 12:30:00')
+        """
         stamp = pd.Timestamp(value, unit=self.time_unit, tz="UTC" if self.time_zone else None)
         return stamp.tz_convert(self.time_zone) if self.time_zone else stamp
 
-    def engine_time(self, value: Any) -> int:
+    def engine_time(self, value: Any, what: str = "time") -> int:
         """A point in time (engine integer, datetime, or text) in engine units; naive times are
-        read in the log's time zone.
+        read in the log's time zone. ``what`` names the parameter in error messages.
 
-        >>> log.engine_time("2026-01-02")   # doctest: +SKIP
+        >>> log.engine_time("2026-01-02") == log.engine_time(pd.Timestamp("2026-01-02"))
+        True
         """
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
             return int(value)
-        stamp = pd.Timestamp(value)
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ArgumentError(
+                f"cannot read {what}={value!r} as a point in time; pass a datetime, a date "
+                "string such as '2026-10-31' or '2026-10-31 18:00', or an integer in the log's "
+                f"time unit ({self.time_unit})"
+            ) from None
+        if stamp is pd.NaT:
+            raise ArgumentError(f"{what} is missing (NaT); pass a point in time")
         if self.time_zone is not None and stamp.tz is None:
             stamp = stamp.tz_localize(self.time_zone)
         if stamp.tz is not None:
@@ -277,7 +317,11 @@ class EventLog:
 
     def property_column(self, name: str) -> pa.Array:
         """An input column as one contiguous array (kept: gathers from it are much faster than
-        from the chunks a Parquet file arrives in)."""
+        from the chunks a Parquet file arrives in).
+
+        >>> log.property_column("platform").to_pylist()[:4]
+        ['ios', 'ios', 'ios', 'web']
+        """
         if name not in self._columns:
             column = self.source.column(name)
             self._columns[name] = (
@@ -285,27 +329,46 @@ class EventLog:
             )
         return self._columns[name]
 
-    @cached_property
-    def _source_times(self) -> np.ndarray:
-        """Engine time of every input row (int64), for attribution by row."""
-        column = self.source.column(self.time_column)
-        if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.int64())
-        elif pa.types.is_date32(column.type):
-            column = pc.multiply(column.cast(pa.int32()).cast(pa.int64()), 86_400)
-        return column.to_numpy().astype("int64", copy=False)
+    def group_codes(self, columns: Sequence[str]) -> pa.Array:
+        """One code per event (in the engine's row order) for each distinct combination of the
+        ``columns``' values, null where any of them is missing: what a funnel holding those
+        properties constant groups events by. Computed once per log and kept.
+
+        >>> log.group_codes(["platform"]).to_pylist()
+        [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 0]
+        """
+        key = tuple(columns)
+        if key not in self._group_codes:
+            for name in key:
+                if name not in self.source.column_names:
+                    raise ColumnNotFoundError(
+                        f"cannot group events by {name!r}: it is not a column of the log;"
+                        f"{did_you_mean(name, self.property_names)} the properties are "
+                        f"{listing(self.property_names)}"
+                    )
+            codes = _combined_codes(self.source, list(key))
+            self._group_codes[key] = codes.take(self.encoded.source_rows())
+        return self._group_codes[key]
 
     def to_timedelta(self, values: Any) -> Any:
-        """Durations in engine units as pandas Timedelta(s)."""
+        """Durations in engine units as pandas Timedelta(s).
+
+        >>> log.to_timedelta([60_000_000])
+        TimedeltaIndex(['0 days 00:01:00'], dtype='timedelta64[us]', freq=None)
+        """
         return pd.to_timedelta(np.asarray(values), unit=self.time_unit)
 
-    def time_units(self, duration: pd.Timedelta) -> int:
-        """A duration in engine units; refuses durations finer than the unit."""
+    def time_units(self, duration: pd.Timedelta, what: str = "window") -> int:
+        """A duration in engine units; refuses durations finer than the unit.
+
+        >>> log.time_units(pd.Timedelta("1s"))
+        1000000
+        """
         per_unit = pd.Timedelta(1, unit=self.time_unit)
         units, remainder = divmod(duration, per_unit)
         if remainder != pd.Timedelta(0):
-            raise ValueError(
-                f"the duration {duration} is finer than the log's time unit ({self.time_unit})"
+            raise FunnelDefinitionError(
+                f"the {what} {duration} is finer than the log's time unit ({self.time_unit})"
             )
         return int(units)
 
@@ -336,3 +399,72 @@ class EventLog:
             for k, v in self._summary().items()
         )
         return f"<div><strong>EventLog</strong><table>{rows}</table></div>"
+
+
+def _combined_codes(source: pa.Table, columns: list[str]) -> pa.Array:
+    """One uint32 code per distinct combination of the columns' values; null where any is null."""
+    valid = np.ones(source.num_rows, dtype=bool)
+    combined: np.ndarray | None = None
+    for name in columns:
+        encoded = pc.dictionary_encode(decoded(source.column(name))).combine_chunks()
+        indices = encoded.indices
+        valid &= indices.is_valid().to_numpy(zero_copy_only=False)
+        values = indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        if combined is None:
+            combined = values
+        else:
+            # Re-densify (hash-based, linear) so the combined code never overflows.
+            combined = pd.factorize(combined * (len(encoded.dictionary) + 1) + values)[0]
+    if combined is None:
+        raise ArgumentError("group_codes needs at least one column")
+    return pa.array(combined.astype(np.uint32), mask=~valid)
+
+
+def column_times(column: pa.ChunkedArray) -> tuple[np.ndarray, str | None, str | None]:
+    """A time column as int64 per row, its unit and its time zone: the one reading of times that
+    both the engine's encoder and the tracking plan agree on (timestamps in their own unit,
+    dates as seconds, integers as they are with no unit, text parsed as microseconds). Nulls
+    become the smallest int64.
+
+    >>> values, unit, tz = column_times(pa.chunked_array([pa.array([0, 1], pa.timestamp("ms"))]))
+    >>> values.tolist(), unit, tz
+    ([0, 1], 'ms', None)
+    """
+    ctype = column.type
+    if pa.types.is_timestamp(ctype):
+        values = column.cast(pa.int64())
+        unit, tz = ctype.unit, ctype.tz
+    elif pa.types.is_date(ctype):
+        values = column.cast(pa.timestamp("s")).cast(pa.int64())
+        unit, tz = "s", None
+    elif pa.types.is_integer(ctype):
+        values, unit, tz = column.cast(pa.int64()), None, None
+    else:
+        values = pc.cast(column, pa.timestamp("us")).cast(pa.int64())
+        unit, tz = "us", None
+    array = values.combine_chunks().fill_null(np.iinfo(np.int64).min)
+    return array.to_numpy(zero_copy_only=False), unit, tz
+
+
+def check_user_table(users: pd.DataFrame, key: str, *columns: str) -> None:
+    """Refuse a user-attribute table that lacks the ``key`` column (or any of ``columns``) or
+    lists a user twice, naming the column or the user; every API joining one uses this check.
+
+    >>> check_user_table(pd.DataFrame({"user_id": [1, 1]}), "user_id")
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.SchemaError: the user table lists user 1 more than once in 'user_id' (1 repeated key(s)); each user needs one row
+    """  # noqa: E501
+    names = [str(c) for c in users.columns]
+    for column in (key, *columns):
+        if column not in users.columns:
+            raise ColumnNotFoundError(
+                f"column {column!r} is not in the user table;{did_you_mean(column, names)} the "
+                f"columns are {listing(names)}; name the key column with key= (or on=)"
+            )
+    repeated = users[key][users[key].duplicated()]
+    if len(repeated):
+        raise SchemaError(
+            f"the user table lists user {plain(repeated.iloc[0])!r} more than once in {key!r} "
+            f"({len(repeated)} repeated key(s)); each user needs one row"
+        )

@@ -65,6 +65,19 @@ impl PyFunnelOutput {
         self.input_rows(py, &self.inner.entry_rows)
     }
 
+    /// Time of each unit's chain's step-1 event (int64, the log's unit; 0 at level 0).
+    fn entry_times(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let times = &self.log.times;
+        let entry: Vec<i64> = py.detach(|| {
+            self.inner
+                .entry_rows
+                .iter()
+                .map(|&r| times.get(r as usize).copied().unwrap_or(0))
+                .collect()
+        });
+        arrow_out::i64s(py, entry)
+    }
+
     /// Input row of each unit's chain's last step event (uint32; 2**32-1 at level 0).
     fn last_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.input_rows(py, &self.inner.last_rows)

@@ -31,6 +31,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.exceptions import ArgumentError
+
 if TYPE_CHECKING:
     from workbench.log import EventLog
     from workbench.plan import TrackingPlan
@@ -229,9 +231,9 @@ def ecommerce(
         ['user_id', 'age_band', 'gender', 'city_tier', 'membership', 'ltv_band']
     """
     if n_users < 1:
-        raise ValueError(f"n_users must be at least 1, got {n_users}")
+        raise ArgumentError(f"n_users must be at least 1, got {n_users}")
     if days < 7:
-        raise ValueError(f"days must be at least 7 so the stories fit in the period, got {days}")
+        raise ArgumentError(f"days must be at least 7 so the stories fit in the period, got {days}")
     start_ms = _parse_day(start)
     rng = np.random.default_rng(seed)
     users = _draw_users(rng, n_users, days)
@@ -266,7 +268,7 @@ def _parse_day(start: str) -> int:
     try:
         day = datetime.strptime(start, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:
-        raise ValueError(f"start must be a date like '2026-09-01', got {start!r}") from exc
+        raise ArgumentError(f"start must be a date like '2026-09-01', got {start!r}") from exc
     return int(day.timestamp() * 1000)
 
 

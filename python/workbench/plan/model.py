@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from workbench._names import did_you_mean
-from workbench.plan.errors import PlanError
+from workbench.exceptions import PlanError
 
 __all__ = ["PROPERTY_TYPES", "EventSpec", "PropertySpec", "PropertyType", "parse_plan"]
 
@@ -188,7 +188,7 @@ Path_ = tuple[str | int, ...]
 
 
 @dataclass
-class _Marks:
+class Marks:
     """Where each key and value of the parsed document sits (1-based line, column)."""
 
     file: str | None = None
@@ -212,9 +212,9 @@ class _Marks:
         )
 
 
-def read_yaml(text: str, file: str | None) -> tuple[Any, _Marks]:
+def read_yaml(text: str, file: str | None) -> tuple[Any, Marks]:
     """Parse YAML text into Python data plus the position of every key and value."""
-    marks = _Marks(file=file)
+    marks = Marks(file=file)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -239,7 +239,7 @@ def _position(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(node: yaml.Node, path: Path_, marks: _Marks, loader: yaml.SafeLoader) -> Any:
+def _build(node: yaml.Node, path: Path_, marks: Marks, loader: yaml.SafeLoader) -> Any:
     marks.values[path] = _position(node)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -278,7 +278,7 @@ class ParsedPlan:
     events: dict[str, EventSpec]
 
 
-def parse_plan(data: Any, marks: _Marks) -> ParsedPlan:
+def parse_plan(data: Any, marks: Marks) -> ParsedPlan:
     """Check a plan document (as Python data) and build the specs; raise :class:`PlanError`."""
     if data is None:
         data = {}
@@ -318,7 +318,7 @@ def parse_plan(data: Any, marks: _Marks) -> ParsedPlan:
     return ParsedPlan(name or "", description or "", languages, common, events)
 
 
-def _check_keys(data: Mapping, known: tuple[str, ...], path: Path_, marks: _Marks) -> None:
+def _check_keys(data: Mapping, known: tuple[str, ...], path: Path_, marks: Marks) -> None:
     for key in data:
         if key not in known:
             raise marks.error(
@@ -329,7 +329,7 @@ def _check_keys(data: Mapping, known: tuple[str, ...], path: Path_, marks: _Mark
             )
 
 
-def _text(data: Mapping, key: str, path: Path_, marks: _Marks) -> str:
+def _text(data: Mapping, key: str, path: Path_, marks: Marks) -> str:
     value = data.get(key)
     if value is None:
         return ""
@@ -339,7 +339,7 @@ def _text(data: Mapping, key: str, path: Path_, marks: _Marks) -> str:
 
 
 def _display_name(
-    value: Any, path: Path_, marks: _Marks, languages: tuple[str, ...]
+    value: Any, path: Path_, marks: Marks, languages: tuple[str, ...]
 ) -> dict[str, str]:
     if value is None:
         return {}
@@ -363,7 +363,7 @@ def _display_name(
 
 
 def _event(
-    name: Any, spec: Any, path: Path_, marks: _Marks, languages: tuple[str, ...]
+    name: Any, spec: Any, path: Path_, marks: Marks, languages: tuple[str, ...]
 ) -> EventSpec:
     if not isinstance(name, str) or not name:
         raise marks.error("an event name must be non-empty text", path, at_key=True)
@@ -410,7 +410,7 @@ def _is_number(v: Any) -> bool:
 
 
 def _property(
-    name: str, spec: Any, path: Path_, marks: _Marks, languages: tuple[str, ...]
+    name: str, spec: Any, path: Path_, marks: Marks, languages: tuple[str, ...]
 ) -> PropertySpec:
     if isinstance(spec, str):  # shorthand: `price: float`
         spec = {"type": spec}
@@ -528,7 +528,7 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     )
 
 
-def positions_of(path: Path_, marks: _Marks) -> tuple[int, int] | None:
+def positions_of(path: Path_, marks: Marks) -> tuple[int, int] | None:
     """Line and column of a field, for tools that point at the plan (e.g. an editor)."""
     return marks.keys.get(path) or marks.values.get(path)
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench._arrow import decoded_type
 from workbench._names import did_you_mean
 from workbench.plan._logdata import LogData
 from workbench.plan.model import PropertySpec
@@ -49,10 +50,9 @@ _COLUMNS = [
 ]
 
 
-def _kind(dtype: pa.DataType) -> str:
+def column_kind(dtype: pa.DataType) -> str:
     """The plan type family an Arrow type belongs to (``other`` when none fits)."""
-    if pa.types.is_dictionary(dtype):
-        return _kind(dtype.value_type)
+    dtype = decoded_type(dtype)
     if (
         pa.types.is_string(dtype)
         or pa.types.is_large_string(dtype)
@@ -239,7 +239,7 @@ def validate(plan: TrackingPlan, log: Any) -> ValidationReport:
             continue
         column = data.column(prop)
         valid = column.is_valid().to_numpy(zero_copy_only=False)
-        kind = _kind(column.type)
+        kind = column_kind(column.type)
         if kind == "float":
             valid &= ~pc.is_nan(column).fill_null(False).to_numpy(zero_copy_only=False)
         if required.any():
@@ -358,9 +358,14 @@ class ValidationReport:
         violating_rows: rows per event name that break at least one rule.
 
     Example:
-        >>> report = plan.validate(log)  # doctest: +SKIP
-        >>> report.table.query("violation == 'missing_required_property'")  # doctest: +SKIP
-        >>> report.rows("add_to_cart", "product_id")  # the offending rows  # doctest: +SKIP
+        >>> report = plan.validate(log)
+        >>> report.table[["event", "property", "violation", "rows"]]
+            event property                  violation  rows
+        0     pay    price           unknown_property     1
+        1  search      NaN            unplanned_event     1
+        2    view    price  missing_required_property     1
+        >>> report.rows("view", "price").select(["user_id", "event", "price", "_row"]).to_pylist()
+        [{'user_id': 3, 'event': 'view', 'price': None, '_row': 5}]
     """
 
     def __init__(self, plan: TrackingPlan, data: LogData, found: _Collector) -> None:
@@ -397,6 +402,12 @@ class ValidationReport:
     @property
     def n_rows(self) -> int:
         return self._data.n_rows
+
+    @property
+    def rows_by_violation(self) -> dict[tuple[str, str, str], np.ndarray]:
+        """Rows of ``log.source`` behind each report line, by ``(event, property, violation)``
+        (``property`` is empty for event-level violations)."""
+        return dict(self._index)
 
     @property
     def violating_row_mask(self) -> np.ndarray:

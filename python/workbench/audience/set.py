@@ -1,16 +1,15 @@
 """Audiences: sets of users of one event log, backed by Roaring bitmaps in the native core.
 
-An audience lives in the log's dense user-id space, so set algebra and funnel drill-downs never
-touch user keys; keys appear only when you list, look up or export users.
+An audience lives in the log's dense user-id space, so set algebra never touches user keys; keys
+appear only when you list, look up or export users. An audience knows nothing of funnels: a
+funnel result builds its drill-downs as audiences from its own outcome arrays.
 
->>> import pandas as pd, workbench as wb
->>> df = pd.DataFrame({"user_id": [1, 1, 2, 3], "event": ["view", "buy", "view", "view"],
-...                    "time": pd.to_datetime(["2026-01-01"] * 4)})
->>> log = wb.EventLog(df)
 >>> viewers = Audience.did(log, "view")
->>> buyers = Audience.did(log, "buy")
+>>> buyers = Audience.did(log, "pay")
 >>> sorted((viewers - buyers).keys().to_pylist())
-[2, 3]
+[2, 3, 5, 6]
+>>> viewers - buyers
+Audience 'did view and not did pay'(4 of 6 users)
 """
 
 from __future__ import annotations
@@ -25,26 +24,35 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench import _core
+from workbench._arrow import decoded
 from workbench._names import did_you_mean
+from workbench.audience.export import key_table, to_csv, to_parquet
 from workbench.exceptions import AudienceError
+from workbench.predicates import Predicate
 
 if TYPE_CHECKING:
     from workbench.log import EventLog
 
 __all__ = [
     "Audience",
-    "converted",
-    "dropped_after",
-    "entered",
-    "reached",
+    "BitmapFormat",
+    "ensure_audience",
+    "event_user_counts",
+    "key_array",
+    "overlap_counts",
 ]
 
 BitmapFormat = Literal["portable", "clickhouse", "doris", "starrocks"]
 _PAGE = 65_536
 
 
-def _key_array(log: EventLog, keys: Any) -> pa.Array:
-    """Keys as the int64 or string array the native lookup takes."""
+def key_array(log: EventLog, keys: Any) -> pa.Array:
+    """User keys as the int64 or string array the native lookup takes (one key, a list, a
+    pandas/numpy/Arrow array).
+
+    >>> key_array(log, [1, 2]).type
+    DataType(int64)
+    """
     if isinstance(keys, pa.ChunkedArray):
         array: pa.Array = keys.combine_chunks()
     elif isinstance(keys, pa.Array):
@@ -55,8 +63,7 @@ def _key_array(log: EventLog, keys: Any) -> pa.Array:
         array = pa.array([keys])
     else:
         array = pa.array(list(keys))
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
+    array = decoded(array)
     int_log = pa.types.is_integer(log.user_keys.type)
     if len(array) == 0:
         return pa.array([], pa.int64() if int_log else pa.string())
@@ -71,9 +78,24 @@ def _key_array(log: EventLog, keys: Any) -> pa.Array:
     return array.cast(pa.string())
 
 
-def to_engine_time(log: EventLog, value: Any) -> int:
-    """A time bound (int in the log's unit, datetime, or string) in engine units."""
-    return log.engine_time(value)
+def ensure_audience(value: object, log: EventLog, what: str) -> Audience:
+    """``value`` when it is an :class:`Audience` of ``log``; else an :class:`AudienceError`
+    naming ``what`` (the parameter). Every API that takes an audience checks it here, so an
+    audience of another log can never count the wrong users.
+
+    >>> ensure_audience("vip", log, "group")
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.AudienceError: group must be a wb.Audience; got str
+    """
+    if not isinstance(value, Audience):
+        raise AudienceError(f"{what} must be a wb.Audience; got {type(value).__name__}")
+    if not value.belongs_to(log):
+        raise AudienceError(
+            f"{what} ({value!r}) belongs to another event log; build it from the same EventLog "
+            "(two logs loaded from the same data still number their users separately)"
+        )
+    return value
 
 
 class Audience:
@@ -83,16 +105,22 @@ class Audience:
     (everyone else in the log). ``len(a)`` counts users, ``key in a`` tests an original user key,
     iteration yields original keys in key order, and ``a == b`` compares members.
 
-    >>> a = Audience.from_keys(log, [1, 2])          # doctest: +SKIP
-    >>> len(a & ~Audience.did(log, "buy"))           # doctest: +SKIP
+    Attributes:
+        log: the event log whose users these are.
+        bitmap: the native Roaring bitmap of dense user ids (``workbench._core.Audience``), for
+            the modules that hand it to the engine.
+        name: what the set is, in the analyst's words (``dropped after cart``).
+
+    >>> a = Audience.from_keys(log, [1, 2])
+    >>> len(a & ~Audience.did(log, "pay"))
     1
     """
 
-    __slots__ = ("_native", "log", "name")
+    __slots__ = ("bitmap", "log", "name")
 
-    def __init__(self, log: EventLog, native: Any, name: str | None = None) -> None:
+    def __init__(self, log: EventLog, bitmap: _core.Audience, name: str | None = None) -> None:
         self.log = log
-        self._native = native
+        self.bitmap = bitmap
         self.name = name
 
     # -- constructors ---------------------------------------------------------------------------
@@ -101,16 +129,16 @@ class Audience:
     def from_keys(cls, log: EventLog, keys: Any, *, name: str | None = None) -> Audience:
         """The users with these original keys; every key must be a user of the log.
 
-        >>> Audience.from_keys(log, [1, 3]).keys().to_pylist()   # doctest: +SKIP
+        >>> Audience.from_keys(log, [1, 3]).keys().to_pylist()
         [1, 3]
         """
-        return cls(log, _core.audience_from_keys(log._native, _key_array(log, keys)), name)
+        return cls(log, _core.audience_from_keys(log.encoded, key_array(log, keys)), name)
 
     @classmethod
     def all(cls, log: EventLog) -> Audience:
         """Every user of the log.
 
-        >>> len(Audience.all(log)) == log.n_users   # doctest: +SKIP
+        >>> len(Audience.all(log)) == log.n_users
         True
         """
         return cls(log, _nobody(log).complement(), "all users")
@@ -119,7 +147,7 @@ class Audience:
     def empty(cls, log: EventLog) -> Audience:
         """No users (the identity of ``|``).
 
-        >>> len(Audience.empty(log))   # doctest: +SKIP
+        >>> len(Audience.empty(log))
         0
         """
         return cls(log, _nobody(log), "nobody")
@@ -128,10 +156,15 @@ class Audience:
     def from_mask(cls, log: EventLog, mask: Any, *, name: str | None = None) -> Audience:
         """Users flagged true in a boolean array aligned with ``log.user_keys`` (dense ids).
 
-        >>> Audience.from_mask(log, np.ones(log.n_users, bool))   # doctest: +SKIP
+        >>> Audience.from_mask(log, np.arange(log.n_users) < 2, name="first two")
+        Audience 'first two'(2 of 6 users)
         """
-        flags = pa.array(np.asarray(mask, dtype=bool))
-        return cls(log, _core.audience_from_flags(log._native, flags), name)
+        flags = np.asarray(mask, dtype=bool)
+        if flags.shape != (log.n_users,):
+            raise AudienceError(
+                f"a mask has one flag per user of the log ({log.n_users}); got shape {flags.shape}"
+            )
+        return cls(log, _core.audience_from_flags(log.encoded, pa.array(flags)), name)
 
     @classmethod
     def did(
@@ -151,12 +184,13 @@ class Audience:
         ``where`` is a row condition such as ``wb.col("price") > 10`` (or a boolean array over
         the log's input rows); ``start``/``end`` are datetimes, strings or ints in the log's unit.
 
-        >>> Audience.did(log, "buy", where=wb.col("price") > 10, min_times=2)   # doctest: +SKIP
+        >>> Audience.did(log, "cart", where=wb.col("price") > 6, min_times=1).keys().to_pylist()
+        [1, 3, 5]
         """
         names = [] if event is None else [event] if isinstance(event, str) else list(event)
         codes = []
         for n in names:
-            code = log._native.event_code(n)
+            code = log.encoded.event_code(n)
             if code is None:
                 raise AudienceError(
                     f"event {n!r} is not in the log;"
@@ -167,23 +201,29 @@ class Audience:
             raise AudienceError("no event names given; pass event=None for any event")
         mask = None
         if where is not None:
-            if hasattr(where, "mask"):
-                mask = where.mask(log.source)
+            if isinstance(where, Predicate):
+                mask = where.mask(log.source).combine_chunks()
             else:
-                mask = pa.array(np.asarray(where, dtype=bool))
-            if isinstance(mask, pa.ChunkedArray):
-                mask = mask.combine_chunks()
+                flags = np.asarray(where, dtype=bool)
+                if flags.shape != (len(log.source),):
+                    raise AudienceError(
+                        f"where= is a condition or one flag per input row ({len(log.source)}); "
+                        f"got shape {flags.shape}"
+                    )
+                mask = pa.array(flags)
+        if isinstance(min_times, bool) or not isinstance(min_times, (int, np.integer)):
+            raise AudienceError(f"min_times is a whole number of times; got {min_times!r}")
         if int(min_times) < 1:
             raise AudienceError(f"min_times must be at least 1; got {min_times}")
         native = _core.audience_did(
-            log._native,
+            log.encoded,
             codes,
             mask,
-            None if start is None else to_engine_time(log, start),
-            None if end is None else to_engine_time(log, end),
+            None if start is None else log.engine_time(start, "start"),
+            None if end is None else log.engine_time(end, "end"),
             int(min_times),
         )
-        label = name or (f"did {'/'.join(names)}" if names else "did anything")
+        label = name or (f"did {' or '.join(names)}" if names else "did anything")
         return cls(log, native, label)
 
     @classmethod
@@ -196,19 +236,19 @@ class Audience:
         *,
         name: str | None = None,
     ) -> Audience:
-        """Users whose funnel level (one uint8 per dense user id) is in
-        ``min_level..max_level`` (inclusive; no upper bound by default).
+        """Users whose level (one uint8 per dense user id, such as a funnel's
+        ``result.levels_array()``) is in ``min_level..max_level`` (inclusive; no upper bound by
+        default).
 
-        Dropped after step 2:
-
-        >>> Audience.from_levels(log, result.levels_array(), 2, 2)  # doctest: +SKIP
+        >>> Audience.from_levels(log, result.levels_array(), 2, 2).keys().to_pylist()
+        [3, 5]
         """
         lo = int(min_level)
         hi = 255 if max_level is None else int(max_level)
         if not 0 <= lo <= 255 or not 0 <= hi <= 255:
             raise AudienceError(f"levels are between 0 and 255; got {min_level}..{max_level}")
         array = pa.array(np.ascontiguousarray(levels, dtype=np.uint8))
-        return cls(log, _core.audience_from_levels(log._native, array, lo, hi), name)
+        return cls(log, _core.audience_from_levels(log.encoded, array, lo, hi), name)
 
     @classmethod
     def from_bytes(
@@ -225,9 +265,12 @@ class Audience:
 
         Keys the log does not have raise :class:`AudienceError` unless ``missing="ignore"``.
 
-        >>> Audience.from_bytes(log, pyroaring.BitMap([1, 2]).serialize())   # doctest: +SKIP
+        >>> Audience.from_bytes(log, Audience.from_keys(log, [2, 4]).to_bytes()).keys().to_pylist()
+        [2, 4]
         """
-        native, absent = _core.audience_from_bitmap(log._native, bytes(data), format, bits)
+        if missing not in ("error", "ignore"):
+            raise AudienceError(f"missing= is 'error' or 'ignore'; got {missing!r}")
+        native, absent = _core.audience_from_bitmap(log.encoded, bytes(data), format, bits)
         if len(absent) and missing != "ignore":
             shown = ", ".join(str(k) for k in absent.slice(0, 5).to_pylist())
             raise AudienceError(
@@ -240,9 +283,11 @@ class Audience:
     def load(cls, path: str | os.PathLike[str], log: EventLog) -> Audience:
         """Load an audience saved with :meth:`save` onto ``log`` (users it lacks are dropped).
 
-        >>> Audience.load("dropped.fwb", log)   # doctest: +SKIP
+        >>> Audience.from_keys(log, [1, 5], name="picked").save("picked.fwb")
+        >>> Audience.load("picked.fwb", log)
+        Audience 'picked'(2 of 6 users)
         """
-        names, natives, _dropped = _core.load_audiences(log._native, Path(path).read_bytes())
+        names, natives, _dropped = _core.load_audiences(log.encoded, Path(path).read_bytes())
         if len(natives) != 1:
             raise AudienceError(
                 f"{str(path)!r} holds {len(natives)} bitmaps; use TagStore.load for a tag store"
@@ -251,10 +296,21 @@ class Audience:
 
     # -- set algebra ----------------------------------------------------------------------------
 
+    def belongs_to(self, log: EventLog) -> bool:
+        """Whether these are users of ``log`` (the same id space).
+
+        >>> Audience.all(log).belongs_to(log)
+        True
+        """
+        return bool(self.bitmap.belongs_to(log.encoded))
+
     def _other(self, other: object, op: str) -> Audience:
         if not isinstance(other, Audience):
-            raise TypeError(f"cannot {op} an Audience and a {type(other).__name__}")
-        if not self._native.same_log(other._native):
+            raise AudienceError(
+                f"cannot {op} an Audience and a {type(other).__name__}; both sides must be "
+                "audiences"
+            )
+        if not self.bitmap.same_log(other.bitmap):
             raise AudienceError(
                 f"cannot {op} audiences of different event logs; build both from the same EventLog"
             )
@@ -262,63 +318,84 @@ class Audience:
 
     def __and__(self, other: Audience) -> Audience:
         o = self._other(other, "intersect (&)")
-        return Audience(self.log, self._native.and_(o._native), _join(self.name, "&", o.name))
+        return Audience(self.log, self.bitmap.and_(o.bitmap), _join(self.name, "and", o.name))
 
     def __or__(self, other: Audience) -> Audience:
         o = self._other(other, "unite (|)")
-        return Audience(self.log, self._native.or_(o._native), _join(self.name, "|", o.name))
+        return Audience(self.log, self.bitmap.or_(o.bitmap), _join(self.name, "or", o.name))
 
     def __sub__(self, other: Audience) -> Audience:
         o = self._other(other, "subtract (-)")
-        return Audience(self.log, self._native.sub(o._native), _join(self.name, "-", o.name))
+        name = _join(self.name, "and not", o.name)
+        return Audience(self.log, self.bitmap.sub(o.bitmap), name)
 
     def __xor__(self, other: Audience) -> Audience:
         o = self._other(other, "take the symmetric difference (^) of")
-        return Audience(self.log, self._native.xor(o._native), _join(self.name, "^", o.name))
+        name = _join(self.name, "or else", o.name)
+        return Audience(self.log, self.bitmap.xor(o.bitmap), name)
 
     def __invert__(self) -> Audience:
-        return Audience(
-            self.log, self._native.complement(), f"~({self.name})" if self.name else None
-        )
+        name = f"not {self.name}" if self.name else None
+        return Audience(self.log, self.bitmap.complement(), name)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Audience):
             return NotImplemented
-        return bool(self._native.equals(other._native))
+        return bool(self.bitmap.equals(other.bitmap))
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking value type: compare, don't hash
 
     def __len__(self) -> int:
-        return len(self._native)
+        return len(self.bitmap)
 
     def __bool__(self) -> bool:
         return len(self) > 0
 
     def __contains__(self, key: object) -> bool:
         try:
-            ids = _core.lookup_keys(self.log._native, _key_array(self.log, [key]))
+            ids = _core.lookup_keys(self.log.encoded, key_array(self.log, [key]))
         except AudienceError:
             return False
         dense = ids[0].as_py()
-        return dense >= 0 and bool(self._native.contains_id(dense))
+        return dense >= 0 and bool(self.bitmap.contains_id(dense))
 
     def __iter__(self) -> Iterator[Any]:
         for offset in range(0, len(self), _PAGE):
             yield from self.keys(offset, _PAGE).to_pylist()
+
+    def named(self, name: str) -> Audience:
+        """The same users under another name (audiences are values: this is a new one).
+
+        >>> Audience.all(log).named("everyone")
+        Audience 'everyone'(6 of 6 users)
+        """
+        return Audience(self.log, self.bitmap, name)
 
     # -- members --------------------------------------------------------------------------------
 
     def ids(self, offset: int = 0, limit: int | None = None) -> pa.Array:
         """Dense user ids of the members (uint32), in key order, paged.
 
-        >>> a.ids(0, 10)   # doctest: +SKIP
+        >>> Audience.from_keys(log, [2, 5]).ids().to_pylist()
+        [1, 4]
         """
-        return self._native.ids(int(offset), None if limit is None else int(limit))
+        return self.bitmap.ids(int(offset), None if limit is None else int(limit))
+
+    def mask(self) -> np.ndarray:
+        """One flag per dense user id of the log: whether the user is a member.
+
+        >>> Audience.from_keys(log, [2, 5]).mask().tolist()
+        [False, True, False, False, True, False]
+        """
+        flags = np.zeros(self.log.n_users, dtype=bool)
+        flags[np.asarray(self.ids().to_numpy(zero_copy_only=False), dtype=np.int64)] = True
+        return flags
 
     def keys(self, offset: int = 0, limit: int | None = None) -> pa.Array:
         """Original user keys of the members, ascending, paged (``offset``, ``limit``).
 
-        >>> a.keys(offset=100, limit=50)   # doctest: +SKIP
+        >>> Audience.all(log).keys(offset=2, limit=3).to_pylist()
+        [3, 4, 5]
         """
         return self.log.user_keys.take(self.ids(offset, limit))
 
@@ -335,27 +412,11 @@ class Audience:
         The key column is named like the log's user column; ``key`` names the matching column
         of ``attributes`` (default: the same name). Members without attributes get nulls.
 
-        >>> dropped.to_pandas(users_df, key="user_id", limit=100)   # doctest: +SKIP
+        >>> result.dropped_after(1).to_pandas(users)
+           user_id gender  age  spend
+        0        2      M   31   40.0
         """
-        column = self.log.user_column
-        frame = pd.DataFrame({column: self.keys(offset, limit).to_pandas()})
-        if attributes is None:
-            return frame
-        attrs = (
-            attributes if isinstance(attributes, pd.DataFrame) else pa.table(attributes).to_pandas()
-        )
-        on = key or column
-        if on not in attrs.columns:
-            raise AudienceError(
-                f"the attribute table has no key column {on!r};"
-                f"{did_you_mean(on, map(str, attrs.columns))} pass key='...'"
-            )
-        if attrs[on].duplicated().any():
-            dup = attrs[on][attrs[on].duplicated()].iloc[0]
-            raise AudienceError(f"the attribute table has duplicate keys in {on!r}, e.g. {dup!r}")
-        attrs = attrs.rename(columns={on: column}) if on != column else attrs
-        frame[column] = frame[column].astype(attrs[column].dtype, errors="ignore")
-        return frame.merge(attrs, on=column, how="left")
+        return key_table(self, attributes, key=key, offset=offset, limit=limit).to_pandas()
 
     # -- interchange ----------------------------------------------------------------------------
 
@@ -371,106 +432,77 @@ class Audience:
         Logs with string user keys cannot be exported as bitmaps (Roaring holds integers): use
         :meth:`to_parquet` / :meth:`to_csv` for the key table instead. Negative keys likewise.
 
-        >>> pyroaring.BitMap.deserialize(dropped.to_bytes())   # doctest: +SKIP
+        >>> import pyroaring
+        >>> list(pyroaring.BitMap.deserialize(Audience.from_keys(log, [1, 4]).to_bytes()))
+        [1, 4]
         """
-        return bytes(self._native.key_bitmap_bytes(format, bits))
+        return bytes(self.bitmap.key_bitmap_bytes(format, bits))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save the audience by original keys (any key type) to load onto this or a later log.
 
-        >>> dropped.save("dropped.fwb")   # doctest: +SKIP
+        >>> Audience.did(log, "pay").save("payers.fwb")
         """
-        Path(path).write_bytes(_core.save_audiences([self.name or ""], [self._native]))
+        Path(path).write_bytes(_core.save_audiences([self.name or ""], [self.bitmap]))
 
-    def to_parquet(self, path: str | os.PathLike[str], attributes: Any = None, **kw: Any) -> None:
+    def to_parquet(
+        self, path: str | os.PathLike[str], attributes: Any = None, *, key: str | None = None
+    ) -> None:
         """Write the members' keys (and ``attributes``) to Parquet for a campaign tool.
 
-        >>> dropped.to_parquet("dropped.parquet")   # doctest: +SKIP
+        >>> result.dropped_after(1).to_parquet("dropped.parquet", users)
         """
-        from workbench.export import to_parquet
+        to_parquet(self, path, attributes=attributes, key=key)
 
-        to_parquet(self, path, attributes=attributes, **kw)
+    def to_csv(
+        self, path: str | os.PathLike[str], attributes: Any = None, *, key: str | None = None
+    ) -> None:
+        """Write the members' keys (and ``attributes``) to CSV (a header row, a user a line).
 
-    def to_csv(self, path: str | os.PathLike[str], attributes: Any = None, **kw: Any) -> None:
-        """Write the members' keys (and ``attributes``) to CSV.
-
-        >>> dropped.to_csv("dropped.csv")   # doctest: +SKIP
+        >>> from pathlib import Path
+        >>> result.dropped_after(1).to_csv("dropped.csv")
+        >>> print(Path("dropped.csv").read_text())
+        "user_id"
+        2
+        <BLANKLINE>
         """
-        from workbench.export import to_csv
-
-        to_csv(self, path, attributes=attributes, **kw)
+        to_csv(self, path, attributes=attributes, key=key)
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name else ""
         return f"Audience{label}({len(self):,} of {self.log.n_users:,} users)"
 
 
-def _nobody(log: EventLog) -> Any:
-    return _core.audience_from_ids(log._native, pa.array([], pa.uint32()))
+def event_user_counts(audiences: list[Audience]) -> np.ndarray:
+    """Per event name of the log (rows) and audience (columns): members who did the event.
+
+    >>> log.event_names, event_user_counts([Audience.did(log, "pay")]).ravel().tolist()
+    (['cart', 'pay', 'search', 'view'], [1, 1, 0, 1])
+    """
+    if not audiences:
+        raise AudienceError("event_user_counts needs at least one audience")
+    counts = _core.event_user_counts([a.bitmap for a in audiences]).to_numpy()
+    return counts.reshape(-1, len(audiences)).astype(np.int64)
 
 
-def _join(a: str | None, op: str, b: str | None) -> str | None:
+def overlap_counts(audiences: list[Audience]) -> np.ndarray:
+    """Members shared by every pair of audiences (sizes on the diagonal), as a k-by-k array.
+
+    >>> overlap_counts([Audience.did(log, "view"), Audience.did(log, "pay")]).tolist()
+    [[5, 1], [1, 1]]
+    """
+    k = len(audiences)
+    if k == 0:
+        raise AudienceError("overlap needs at least one audience")
+    counts = _core.overlap_counts([a.bitmap for a in audiences]).to_numpy()
+    return counts.reshape(k, k).astype(np.int64)
+
+
+def _nobody(log: EventLog) -> _core.Audience:
+    return _core.audience_from_ids(log.encoded, pa.array([], pa.uint32()))
+
+
+def _join(a: str | None, word: str, b: str | None) -> str | None:
     if a is None or b is None:
         return None
-    return f"({a} {op} {b})"
-
-
-# -- drill-down from a funnel result -----------------------------------------------------------
-
-
-def _levels_of(result: Any) -> tuple[EventLog, np.ndarray, int]:
-    return result.log, result.levels_array(), int(result.n_steps)
-
-
-def _check_step(step: int, n_steps: int, what: str, last_ok: bool = True) -> int:
-    step = int(step)
-    top = n_steps if last_ok else n_steps - 1
-    if not 1 <= step <= top:
-        raise AudienceError(f"{what}: step must be between 1 and {top} for this funnel; got {step}")
-    return step
-
-
-def _in_group(audience: Audience, group: Audience | None) -> Audience:
-    return audience if group is None else audience & group
-
-
-def reached(result: Any, step: int, group: Audience | None = None) -> Audience:
-    """Users who reached ``step`` (1-based) of a funnel result, optionally within ``group``.
-
-    >>> reached(result, 2)   # doctest: +SKIP
-    """
-    log, levels, n = _levels_of(result)
-    step = _check_step(step, n, "reached")
-    a = Audience.from_levels(log, levels, step, name=f"reached step {step}")
-    return _in_group(a, group)
-
-
-def dropped_after(result: Any, step: int, group: Audience | None = None) -> Audience:
-    """Users whose furthest step was ``step``: they did it and never the next one in time.
-
-    >>> dropped_after(result, 1)   # doctest: +SKIP
-    """
-    log, levels, n = _levels_of(result)
-    step = (
-        _check_step(step, n, "dropped_after", last_ok=False)
-        if n > 1
-        else _check_step(step, 0, "dropped_after")
-    )
-    a = Audience.from_levels(log, levels, step, step, name=f"dropped after step {step}")
-    return _in_group(a, group)
-
-
-def entered(result: Any, group: Audience | None = None) -> Audience:
-    """Users who did step 1.
-
-    >>> entered(result)   # doctest: +SKIP
-    """
-    return reached(result, 1, group)
-
-
-def converted(result: Any, group: Audience | None = None) -> Audience:
-    """Users who completed every step.
-
-    >>> converted(result)   # doctest: +SKIP
-    """
-    return reached(result, int(result.n_steps), group)
+    return f"{a} {word} {b}"

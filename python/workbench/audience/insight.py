@@ -1,26 +1,32 @@
 """Who is in an audience: profile against tags (TGI, lift), compare two audiences (odds ratio
 over tags and events), and the overlap of several. The counting is one parallel native call;
-the statistics are vectorized arithmetic on those counts.
+the statistics are vectorized arithmetic on those counts (:mod:`workbench.stats`).
 
->>> from workbench.insight import profile
->>> profile(dropped, store, min_support=0.05).head()   # doctest: +SKIP
+>>> profile(result.entered(), tags)[["tag", "count", "tgi"]].round(1)
+         tag  count    tgi
+0   gender:F      4  120.0
+1  age:18-24      2  120.0
+2    age:35+      2  120.0
+3        vip      2  120.0
+4   gender:M      1   60.0
+5  age:25-34      1   60.0
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from workbench import _core
-from workbench.audience import Audience
+from workbench.audience.set import Audience, ensure_audience, event_user_counts, overlap_counts
 from workbench.exceptions import AudienceError
+from workbench.stats import confidence_z, two_sided_p
 
 if TYPE_CHECKING:
-    from workbench.tags import TagStore
+    from workbench.audience.tags import TagStore
+    from workbench.log import EventLog
 
 __all__ = ["compare", "overlap", "profile"]
 
@@ -30,22 +36,10 @@ MIN_PERSON_COUNT = 25
 MIN_PERSON_PERCENTAGE = 0.02
 
 
-def _z(confidence: float) -> float:
-    if not 0 < confidence < 1:
-        raise AudienceError(f"confidence must be between 0 and 1; got {confidence}")
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(0.5 + confidence / 2)
-
-
-def _p_two_sided(z: np.ndarray) -> np.ndarray:
-    erfc = np.vectorize(math.erfc, otypes=[float])
-    return erfc(np.abs(z) / math.sqrt(2))
-
-
-def _check_store(audience: Audience, store: TagStore) -> None:
-    if not store._native.belongs_to(audience.log._native):
-        raise AudienceError("the audience and the tag store come from different event logs")
+def _log_of(audience: object, what: str) -> EventLog:
+    if not isinstance(audience, Audience):
+        raise AudienceError(f"{what} must be a wb.Audience; got {type(audience).__name__}")
+    return audience.log
 
 
 def _support_threshold(min_support: float, size: int) -> float:
@@ -71,9 +65,16 @@ def profile(
     lift, audience vs the rest of the base), and ``p_value`` (two-proportion z test, audience
     vs the rest). ``min_support`` below 1 is a share of the audience, from 1 a user count.
 
-    >>> profile(dropped, store, min_support=20)   # doctest: +SKIP
+    >>> profile(result.entered(), tags, min_support=2)[["tag", "count", "base_count", "tgi"]]
+             tag  count  base_count    tgi
+    0   gender:F      4           4  120.0
+    1  age:18-24      2           2  120.0
+    2    age:35+      2           2  120.0
+    3        vip      2           2  120.0
     """
-    _check_store(audience, store)
+    ensure_audience(audience, store.log, "audience")
+    if base is not None:
+        ensure_audience(base, store.log, "base")
     aud = audience if base is None else audience & base
     n1 = len(aud)
     n = audience.log.n_users if base is None else len(base)
@@ -81,13 +82,9 @@ def profile(
         raise AudienceError(
             "the audience is empty (within the base); shares need at least one user"
         )
-    z = _z(confidence)
-    if base is None:
-        # Against every user the base count of a tag is its size, which the store already has.
-        counts = store._native.tag_counts([aud._native]).to_numpy().reshape(-1, 2)
-    else:
-        counts = store._native.tag_counts([aud._native, base._native]).to_numpy()
-        counts = counts.reshape(-1, 3)[:, :2]
+    z = confidence_z(confidence)
+    # Against every user the base count of a tag is its size, which the store already has.
+    counts = store.counts([aud]) if base is None else store.counts([aud, base])[:, :2]
     a = counts[:, 0].astype(float)
     cb = counts[:, 1].astype(float)
     n0 = n - n1
@@ -104,7 +101,7 @@ def profile(
         low = lift * np.exp(-z * se)
         high = lift * np.exp(z * se)
         pooled = np.sqrt(pb * (1 - pb) * (1 / n1 + (1 / n0 if n0 else np.nan)))
-        p_value = _p_two_sided((p1 - p0) / pooled)
+        p_value = two_sided_p((p1 - p0) / pooled)
     table = pd.DataFrame(
         {
             "tag": store.names,
@@ -140,10 +137,14 @@ def compare(
     ``significant`` needs PostHog's support rule (at least min(25, 2% of a+b) users with it)
     and ``p_value`` < 0.05 (z test on the log odds ratio). Ranked by how far from 1.
 
-    >>> compare(converted(result), dropped_after(result, 2), store)   # doctest: +SKIP
+    >>> compare(result.converted(), result.entered() - result.converted(), tags).head(3)[
+    ...     ["feature", "kind", "a_count", "b_count", "odds_ratio", "correlation"]]
+         feature   kind  a_count  b_count  odds_ratio correlation
+    0        pay  event        1        0        10.0           a
+    1  age:18-24    tag        1        1         4.0           a
+    2        vip    tag        1        1         4.0           a
     """
-    if not a._native.same_log(b._native):
-        raise AudienceError("cannot compare audiences of different event logs")
+    ensure_audience(b, _log_of(a, "a"), "b")
     na, nb = len(a), len(b)
     if na == 0 or nb == 0:
         raise AudienceError(
@@ -152,15 +153,14 @@ def compare(
         )
     frames = []
     if store is not None:
-        _check_store(a, store)
-        c = store._native.tag_counts([a._native, b._native]).to_numpy().reshape(-1, 3)
+        c = store.counts([a, b])
         frames.append(
             pd.DataFrame(
                 {"feature": store.names, "kind": "tag", "a_count": c[:, 0], "b_count": c[:, 1]}
             )
         )
     if events:
-        c = _core.event_user_counts([a._native, b._native]).to_numpy().reshape(-1, 2)
+        c = event_user_counts([a, b])
         frames.append(
             pd.DataFrame(
                 {
@@ -182,7 +182,7 @@ def compare(
     odds = ((sa + 1) * (nb - sb + 1)) / ((na - sa + 1) * (sb + 1))
     t["odds_ratio"] = odds
     se = np.sqrt(1 / (sa + 1) + 1 / (na - sa + 1) + 1 / (sb + 1) + 1 / (nb - sb + 1))
-    t["p_value"] = _p_two_sided(np.log(odds) / se)
+    t["p_value"] = two_sided_p(np.log(odds) / se)
     t["correlation"] = np.where(odds > 1, "a", "b")
     supported = (sa + sb) >= min(MIN_PERSON_COUNT, MIN_PERSON_PERCENTAGE * (na + nb))
     t["significant"] = supported & (t["p_value"].to_numpy() < 0.05)
@@ -214,7 +214,11 @@ def overlap(
     ``normalize="row"`` divides each row by its audience's size (share of row also in column);
     ``"jaccard"`` gives |A & B| / |A | B|.
 
-    >>> overlap([dropped, vip, churned], names=["dropped", "vip", "churned"])   # doctest: +SKIP
+    >>> overlap([result.entered(), tags["vip"], tags["gender:M"]])
+                  entered view  vip  gender:M
+    entered view             5    2         1
+    vip                      2    2         0
+    gender:M                 1    0         2
     """
     audiences = list(audiences)
     if not audiences:
@@ -228,13 +232,10 @@ def overlap(
         raise AudienceError(
             f"{len(audiences)} audiences need {len(audiences)} names; got {len(labels)}"
         )
-    k = len(audiences)
-    m = (
-        _core.overlap_counts([a._native for a in audiences])
-        .to_numpy()
-        .reshape(k, k)
-        .astype("int64")
-    )
+    log = _log_of(audiences[0], "audience 1")
+    for index, audience in enumerate(audiences[1:], start=2):
+        ensure_audience(audience, log, f"audience {index}")
+    m = overlap_counts(audiences)
     if normalize is None:
         return pd.DataFrame(m, index=labels, columns=labels)
     sizes = np.diag(m).astype(float)
