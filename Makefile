@@ -25,7 +25,7 @@ JLPM := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CURDIR)/$(VENV)/bin/jlpm
 # Silences the "Jupyter news" toast, which covers the page (JupyterLab's settings overrides).
 OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: lab test setup build extension wheel test-rust test-python lint notebooks bench clean
+.PHONY: lab test setup build extension browser wheel test-rust test-python lint notebooks bench clean
 
 # JupyterLab refuses to start as root unless told; containers and CI machines often are root.
 lab: build $(OVERRIDES)
@@ -33,7 +33,7 @@ lab: build $(OVERRIDES)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(WORKDIR) $(LAB_ARGS) \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-test: build lint test-rust test-python
+test: build browser lint test-rust test-python
 
 setup: $(STAMP)
 
@@ -68,6 +68,17 @@ $(LABEXT)/install.json: extensions/node_modules/.yarn-state.yml extensions/packa
 $(OVERRIDES): extensions/overrides.json $(STAMP)
 	mkdir -p $(@D)
 	cp $< $@
+
+# What the browser tests need from the system: Debian's chromium (Playwright cannot download a
+# browser here) and a CJK font so Chinese labels render. Cheap to check, so checked every time.
+browser: $(OVERRIDES)
+	@missing=""; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	fc-list ':lang=zh' 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 # The wheel a user installs: native module, package, prebuilt extension, notebooks, server config.
 wheel: build
