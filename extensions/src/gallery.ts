@@ -20,8 +20,8 @@ function element<K extends keyof HTMLElementTagNameMap>(
 }
 
 export class GalleryPanel extends Widget {
-  /** `open(id)` copies the item into the working folder and opens the copy. */
-  constructor(private readonly open: (id: string) => Promise<void>) {
+  /** `open(id, title)` copies the item into the working folder and opens the copy. */
+  constructor(private readonly open: (id: string, title: string) => Promise<void>) {
     super();
     this.id = 'workbench-gallery';
     this.addClass('jp-WorkbenchGallery');
@@ -97,15 +97,24 @@ export class GalleryPanel extends Widget {
       element('span', 'jp-WorkbenchGallery-title', title),
       element('span', 'jp-WorkbenchGallery-summary', summary)
     );
+    const item = element('li', '');
+    item.append(button);
     button.addEventListener('click', () => {
       // One copy per click: a double click must not make two.
       button.disabled = true;
-      void this.open(id).finally(() => {
-        button.disabled = false;
-      });
+      item.querySelector('[role="alert"]')?.remove();
+      this.open(id, title)
+        .catch((error: Error) => {
+          // The notification shows only the start of a long message: the whole of it goes here.
+          const problem = element('p', 'jp-WorkbenchGallery-error', error.message);
+          problem.setAttribute('role', 'alert');
+          item.append(problem);
+          problem.scrollIntoView({ block: 'nearest' });
+        })
+        .finally(() => {
+          button.disabled = false;
+        });
     });
-    const item = element('li', '');
-    item.append(button);
     return item;
   }
 }

@@ -30,19 +30,15 @@ const funnelIcon = new LabIcon({
 });
 
 function addToLauncher(launcher: ILauncher, gallery: IGallery): void {
-  let rank = 1;
-  const roleOrder = gallery.roles.map(role => role.id);
-  const items = [...gallery.items].sort(
-    (a, b) => roleOrder.indexOf(a.role) - roleOrder.indexOf(b.role)
-  );
-  for (const entry of [...items, ...gallery.datasets]) {
+  // The server lists the items in the gallery's order (by role, guides before cases).
+  [...gallery.items, ...gallery.datasets].forEach((entry, index) => {
     launcher.add({
       command: CommandIDs.open,
       args: { id: entry.id, label: entry.title, caption: entry.summary },
       category: CATEGORY,
-      rank: rank++
+      rank: index + 1
     });
-  }
+  });
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -60,14 +56,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const { commands } = app;
 
-    const openCopy = async (id: string): Promise<void> => {
+    const openCopy = async (id: string, title: string): Promise<void> => {
       try {
         const copy = await copyItem(id);
         await commands.execute('docmanager:open', { path: copy.path });
       } catch (error) {
-        Notification.error(`Could not open ${id}: ${(error as Error).message}`, {
-          autoClose: false
+        Notification.error(`Could not open ${title}: ${(error as Error).message}`, {
+          autoClose: 10000
         });
+        throw error;
       }
     };
 
@@ -81,7 +78,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: args => (args.label as string) ?? 'Open a copy of a Funnel Workbench notebook',
       caption: args => (args.caption as string) ?? '',
       icon: funnelIcon,
-      execute: args => openCopy(args.id as string)
+      // The notification has told the user already; nothing is left to report.
+      execute: args =>
+        openCopy(args.id as string, (args.label as string) ?? (args.id as string)).catch(
+          () => undefined
+        )
     });
     commands.addCommand(CommandIDs.showGallery, {
       label: 'Funnel Workbench gallery',

@@ -93,6 +93,21 @@ def test_gallery_opens_guides_and_cases_as_copies_whose_first_cell_runs(
     assert {p: p.read_bytes() for p in library.rglob("*.ipynb")} == originals
     assert console_errors == []
 
+    # When a copy cannot be made, the user reads why, from the server: the gist in a
+    # notification, the whole message under the item they clicked.
+    (work / "datasets").write_text("a file where the folder would go", encoding="utf-8")
+    dataset = listing["datasets"][0]
+    _gallery_item(page, dataset["id"]).click()
+    toast = page.locator(".jp-Notification-Toast-error .jp-toast-message")
+    expect(toast).to_contain_text(
+        f"Could not open {dataset['title']}: datasets in the working folder is a file, not a folder"
+    )
+    expect(gallery.locator("[role='alert']")).to_have_text(
+        "datasets in the working folder is a file, not a folder: rename it so the gallery can "
+        f"put copies there (working folder {work})"
+    )
+    screenshot("cannot-copy")
+
 
 def test_launcher_has_a_funnel_workbench_section_that_opens_copies(
     lab, page: Page, screenshot: Callable[[str], Path], current_tab: Locator

@@ -252,17 +252,18 @@ def target_folder(work: Path, name: str) -> Path:
     """
     root = work.resolve(strict=True)
     folder = root / name
+    # The gist comes first: JupyterLab's notification shows only the start of a long message.
     if folder.is_symlink():
         raise GalleryError(
-            f"{name}/ in the working folder {root} is a symbolic link to "
-            f"{os.readlink(folder)}; the gallery writes copies only into real folders inside "
-            "the working folder. Rename or remove the link.",
+            f"{name}/ in the working folder is a symbolic link (to {os.readlink(folder)}): "
+            "the gallery writes copies only into real folders inside the working folder "
+            f"{root}; rename or remove the link",
             status=409,
         )
     if folder.exists() and not folder.is_dir():
         raise GalleryError(
-            f"{name} in the working folder {root} is a file, not a folder; rename it so the "
-            "gallery can put copies there",
+            f"{name} in the working folder is a file, not a folder: rename it so the gallery "
+            f"can put copies there (working folder {root})",
             status=409,
         )
     folder.mkdir(exist_ok=True)
