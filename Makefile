@@ -71,13 +71,19 @@ $(OVERRIDES): extensions/overrides.json $(STAMP)
 
 # What the browser tests need from the system: Debian's chromium (Playwright cannot download a
 # browser here) and a CJK font so Chinese labels render. Cheap to check, so checked every time.
+CHROMIUM := /usr/bin/chromium
 browser: $(OVERRIDES)
 	@missing=""; \
-	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -x $(CHROMIUM) || missing="$$missing chromium"; \
 	fc-list ':lang=zh' 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "The browser tests need:$$missing. Install as root: apt-get install -y$$missing" >&2; \
+			exit 1; \
+		fi; \
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		test -x $(CHROMIUM) || { echo "apt-get installed chromium, but $(CHROMIUM) is missing" >&2; exit 1; }; \
 	fi
 
 # The wheel a user installs: native module, package, prebuilt extension, notebooks, server config.
