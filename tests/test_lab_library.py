@@ -152,6 +152,20 @@ def test_opening_copies_the_notebook_byte_for_byte_into_its_folder(tmp_path: Pat
     assert (work / "cases" / "x.ipynb").read_bytes() == source.read_bytes()
 
 
+def test_a_copy_the_file_system_refuses_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    name = "n" * (255 - len(".ipynb")) + ".ipynb"  # the longest name: "-2" cannot be added
+    _write(tmp_path / "library" / "guides" / name, GOOD)
+    (tmp_path / "work").mkdir()
+    gallery = Gallery(tmp_path / "library", tmp_path / "work")
+    assert gallery.open(f"guides/{name}") == f"guides/{name}"
+    with pytest.raises(GalleryError) as raised:
+        gallery.open(f"guides/{name}")
+    assert raised.value.status == 500
+    assert str(raised.value) == (
+        f"could not write a copy of {name} into guides/ of the working folder: File name too long"
+    )
+
+
 @pytest.mark.parametrize("starter", STARTERS, ids=lambda s: s.id)
 def test_a_dataset_writes_a_valid_starter_notebook_without_outputs(tmp_path: Path, starter) -> None:
     path = Gallery(tmp_path, tmp_path).open(starter.id)

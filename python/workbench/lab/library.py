@@ -312,7 +312,8 @@ class Gallery:
 
         Raises:
             GalleryError: 400 for an id of the wrong shape (absolute, ``..``, not a notebook),
-                404 for one the gallery does not list, 409 when the target cannot be written.
+                404 for one the gallery does not list, 409 when the target folder is a link or
+                a file, 500 when the file system refuses the copy.
         """
         items, problems = scan(self.library)
         example = items[0].id if items else "guides/01-first-funnel.ipynb"
@@ -341,4 +342,11 @@ class Gallery:
 
     def _write(self, folder_name: str, filename: str, content: Callable[[], bytes]) -> str:
         folder = target_folder(self.work, folder_name)
-        return f"{folder_name}/{write_new(folder, filename, content())}"
+        try:
+            return f"{folder_name}/{write_new(folder, filename, content())}"
+        except OSError as error:  # a full disk, a read-only folder, a name too long
+            raise GalleryError(
+                f"could not write a copy of {filename} into {folder_name}/ of the working "
+                f"folder: {error.strerror or error}",
+                status=500,
+            ) from None
