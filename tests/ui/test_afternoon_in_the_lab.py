@@ -99,10 +99,12 @@ def test_an_afternoon_in_the_lab_leaves_git_status_as_it_was(
 
     opened: list[str] = []
     for item_id in (guide["id"], listing["datasets"][0]["id"]):
-        page.locator(f"#workbench-gallery [data-workbench-id='{item_id}']").click()
-        expect(current_tab).to_contain_text(".ipynb", timeout=60_000)
-        name = current_tab.inner_text().strip()
-        path = f"{item_id.split('/')[0]}/{name}"
+        # The server picks the copy's name (a free one): read it from its answer.
+        with page.expect_response(lambda r: "/workbench/copies" in r.url, timeout=60_000) as answer:
+            page.locator(f"#workbench-gallery [data-workbench-id='{item_id}']").click()
+        path = answer.value.json()["path"]
+        name = Path(path).name
+        expect(current_tab).to_have_text(name, timeout=60_000)
         notebook = open_notebook(lab, path, navigate=False)
         notebook.run_all()
         assert notebook.errors() == [], f"{path}: {notebook.errors()}"
