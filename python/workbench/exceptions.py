@@ -40,7 +40,9 @@ __all__ = [
     "CountsError",
     "EmptyLogError",
     "FunnelDefinitionError",
+    "GalleryError",
     "InternalError",
+    "MetadataError",
     "NullValuesError",
     "OverlappingGroupsWarning",
     "PlanError",
@@ -93,6 +95,24 @@ class SelectionSyntaxError(AudienceError):
 
 class UnknownTagError(AudienceError, _KeyMessageError):
     """A tag name that the store does not have; the message lists the closest names."""
+
+
+class GalleryError(WorkbenchError):
+    """A request the JupyterLab gallery cannot serve (an unknown or unsafe notebook name, a folder
+    that cannot take the copy); ``status`` is the HTTP status the server answers with.
+
+    >>> GalleryError("'../x.ipynb' leaves the notebook library", status=400).status
+    400
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class MetadataError(WorkbenchError):
+    """A shipped notebook whose ``metadata.workbench`` does not follow the schema in
+    ``notebooks/README.md``; the message names the notebook, the field and what was expected."""
 
 
 class PlanError(WorkbenchError):
