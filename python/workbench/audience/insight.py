@@ -42,6 +42,12 @@ def _log_of(audience: object, what: str) -> EventLog:
     return audience.log
 
 
+def _check_store(store: object) -> None:
+    # TagStore sits beside this module in the layers: check for what profile reads.
+    if not (hasattr(store, "counts") and hasattr(store, "names") and hasattr(store, "log")):
+        raise AudienceError(f"store must be a wb.TagStore; got {type(store).__name__}")
+
+
 def _support_threshold(min_support: float, size: int) -> float:
     if min_support < 0:
         raise AudienceError(f"min_support cannot be negative; got {min_support}")
@@ -72,6 +78,7 @@ def profile(
     2    age:35+      2           2  120.0
     3        vip      2           2  120.0
     """
+    _check_store(store)
     ensure_audience(audience, store.log, "audience")
     if base is not None:
         ensure_audience(base, store.log, "base")
@@ -153,6 +160,7 @@ def compare(
         )
     frames = []
     if store is not None:
+        _check_store(store)
         c = store.counts([a, b])
         frames.append(
             pd.DataFrame(

@@ -15,17 +15,18 @@ Audience 'did view and not did pay'(4 of 6 users)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench import _core
 from workbench._arrow import decoded
-from workbench._names import did_you_mean
+from workbench._names import did_you_mean, plain
 from workbench.audience.export import key_table, to_csv, to_parquet
 from workbench.exceptions import AudienceError
 from workbench.predicates import Predicate
@@ -48,23 +49,31 @@ _PAGE = 65_536
 
 def key_array(log: EventLog, keys: Any) -> pa.Array:
     """User keys as the int64 or string array the native lookup takes (one key, a list, a
-    pandas/numpy/Arrow array).
+    pandas/numpy/Arrow array); keys of another kind, or integers no user key can be (beyond
+    int64), are refused by an :class:`AudienceError` naming the first of them.
 
     >>> key_array(log, [1, 2]).type
     DataType(int64)
-    """
+    >>> key_array(log, [1, "2"])
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.AudienceError: the user keys given mix kinds (1 is int, '2' is str); the log's user keys are int64, so pass int64 keys only
+    """  # noqa: E501
+    int_log = pa.types.is_integer(log.user_keys.type)
+    expected = "int64" if int_log else "strings"
     if isinstance(keys, pa.ChunkedArray):
         array: pa.Array = keys.combine_chunks()
     elif isinstance(keys, pa.Array):
         array = keys
-    elif isinstance(keys, (pd.Series, pd.Index, np.ndarray)):
-        array = pa.array(np.asarray(keys) if isinstance(keys, np.ndarray) else keys.to_numpy())
-    elif isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
-        array = pa.array([keys])
     else:
-        array = pa.array(list(keys))
+        if isinstance(keys, (pd.Series, pd.Index)):
+            values: Any = keys.to_numpy()
+        elif isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+            values = [keys]
+        else:
+            values = keys if isinstance(keys, np.ndarray) else list(keys)
+        array = _read_keys(values, expected)
     array = decoded(array)
-    int_log = pa.types.is_integer(log.user_keys.type)
     if len(array) == 0:
         return pa.array([], pa.int64() if int_log else pa.string())
     if int_log:
@@ -72,10 +81,47 @@ def key_array(log: EventLog, keys: Any) -> pa.Array:
             raise AudienceError(
                 f"the log's user keys are integers but the keys given are {array.type}"
             )
-        return array.cast(pa.int64())
+        try:
+            return array.cast(pa.int64())
+        except pa.ArrowInvalid:
+            big = pc.max(array).as_py()
+            raise AudienceError(
+                f"user key {big} is beyond the 64-bit signed integers a user key can be (below "
+                "2**63); the log's user keys are int64"
+            ) from None
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         raise AudienceError(f"the log's user keys are strings but the keys given are {array.type}")
     return array.cast(pa.string())
+
+
+def _read_keys(values: Any, expected: str) -> pa.Array:
+    """Python or numpy keys as an Arrow array, or the reason they cannot be one."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
+        pass
+    items = list(values)
+    huge = next(
+        (k for k in items if isinstance(k, int) and not -(2**63) <= k < 2**63),
+        None,
+    )
+    if huge is not None:
+        raise AudienceError(
+            f"user key {huge} is beyond the 64-bit signed integers a user key can be (below "
+            f"2**63); the log's user keys are {expected}"
+        ) from None
+    first = next((k for k in items if k is not None), None)
+    other = next((k for k in items if k is not None and type(k) is not type(first)), None)
+    if other is not None:
+        raise AudienceError(
+            f"the user keys given mix kinds ({plain(first)!r} is {type(first).__name__}, "
+            f"{plain(other)!r} is {type(other).__name__}); the log's user keys are {expected}, "
+            f"so pass {expected} keys only"
+        ) from None
+    raise AudienceError(
+        f"cannot read the user keys given ({type(first).__name__} values such as {first!r}); "
+        f"the log's user keys are {expected}"
+    ) from None
 
 
 def ensure_audience(value: object, log: EventLog, what: str) -> Audience:
@@ -310,11 +356,7 @@ class Audience:
                 f"cannot {op} an Audience and a {type(other).__name__}; both sides must be "
                 "audiences"
             )
-        if not self.bitmap.same_log(other.bitmap):
-            raise AudienceError(
-                f"cannot {op} audiences of different event logs; build both from the same EventLog"
-            )
-        return other
+        return ensure_audience(other, self.log, f"the right side of {op}")
 
     def __and__(self, other: Audience) -> Audience:
         o = self._other(other, "intersect (&)")
@@ -481,6 +523,7 @@ def event_user_counts(audiences: list[Audience]) -> np.ndarray:
     """
     if not audiences:
         raise AudienceError("event_user_counts needs at least one audience")
+    _same_log(audiences)
     counts = _core.event_user_counts([a.bitmap for a in audiences]).to_numpy()
     return counts.reshape(-1, len(audiences)).astype(np.int64)
 
@@ -494,8 +537,17 @@ def overlap_counts(audiences: list[Audience]) -> np.ndarray:
     k = len(audiences)
     if k == 0:
         raise AudienceError("overlap needs at least one audience")
+    _same_log(audiences)
     counts = _core.overlap_counts([a.bitmap for a in audiences]).to_numpy()
     return counts.reshape(k, k).astype(np.int64)
+
+
+def _same_log(audiences: Sequence[Audience]) -> None:
+    first = audiences[0]
+    if not isinstance(first, Audience):
+        raise AudienceError(f"audience 1 must be a wb.Audience; got {type(first).__name__}")
+    for index, audience in enumerate(audiences[1:], start=2):
+        ensure_audience(audience, first.log, f"audience {index}")
 
 
 def _nobody(log: EventLog) -> _core.Audience:
