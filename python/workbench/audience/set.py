@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from workbench import _core
 from workbench._arrow import decoded
+from workbench._files import existing_path
 from workbench._names import did_you_mean, plain
 from workbench.audience.export import key_table, to_csv, to_parquet
 from workbench.exceptions import AudienceError
@@ -333,7 +334,8 @@ class Audience:
         >>> Audience.load("picked.fwb", log)
         Audience 'picked'(2 of 6 users)
         """
-        names, natives, _dropped = _core.load_audiences(log.encoded, Path(path).read_bytes())
+        data = existing_path(path, "saved audience").read_bytes()
+        names, natives, _dropped = _core.load_audiences(log.encoded, data)
         if len(natives) != 1:
             raise AudienceError(
                 f"{str(path)!r} holds {len(natives)} bitmaps; use TagStore.load for a tag store"

@@ -28,6 +28,7 @@ import pandas as pd
 
 from workbench import _progress, _yaml
 from workbench._durations import format_duration, parse_duration
+from workbench._files import existing_path
 from workbench._names import did_you_mean, listing
 from workbench.exceptions import ArgumentError, FunnelDefinitionError
 from workbench.funnel.engine import MAX_EXCLUSIONS, MAX_STEPS, run_native
@@ -677,20 +678,26 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
         >>> Funnel.load(Funnel(["view", "pay"]).save("checkout.json"))
         Funnel(['view', 'pay'], window='1d')
         """
-        source = Path(path)
+        source = existing_path(path, "funnel file")
         try:
-            text = source.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise FunnelDefinitionError(
-                f"{source}: not UTF-8 text (byte {err.start}); a funnel file is YAML or JSON"
-            ) from None
+            text = _yaml.read_file(source)
+        except _yaml.UnsafeYamlError as err:
+            where = f"{source}:{err.line}:{err.column}" if err.line else str(source)
+            raise FunnelDefinitionError(f"{where}: {err.message}") from None
         return cls.from_yaml(text, source=str(source))
 
 
 def _checked_end(value: Any) -> Any:
     """``analysis_end`` as given, once it is known to be a point in time (it is converted to
     the log's time unit and zone when the funnel runs)."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**63) <= value < 2**63:
+            raise FunnelDefinitionError(
+                f"analysis_end={value} is beyond the 64-bit integers a log's times are; pass a "
+                "datetime, a date string, or an integer in the log's time unit"
+            )
+        return value
+    if value is None:
         return value
     try:
         readable = pd.Timestamp(value) is not pd.NaT
