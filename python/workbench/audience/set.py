@@ -290,8 +290,8 @@ class Audience:
         >>> Audience.from_levels(log, result.levels_array(), 2, 2).keys().to_pylist()
         [3, 5]
         """
-        lo = int(min_level)
-        hi = 255 if max_level is None else int(max_level)
+        lo = _whole(min_level, "min_level")
+        hi = 255 if max_level is None else _whole(max_level, "max_level")
         if not 0 <= lo <= 255 or not 0 <= hi <= 255:
             raise AudienceError(f"levels are between 0 and 255; got {min_level}..{max_level}")
         array = pa.array(np.ascontiguousarray(levels, dtype=np.uint8))
@@ -423,7 +423,9 @@ class Audience:
         >>> Audience.from_keys(log, [2, 5]).ids().to_pylist()
         [1, 4]
         """
-        return self.bitmap.ids(int(offset), None if limit is None else int(limit))
+        return self.bitmap.ids(
+            _whole(offset, "offset"), None if limit is None else _whole(limit, "limit")
+        )
 
     def mask(self) -> np.ndarray:
         """One flag per dense user id of the log: whether the user is a member.
@@ -542,6 +544,13 @@ def overlap_counts(audiences: list[Audience]) -> np.ndarray:
     _same_log(audiences)
     counts = _core.overlap_counts([a.bitmap for a in audiences]).to_numpy()
     return counts.reshape(k, k).astype(np.int64)
+
+
+def _whole(value: Any, name: str) -> int:
+    """A count or position given by the caller: a whole number, zero or more."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise AudienceError(f"{name} is a whole number, zero or more; got {value!r}")
+    return int(value)
 
 
 def _same_log(audiences: Sequence[Audience]) -> None:

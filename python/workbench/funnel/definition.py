@@ -391,7 +391,15 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
         self.counting: Counting = counting
         if isinstance(exclusions, Exclusion):
             exclusions = [exclusions]
+        if not isinstance(exclusions, (list, tuple)):
+            raise FunnelDefinitionError(
+                f"exclusions= takes a list of wb.Exclusion(...); got {exclusions!r}"
+            )
         self.exclusions: list[Exclusion] = list(exclusions)
+        if hold is not None and not isinstance(hold, (str, list, tuple)):
+            raise FunnelDefinitionError(
+                f"hold= takes a column name or a list of them, e.g. hold='product_id'; got {hold!r}"
+            )
         self.hold: list[str] = [hold] if isinstance(hold, str) else list(hold or [])
         self.session = _flag(session, "session")
         self.analysis_end = _checked_end(analysis_end)
@@ -403,6 +411,11 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
                 strict=True,
             )
         }
+        if labels is not None and not isinstance(labels, Mapping):
+            raise FunnelDefinitionError(
+                "labels map event names or step numbers to display names, e.g. "
+                f"{{'view': 'Product page', 2: 'Cart'}}; got {labels!r}"
+            )
         self.labels: dict[str | int, str] = dict(labels or {})
         self._validate()
 

@@ -84,6 +84,8 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
     own: list[dict[str, PropertySpec]] = [{} for _ in range(n_codes)]
     for prop in data.property_names:
         column = data.column(prop)
+        if pa.types.is_nested(column.type):
+            continue  # lists and structs: the plan language has no type to draft for them
         kind = column_kind(column.type)
         ptype = kind if kind != "other" else "string"
         valid, values, dictionary = _column_values(column, kind)

@@ -262,6 +262,7 @@ class TrackingPlan:
         A property seen on every event becomes a common property. A property is marked required
         when it was never null; strings with at most ``max_allowed`` distinct values get those
         values as ``allowed``. What was observed is kept under ``observed`` for the reviewer.
+        Columns of lists or structs are left out: a plan has no type for them.
 
         Example:
             >>> draft = TrackingPlan.infer(log)
