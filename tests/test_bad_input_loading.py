@@ -148,3 +148,15 @@ def test_csv_with_a_ragged_row_names_the_file_and_the_row(tmp_path: Path) -> Non
 def test_load_options_of_the_wrong_kind_are_named(shop_df, options, message) -> None:
     with pytest.raises(ex.ArgumentError, match=message):
         wb.EventLog(shop_df, **options)
+
+
+def test_user_keys_beyond_64_bits_in_a_frame_are_named_with_their_row(shop_df) -> None:
+    frame = shop_df.copy()
+    frame["user_id"] = pd.Series([1, 1, 1, 2**64, 2, 3, 3, 4], dtype=object)
+    with pytest.raises(ex.SchemaError) as err:
+        wb.EventLog(frame)
+    message = str(err.value)
+    assert "column 'user_id' holds an integer beyond 64 bits at row 3 (18446744073709551616)" in (
+        message
+    )
+    assert "keep such values as text" in message

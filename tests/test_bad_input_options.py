@@ -179,7 +179,7 @@ def test_unknown_missing_option_is_refused(shop_log) -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda a: a.to_bytes("roaring"), r'unknown bitmap format "roaring"'),
+        (lambda a: a.to_bytes("roaring"), r"unknown bitmap format 'roaring'; format= is one of"),
         (lambda a: a.to_bytes(bits=7), r"bits=Some\(7\)|bits"),
         (lambda a: a.ids(-1), r"offset is a whole number, zero or more; got -1"),
         (lambda a: a.keys(0, "all"), r"limit is a whole number, zero or more; got 'all'"),
@@ -247,7 +247,9 @@ def test_bad_bin_edges_are_named(shop_log, people, edges, message) -> None:
 
 def test_a_tag_condition_must_give_true_or_false(shop_log, people) -> None:
     store = wb.TagStore(shop_log)
-    with pytest.raises(ex.AudienceError, match=r"gave str values such as 'yes'"):
+    with pytest.raises(
+        ex.AudienceError, match=r"one True or False per row; got str values such as .yes."
+    ):
         store.add_predicate("flag", people, ["yes", "no", "yes", "no"])
 
 
@@ -263,3 +265,94 @@ def test_tag_names_are_text(shop_log) -> None:
         store.add(5, wb.Audience.all(shop_log))  # type: ignore[arg-type]
     with pytest.raises(ex.UnknownTagError, match="tag names are text; got 5"):
         store[5]  # type: ignore[index]
+
+
+# -- parameters the fuzz suite and the sweep found unchecked ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda log: wb.Audience.did(log, 5), r"event is an event name, a list of them, or None"),
+        (lambda log: wb.Audience.did(log, [5]), r"event names are text; got 5"),
+        (
+            lambda log: wb.Audience.did(log, "view", where=["yes"] * len(log.source)),
+            r"where= is one True or False per input row; got str values such as 'yes'",
+        ),
+        (
+            lambda log: wb.Audience.did(log, "view", start="2026-02-01", end="2026-01-01"),
+            r"start='2026-02-01' is after end='2026-01-01'",
+        ),
+        (
+            lambda log: wb.Audience.from_mask(log, ["a"] * log.n_users),
+            r"a mask is one True or False per user of the log; got str values",
+        ),
+        (
+            lambda log: wb.Audience.from_levels(log, [-1, 300, 2, 1], 1),
+            r"levels are whole numbers from 0 to 255",
+        ),
+        (
+            lambda log: wb.Audience.from_levels(log, [1.5, 2.0, 0.0, 1.0], 1),
+            r"levels are whole numbers .*got float64 values",
+        ),
+        (lambda log: wb.Audience.all(log).named(5), r"an audience's name is text; got 5"),
+        (
+            lambda log: wb.Audience.from_bytes(log, "not bytes"),
+            r"bitmap bytes are bytes; got str",
+        ),
+        (
+            lambda log: wb.Audience.all(log).to_bytes("portable", bits=128),
+            r"bits= is 32, 64 or None \(the format's default\); got 128",
+        ),
+        (lambda log: wb.Audience.all(log).to_bytes(5), r"unknown bitmap format 5; format= is one"),
+        (
+            lambda log: wb.overlap(wb.Audience.all(log)),
+            r"overlap takes a list of audiences; got Audience",
+        ),
+        (
+            lambda log: wb.overlap([wb.Audience.all(log)] * 2, names="ab"),
+            r"names= is a list of names, one per audience; got 'ab'",
+        ),
+        (
+            lambda log: wb.compare(wb.Audience.all(log), wb.Audience.all(log), events="yes"),
+            r"events= is True or False; got 'yes'",
+        ),
+    ],
+)
+def test_audience_parameters_of_the_wrong_kind_are_named(shop_log, call, message) -> None:
+    with pytest.raises(ex.AudienceError, match=message):
+        call(shop_log)
+
+
+def test_profile_min_support_of_the_wrong_kind_is_named(shop_log, people) -> None:
+    tags = wb.TagStore.from_table(shop_log, people, categorical=["gender"])
+    with pytest.raises(ex.AudienceError, match=r"min_support is a share .*; got '1%'"):
+        wb.profile(wb.Audience.all(shop_log), tags, min_support="1%")
+    with pytest.raises(ex.AudienceError, match=r"store must be a wb.TagStore; got list"):
+        wb.profile(wb.Audience.all(shop_log), [])
+
+
+def test_trend_time_zone_of_the_wrong_kind_is_named(shop_log) -> None:
+    result = wb.Funnel(["view", "cart"]).run(shop_log)
+    with pytest.raises(ex.FunnelDefinitionError, match=r"tz is a time zone name .*got 8"):
+        result.trends("day", tz=8)
+
+
+def test_plan_parameters_of_the_wrong_kind_are_named(shop_log) -> None:
+    plan = wb.TrackingPlan.infer(shop_log)
+    with pytest.raises(ex.ArgumentError, match=r"funnel_coverage takes a funnel .*got str"):
+        plan.funnel_coverage("view > cart", shop_log)
+    with pytest.raises(ex.ArgumentError, match=r"max_allowed is a whole number .*got '12'"):
+        wb.TrackingPlan.infer(shop_log, max_allowed="12")
+
+
+def test_yaml_given_as_bytes_is_read_as_utf8_with_positions() -> None:
+    assert wb.Funnel.from_yaml(b"steps: [view, pay]\n").n_steps == 2
+    assert wb.TrackingPlan.from_yaml(b"events: {signup: {}}\n").event_names == ["signup"]
+    with pytest.raises(ex.PlanError, match=r"^line 1, column 13: byte 0xe9 is not UTF-8"):
+        wb.TrackingPlan.from_yaml(b"events: {caf\xe9: {}}\n")
+
+
+def test_progress_of_the_wrong_kind_is_named(shop_df) -> None:
+    with pytest.raises(ex.ArgumentError, match=r"progress= is True, False, None .*got 'yes'"):
+        wb.EventLog(shop_df, progress="yes")

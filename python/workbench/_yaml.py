@@ -103,8 +103,13 @@ def decode(data: bytes) -> str:
     return text
 
 
-def compose(text: str) -> yaml.Node | None:
-    """The document's node tree (None for an empty document), or :class:`UnsafeYamlError`."""
+def compose(text: str | bytes) -> yaml.Node | None:
+    """The document's node tree (None for an empty document), or :class:`UnsafeYamlError`;
+    bytes are read as UTF-8 first (:func:`decode`)."""
+    if isinstance(text, (bytes, bytearray)):
+        text = decode(bytes(text))
+    if not isinstance(text, str):
+        raise UnsafeYamlError(f"YAML is text (or UTF-8 bytes); got {type(text).__name__}")
     if len(text) > MAX_BYTES:
         raise UnsafeYamlError(
             f"the text is {len(text):,} characters; at most {MAX_BYTES:,} are read",
@@ -115,6 +120,14 @@ def compose(text: str) -> yaml.Node | None:
         raise UnsafeYamlError(
             "the text contains a NUL byte; is this a binary file?", *_text_position(text, nul)
         )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise UnsafeYamlError(
+            f"character {text[err.start]!r} is no Unicode text (a lone surrogate, as bytes "
+            "decoded with errors='surrogateescape' leave); decode the file as UTF-8",
+            *_text_position(text, err.start),
+        ) from None
     try:
         depth = 0
         for event in yaml.parse(text, Loader=_Loader):
@@ -204,7 +217,7 @@ def _first_unbuildable(node: yaml.Node) -> yaml.ScalarNode | None:
     return None
 
 
-def load(text: str) -> object:
+def load(text: str | bytes) -> object:
     """The document as plain Python data (mappings, lists, scalars), or :class:`UnsafeYamlError`."""
     node = compose(text)
     if node is None:

@@ -102,32 +102,39 @@ def to_arrow_table(data: Any) -> pa.Table:
 
 
 def _from_pandas(frame: pd.DataFrame) -> pa.Table:
-    """A DataFrame as Arrow; a repeated column name or a column mixing kinds of values (ints and
-    strings in one object column) is named, with the fix, instead of Arrow's conversion error."""
+    """A DataFrame as Arrow; a repeated column name or an object column Arrow cannot type (ints
+    and strings mixed, an integer beyond 64 bits) is named, with the fix, instead of Arrow's
+    conversion error."""
     check_unique_columns([str(c) for c in frame.columns], "DataFrame")
+    unreadable = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+    except unreadable as err:
         for name in frame.columns:
             column = frame[name]
             if column.dtype != object:
                 continue
             try:
                 pa.array(column, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                raise SchemaError(_mixed_kinds(str(name), column)) from None
+            except unreadable:
+                raise SchemaError(_unreadable_column(str(name), column)) from None
         raise SchemaError(f"cannot read the DataFrame as Arrow columns: {err}") from None
 
 
-def _mixed_kinds(name: str, column: pd.Series) -> str:
-    kinds = column.dropna().map(lambda v: type(v).__name__)
-    first = kinds.drop_duplicates()
-    shown = ", ".join(
-        f"{kind} at row {position}: {column.iloc[position]!r}"
-        for kind, position in zip(
-            first.tolist(), [column.index.get_loc(i) for i in first.index], strict=True
-        )
-    )
+def _unreadable_column(name: str, column: pd.Series) -> str:
+    """Why an object column has no Arrow type: an integer beyond 64 bits, or mixed kinds."""
+    for position, value in enumerate(column.tolist()):
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            return (
+                f"column {name!r} holds an integer beyond 64 bits at row {position} ({value}); "
+                f"a column holds 64-bit integers: keep such values as text, e.g. "
+                f"df[{name!r}] = df[{name!r}].astype(str)"
+            )
+    first: dict[str, tuple[int, Any]] = {}  # kind of value -> its first row and value
+    for position, value in enumerate(column.tolist()):
+        if not (pd.api.types.is_scalar(value) and pd.isna(value)):
+            first.setdefault(type(value).__name__, (position, value))
+    shown = ", ".join(f"{kind} at row {row}: {value!r}" for kind, (row, value) in first.items())
     return (
         f"column {name!r} mixes values of several kinds ({shown}); a column holds one kind: "
         f"convert it first, e.g. df[{name!r}] = df[{name!r}].astype(str)"
@@ -314,11 +321,18 @@ class EventLog:
             ) from None
         try:
             table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(encoding=encoding))
+        except UnicodeError:  # raised by the codec that transcodes a non-UTF-8 file
+            raise SchemaError(_not_text(path, None, encoding)) from None
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowIOError) as err:
             if isinstance(err, PermissionError):
                 raise
             raise CorruptDataError(_unreadable(path, "CSV", err)) from None
-        undecoded = [f.name for f in table.schema if pa.types.is_binary(f.type)]
+        try:
+            names = table.column_names
+        except UnicodeDecodeError:  # a column name in the header is not text
+            raise SchemaError(_not_text(path, None, encoding)) from None
+        types = table.schema.types
+        undecoded = [n for n, t in zip(names, types, strict=True) if pa.types.is_binary(t)]
         if undecoded:
             raise SchemaError(_not_text(path, undecoded[0], encoding))
         return cls(table, **options)
@@ -568,12 +582,13 @@ def _unreadable(path: Path, kind: str, err: Exception) -> str:
     )
 
 
-def _not_text(path: Path, column: str, encoding: str) -> str:
+def _not_text(path: Path, column: str | None, encoding: str) -> str:
     """Where a CSV file stops being text in ``encoding``: the first byte that does not decode."""
     line, col, byte = _first_undecodable(path, encoding)
+    what = f"column {column!r}" if column is not None else "the file"
     return (
-        f"{str(path)!r}: column {column!r} is not {encoding} text (byte 0x{byte:02x} on line "
-        f"{line}, column {col}); save the file as UTF-8, or name its encoding: "
+        f"{str(path)!r}: {what} is not {encoding} text (byte 0x{byte:02x} on line {line}, "
+        f"column {col}); save the file as UTF-8, or name its encoding: "
         "EventLog.from_csv(path, encoding='latin-1') (or 'cp1252', ...)"
     )
 
@@ -588,7 +603,9 @@ def _first_undecodable(path: Path, encoding: str) -> tuple[int, int, int]:
             data = carry + block
             try:
                 text, carry = data.decode(encoding), b""
-            except UnicodeDecodeError as err:
+            except UnicodeError as err:
+                if not isinstance(err, UnicodeDecodeError):  # e.g. UTF-16 without its BOM
+                    return line, column, data[0] if data else 0
                 text = data[: err.start].decode(encoding)
                 if block and err.start >= len(data) - 8:
                     carry = data[err.start :]  # a character cut in two by the block's end

@@ -36,8 +36,11 @@ if TYPE_CHECKING:
     from workbench.log import EventLog
 
 __all__ = [
+    "FORMATS",
     "Audience",
     "BitmapFormat",
+    "bitmap_options",
+    "boolean_flags",
     "ensure_audience",
     "event_user_counts",
     "key_array",
@@ -45,6 +48,7 @@ __all__ = [
 ]
 
 BitmapFormat = Literal["portable", "clickhouse", "doris", "starrocks"]
+FORMATS: tuple[str, ...] = ("portable", "clickhouse", "doris", "starrocks")
 _PAGE = 65_536
 
 
@@ -206,11 +210,7 @@ class Audience:
         >>> Audience.from_mask(log, np.arange(log.n_users) < 2, name="first two")
         Audience 'first two'(2 of 6 users)
         """
-        flags = np.asarray(mask, dtype=bool)
-        if flags.shape != (log.n_users,):
-            raise AudienceError(
-                f"a mask has one flag per user of the log ({log.n_users}); got shape {flags.shape}"
-            )
+        flags = boolean_flags(mask, log.n_users, "a mask", "user of the log")
         return cls(log, _core.audience_from_flags(log.encoded, pa.array(flags)), name)
 
     @classmethod
@@ -234,9 +234,15 @@ class Audience:
         >>> Audience.did(log, "cart", where=wb.col("price") > 6, min_times=1).keys().to_pylist()
         [1, 3, 5]
         """
+        if event is not None and not isinstance(event, (str, list, tuple, set)):
+            raise AudienceError(
+                f"event is an event name, a list of them, or None for any; got {event!r}"
+            )
         names = [] if event is None else [event] if isinstance(event, str) else list(event)
         codes = []
         for n in names:
+            if not isinstance(n, str):
+                raise AudienceError(f"event names are text; got {n!r}")
             code = log.encoded.event_code(n)
             if code is None:
                 raise AudienceError(
@@ -251,25 +257,19 @@ class Audience:
             if isinstance(where, Predicate):
                 mask = where.mask(log.source).combine_chunks()
             else:
-                flags = np.asarray(where, dtype=bool)
-                if flags.shape != (len(log.source),):
-                    raise AudienceError(
-                        f"where= is a condition or one flag per input row ({len(log.source)}); "
-                        f"got shape {flags.shape}"
-                    )
+                flags = boolean_flags(where, len(log.source), "where=", "input row")
                 mask = pa.array(flags)
         if isinstance(min_times, bool) or not isinstance(min_times, (int, np.integer)):
             raise AudienceError(f"min_times is a whole number of times; got {min_times!r}")
         if int(min_times) < 1:
             raise AudienceError(f"min_times must be at least 1; got {min_times}")
-        native = _core.audience_did(
-            log.encoded,
-            codes,
-            mask,
-            None if start is None else log.engine_time(start, "start"),
-            None if end is None else log.engine_time(end, "end"),
-            int(min_times),
-        )
+        since = None if start is None else log.engine_time(start, "start")
+        until = None if end is None else log.engine_time(end, "end")
+        if since is not None and until is not None and since > until:
+            raise AudienceError(
+                f"start={start!r} is after end={end!r}; the span is [start, end), start first"
+            )
+        native = _core.audience_did(log.encoded, codes, mask, since, until, int(min_times))
         label = name or (f"did {' or '.join(names)}" if names else "did anything")
         return cls(log, native, label)
 
@@ -294,7 +294,7 @@ class Audience:
         hi = 255 if max_level is None else _whole(max_level, "max_level")
         if not 0 <= lo <= 255 or not 0 <= hi <= 255:
             raise AudienceError(f"levels are between 0 and 255; got {min_level}..{max_level}")
-        array = pa.array(np.ascontiguousarray(levels, dtype=np.uint8))
+        array = pa.array(_levels(levels))
         return cls(log, _core.audience_from_levels(log.encoded, array, lo, hi), name)
 
     @classmethod
@@ -317,7 +317,11 @@ class Audience:
         """
         if missing not in ("error", "ignore"):
             raise AudienceError(f"missing= is 'error' or 'ignore'; got {missing!r}")
-        native, absent = _core.audience_from_bitmap(log.encoded, bytes(data), format, bits)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise AudienceError(f"bitmap bytes are bytes; got {type(data).__name__}")
+        native, absent = _core.audience_from_bitmap(
+            log.encoded, bytes(data), _format(format), _bits(bits)
+        )
         if len(absent) and missing != "ignore":
             shown = ", ".join(str(k) for k in absent.slice(0, 5).to_pylist())
             raise AudienceError(
@@ -413,6 +417,8 @@ class Audience:
         >>> Audience.all(log).named("everyone")
         Audience 'everyone'(6 of 6 users)
         """
+        if not isinstance(name, str):
+            raise AudienceError(f"an audience's name is text; got {name!r}")
         return Audience(self.log, self.bitmap, name)
 
     # -- members --------------------------------------------------------------------------------
@@ -482,7 +488,7 @@ class Audience:
         >>> list(pyroaring.BitMap.deserialize(Audience.from_keys(log, [1, 4]).to_bytes()))
         [1, 4]
         """
-        return bytes(self.bitmap.key_bitmap_bytes(format, bits))
+        return bytes(self.bitmap.key_bitmap_bytes(_format(format), _bits(bits)))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save the audience by original keys (any key type) to load onto this or a later log.
@@ -544,6 +550,77 @@ def overlap_counts(audiences: list[Audience]) -> np.ndarray:
     _same_log(audiences)
     counts = _core.overlap_counts([a.bitmap for a in audiences]).to_numpy()
     return counts.reshape(k, k).astype(np.int64)
+
+
+def boolean_flags(
+    values: Any, length: int, what: str, per: str, *, missing: bool | None = None
+) -> np.ndarray:
+    """``values`` as ``length`` booleans, one per ``per``; text, numbers or a wrong length are
+    refused naming ``what`` (numpy would read any non-empty string as True). With ``missing``
+    set, nulls (None, NaN, NA) read as it.
+
+    >>> boolean_flags(["yes", "no"], 2, "where=", "input row")
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.AudienceError: where= is one True or False per input row; got str values such as 'yes'
+    """  # noqa: E501
+    array = np.asarray(values)
+    if array.shape != (length,):
+        raise AudienceError(
+            f"{what} is one True or False per {per} ({length:,}); got shape {array.shape}"
+        )
+    if array.dtype == bool:
+        return array
+    items = array.tolist()
+    if missing is not None:
+        items = [
+            missing if item is None or item is pd.NA or item != item else item for item in items
+        ]
+    odd = next((item for item in items if not isinstance(item, (bool, np.bool_))), None)
+    if odd is not None or array.dtype.kind not in "bO":
+        shown = odd if odd is not None else items[0]
+        raise AudienceError(
+            f"{what} is one True or False per {per}; got {type(shown).__name__} values such as "
+            f"{shown!r}"
+        )
+    return np.asarray(items, dtype=bool)
+
+
+def _levels(levels: Any) -> np.ndarray:
+    """Funnel levels as uint8, refusing what is no level (negative, fractional, above 255)."""
+    array = np.asarray(levels)
+    if array.dtype.kind not in "iu" or (array.size and (array.min() < 0 or array.max() > 255)):
+        raise AudienceError(
+            "levels are whole numbers from 0 to 255, one per user (as result.levels_array() "
+            f"gives); got {array.dtype} values"
+        )
+    return np.ascontiguousarray(array, dtype=np.uint8)
+
+
+def bitmap_options(format: Any, bits: Any) -> tuple[str, int | None]:
+    """``format`` and ``bits`` of a bitmap import or export, once known to be ones the engine
+    reads and writes (it names the formats and widths it knows when they do not fit together).
+
+    >>> bitmap_options("portable", 128)
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.AudienceError: bits= is 32, 64 or None (the format's default); got 128
+    """
+    return _format(format), _bits(bits)
+
+
+def _format(format: Any) -> str:
+    if format not in FORMATS:
+        raise AudienceError(
+            f"unknown bitmap format {format!r}; format= is one of {', '.join(map(repr, FORMATS))}"
+        )
+    return str(format)
+
+
+def _bits(bits: Any) -> int | None:
+    if bits is not None and (isinstance(bits, bool) or bits not in (32, 64)):
+        raise AudienceError(f"bits= is 32, 64 or None (the format's default); got {bits!r}")
+    return None if bits is None else int(bits)
 
 
 def _whole(value: Any, name: str) -> int:

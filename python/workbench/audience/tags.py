@@ -31,7 +31,14 @@ from workbench._arrow import decoded
 from workbench._files import existing_path
 from workbench._names import did_you_mean
 from workbench.audience.selection import compile_program, unknown_tag_message
-from workbench.audience.set import Audience, BitmapFormat, ensure_audience, key_array
+from workbench.audience.set import (
+    Audience,
+    BitmapFormat,
+    bitmap_options,
+    boolean_flags,
+    ensure_audience,
+    key_array,
+)
 from workbench.exceptions import ArgumentError, AudienceError, SchemaError, UnknownTagError
 from workbench.log import to_arrow_table
 from workbench.predicates import Column, Predicate
@@ -314,24 +321,11 @@ class TagStore:
             mask = condition(table.to_pandas())
         else:
             mask = condition
-        flags = np.asarray(
-            mask.to_numpy(zero_copy_only=False)
-            if isinstance(mask, (pa.Array, pa.ChunkedArray))
-            else mask
+        if isinstance(mask, (pa.Array, pa.ChunkedArray)):
+            mask = mask.to_numpy(zero_copy_only=False)
+        flags = boolean_flags(
+            mask, table.num_rows, f"the condition of tag {name!r}", "row", missing=False
         )
-        if flags.shape != (table.num_rows,):
-            raise AudienceError(
-                f"the condition of tag {name!r} gave {flags.shape} values for {table.num_rows} rows"
-            )
-        if flags.dtype != bool and not all(
-            isinstance(f, (bool, np.bool_)) or pd.isna(f) for f in flags.tolist()
-        ):
-            shown = next(f for f in flags.tolist() if not isinstance(f, (bool, np.bool_)))
-            raise AudienceError(
-                f"the condition of tag {name!r} gave {type(shown).__name__} values such as "
-                f"{shown!r}; a condition gives True or False per row (e.g. users['spend'] > 100)"
-            )
-        flags = pd.Series(flags).fillna(False).to_numpy(dtype=bool)
         codes = np.where(flags, 0, -1).astype(np.int64)
         self._add_codes([name], ids, codes)
         return name
@@ -495,7 +489,9 @@ class TagStore:
         """
         return dict(
             zip(
-                self.names, (bytes(b) for b in self._native.key_bitmaps(format, bits)), strict=False
+                self.names,
+                (bytes(b) for b in self._native.key_bitmaps(*bitmap_options(format, bits))),
+                strict=False,
             )
         )
 

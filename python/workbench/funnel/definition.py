@@ -654,7 +654,7 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
     @classmethod
-    def from_yaml(cls, text: str, *, source: str = "<text>") -> Funnel:
+    def from_yaml(cls, text: str | bytes, *, source: str = "<text>") -> Funnel:
         """Read a funnel from YAML (or JSON) text; errors name ``source`` and the line.
 
         >>> Funnel.from_yaml("steps: [view, pay]\\nwindow: 2h\\n")

@@ -214,7 +214,7 @@ class Marks:
         )
 
 
-def read_yaml(text: str, file: str | None) -> tuple[Any, Marks]:
+def read_yaml(text: str | bytes, file: str | None) -> tuple[Any, Marks]:
     """Parse YAML text into Python data plus the position of every key and value. The text is
     untrusted (:mod:`workbench._yaml`): aliases, deep nesting and oversized text are refused."""
     marks = Marks(file=file)

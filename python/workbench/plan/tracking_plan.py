@@ -87,8 +87,8 @@ class TrackingPlan:
         return cls._from_parsed(data, Marks(), None)
 
     @classmethod
-    def from_yaml(cls, text: str) -> TrackingPlan:
-        """Build a plan from YAML text; errors give the line in that text."""
+    def from_yaml(cls, text: str | bytes) -> TrackingPlan:
+        """Build a plan from YAML text (or UTF-8 bytes); errors give the line in that text."""
         data, marks = read_yaml(text, None)
         return cls._from_parsed(data, marks, None)
 
