@@ -103,3 +103,14 @@ def test_nulls_dropped_are_not_judged(shop_df) -> None:
 
 def test_the_documented_span_is_the_default() -> None:
     assert PLAUSIBLE_TIMES == ("1900-01-01", "2200-01-01")
+
+
+def test_one_misread_row_loaded_anyway_cannot_make_a_trend_list_millions_of_days(shop_df) -> None:
+    seconds = epochs(shop_df, "s")
+    seconds.loc[3, "time"] = 1_767_225_600_000  # one row in milliseconds among seconds
+    with pytest.raises(ex.ImplausibleTimesError, match=r"has 1 of 8 event times .* at row 3"):
+        wb.EventLog(seconds, time_unit="s")
+    log = wb.EventLog(seconds, time_unit="s", plausible_times=None)
+    result = wb.Funnel(["view", "cart"]).run(log)
+    with pytest.raises(ex.FunnelDefinitionError, match=r"the log spans 20,[0-9,]+ days"):
+        result.trends("day")
