@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from workbench.exceptions import ArgumentError
+
 ProgressCallback = Callable[[int, int], Any]
 
 _DELAY_SECONDS = 1.0
@@ -87,6 +89,11 @@ def resolve(progress: bool | ProgressCallback | None, label: str) -> ProgressCal
     """
     if callable(progress):
         return progress
+    if progress is not None and not isinstance(progress, bool):
+        raise ArgumentError(
+            "progress= is True, False, None (automatic) or a callable taking (done, total); "
+            f"got {progress!r}"
+        )
     in_kernel = _in_kernel()
     if progress is False or (progress is None and not in_kernel):
         return None

@@ -41,8 +41,10 @@ __all__ = [
     "EmptyLogError",
     "FunnelDefinitionError",
     "GalleryError",
+    "ImplausibleTimesError",
     "InternalError",
     "MetadataError",
+    "MissingFileError",
     "NullValuesError",
     "OverlappingGroupsWarning",
     "PlanError",
@@ -69,6 +71,17 @@ class ArgumentError(WorkbenchError):
 
 class ColumnNotFoundError(SchemaError, _KeyMessageError):
     """A named column is not in the data; the message lists the columns there are."""
+
+
+class ImplausibleTimesError(SchemaError):
+    """Event times fall outside the span they are expected in (``EventLog(plausible_times=)``),
+    nearly always because integer epochs were read in the wrong ``time_unit`` or a sentinel date
+    stands for "unknown"; the message names the first such row and the fix."""
+
+
+class MissingFileError(WorkbenchError, FileNotFoundError):
+    """A file to read is not there; the message names the path and what was looked for. Also a
+    ``FileNotFoundError``, so code that catches that keeps working."""
 
 
 class CountsError(WorkbenchError):
@@ -155,7 +168,7 @@ class PlanError(WorkbenchError):
                     where += f":{self.column}"
             where += ": "
         elif self.line is not None:
-            where = f"line {self.line}: "
+            where = f"line {self.line}" + (f", column {self.column}" if self.column else "") + ": "
         field = f"{self.field}: " if self.field else ""
         return f"{where}{field}{self.message}"
 

@@ -42,7 +42,17 @@ def _log_of(audience: object, what: str) -> EventLog:
     return audience.log
 
 
+def _check_store(store: object) -> None:
+    # TagStore sits beside this module in the layers: check for what profile reads.
+    if not (hasattr(store, "counts") and hasattr(store, "names") and hasattr(store, "log")):
+        raise AudienceError(f"store must be a wb.TagStore; got {type(store).__name__}")
+
+
 def _support_threshold(min_support: float, size: int) -> float:
+    if isinstance(min_support, bool) or not isinstance(min_support, (int, float)):
+        raise AudienceError(
+            f"min_support is a share of the users (below 1) or a count of them; got {min_support!r}"
+        )
     if min_support < 0:
         raise AudienceError(f"min_support cannot be negative; got {min_support}")
     return min_support * size if min_support < 1 else min_support
@@ -72,6 +82,7 @@ def profile(
     2    age:35+      2           2  120.0
     3        vip      2           2  120.0
     """
+    _check_store(store)
     ensure_audience(audience, store.log, "audience")
     if base is not None:
         ensure_audience(base, store.log, "base")
@@ -145,6 +156,8 @@ def compare(
     2        vip    tag        1        1         4.0           a
     """
     ensure_audience(b, _log_of(a, "a"), "b")
+    if not isinstance(events, bool):
+        raise AudienceError(f"events= is True or False; got {events!r}")
     na, nb = len(a), len(b)
     if na == 0 or nb == 0:
         raise AudienceError(
@@ -153,6 +166,7 @@ def compare(
         )
     frames = []
     if store is not None:
+        _check_store(store)
         c = store.counts([a, b])
         frames.append(
             pd.DataFrame(
@@ -220,6 +234,10 @@ def overlap(
     vip                      2    2         0
     gender:M                 1    0         2
     """
+    if isinstance(audiences, Audience) or not isinstance(audiences, (list, tuple)):
+        raise AudienceError(f"overlap takes a list of audiences; got {type(audiences).__name__}")
+    if names is not None and not isinstance(names, (list, tuple)):
+        raise AudienceError(f"names= is a list of names, one per audience; got {names!r}")
     audiences = list(audiences)
     if not audiences:
         raise AudienceError("overlap needs at least one audience")

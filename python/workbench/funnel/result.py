@@ -339,9 +339,9 @@ class FunnelResult:
         [3]
         """
         out = self.outcomes
-        last = out.n_steps - 1 if out.n_steps > 1 else 1
         step = out.check_step(step)
-        if out.n_steps > 1 and step > last:
+        if step == out.n_steps:
+            # The table's drop-off at the last step is 0, in a one-step funnel too.
             raise FunnelDefinitionError(
                 f"nobody drops off after the last step ({out.n_steps}): it is conversion; use "
                 "converted()"
