@@ -528,11 +528,6 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     )
 
 
-def positions_of(path: Path_, marks: Marks) -> tuple[int, int] | None:
-    """Line and column of a field, for tools that point at the plan (e.g. an editor)."""
-    return marks.keys.get(path) or marks.values.get(path)
-
-
 def plan_file_text(path: str | Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
