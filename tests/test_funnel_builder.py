@@ -5,6 +5,7 @@ drill-down audience and what the panels show."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -351,8 +352,20 @@ def test_save_as_segment_and_export_from_the_panel(builder, tmp_path: Path) -> N
     assert "already has a tag &#x27;cart leavers&#x27;" in panel.message.value
 
 
-def test_changes_in_a_kernel_are_debounced_and_run_off_the_main_thread(shop) -> None:
+def test_changes_in_a_kernel_are_debounced_and_run_off_the_main_thread(
+    shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log, _ = shop
+    monkeypatch.setattr("workbench.widgets.funnel_builder.in_kernel", lambda: True)
+
+    threads: list[str] = []
+    compute = FunnelBuilder._compute
+
+    def spied(self: FunnelBuilder, *args: object) -> object:
+        threads.append(threading.current_thread().name)
+        return compute(self, *args)
+
+    monkeypatch.setattr(FunnelBuilder, "_compute", spied)
 
     async def session() -> tuple[FunnelBuilder, list[dict]]:
         builder = FunnelBuilder(log, debounce=0.05)
@@ -371,6 +384,7 @@ def test_changes_in_a_kernel_are_debounced_and_run_off_the_main_thread(shop) -> 
 
     builder, runs = asyncio.run(session())
     assert runs == [{"steps": ["view", "cart", "pay"], "window": "1d"}]  # one run for three
+    assert threads and all(name != "MainThread" for name in threads)
     assert builder.result.table["users"].tolist() == [40, 30, 10]
 
 

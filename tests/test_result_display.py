@@ -9,6 +9,9 @@ import subprocess
 import sys
 import textwrap
 
+import pandas as pd
+import pytest
+
 import workbench as wb
 
 
@@ -54,3 +57,29 @@ def test_without_altair_a_result_shows_its_table_alone(tmp_path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     ).stdout.split()
     assert shown == ["False", "True", "True"]
+
+
+def test_profile_and_comparison_tables_display_rounded_labelled_values(shop_log) -> None:
+    users = pd.DataFrame({"user_id": [1, 2, 3, 4], "tier": ["gold", "basic", "basic", "gold"]})
+    tags = wb.TagStore.from_table(shop_log, users, categorical=["tier"])
+    result = wb.Funnel(["view", "cart"]).run(shop_log)
+    table = wb.profile(result.entered(), tags)
+    html = table._repr_html_()
+    assert re.findall(r"<th>([^<]*)</th>", html) == [
+        "tag",
+        "users",
+        "share",
+        "share of base",
+        "TGI",
+        "lift (95% CI)",
+        "p",
+    ]
+    assert "<td>66.7%</td>" in html and "0.000000" not in html
+    assert table["audience_share"].iloc[0] == pytest.approx(2 / 3)  # exact for code
+    assert type(table[["tag", "tgi"]]) is pd.DataFrame  # a slice is a plain table again
+    comparison = result.compare_groups("platform", "ios", "web")
+    text = repr(comparison)
+    assert "conversion a" in text and "difference (CI)" in text and " pp " in text
+    assert comparison["difference"].dtype == float
+    compared = wb.compare(result.reached(2), result.entered() - result.reached(2), tags)
+    assert "odds ratio" in compared._repr_html_()

@@ -9,8 +9,17 @@ step's users" — what :meth:`FunnelResult.dropped_after` and the builder's dril
 
 >>> chart = wb.charts.funnel(result)
 >>> bars = chart.layer[0]
->>> bars.mark.type, bars.data["segment"].unique().tolist()
-('bar', ['converted', 'in progress', 'dropped off'])
+>>> bars.mark.type
+'bar'
+>>> for row in bars.data.values:
+...     print(row["name"], row["segment"], row["users"])
+1. view converted 3
+1. view in progress 1
+1. view dropped off 1
+2. cart converted 1
+2. cart in progress 1
+2. cart dropped off 1
+3. pay converted 1
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import pandas as pd
 from workbench._durations import format_duration
 from workbench.charts import labels as fmt
 from workbench.charts import theme
-from workbench.charts.spec import unchecked
+from workbench.charts.spec import field, inline, unchecked
 from workbench.exceptions import ArgumentError
 from workbench.funnel import FunnelResult
 
@@ -105,38 +114,42 @@ def _segments(frame: pd.DataFrame) -> pd.DataFrame:
     """The bars' parts as rows with their start and end, stacked in :data:`SEGMENTS` order.
     Every step keeps its ``converted`` part (of length 0 if nobody reached it), so each step has
     a bar to click; empty other parts are left out."""
-    parts = []
-    start = np.zeros(len(frame), dtype=np.int64)
-    for segment in SEGMENTS:
-        size = frame[segment].to_numpy(dtype=np.int64)
-        part = frame.drop(columns=list(SEGMENTS)).assign(
-            segment=segment,
-            users=size,
-            start=start,
-            end=start + size,
-            t_segment=[
-                f"{segment}: {fmt.count(n)} ({fmt.percent(n / r if r else np.nan)} of the step)"
-                for n, r in zip(size, frame["reached"], strict=True)
-            ],
-        )
-        parts.append(part if segment == SEGMENTS[0] else part[size > 0])
-        start = start + size
-    return pd.concat(parts, ignore_index=True)
+    steps = frame.drop(columns=list(SEGMENTS)).to_dict("records")
+    sizes = frame[list(SEGMENTS)].to_numpy(dtype=np.int64)
+    rows = []
+    for step, parts in zip(steps, sizes, strict=True):
+        start, reached = 0, int(step["reached"])
+        for segment, size in zip(SEGMENTS, parts.tolist(), strict=True):
+            if size or segment == SEGMENTS[0]:
+                share = fmt.percent(size / reached if reached else np.nan)
+                rows.append(
+                    {
+                        **step,
+                        "segment": segment,
+                        "users": size,
+                        "start": start,
+                        "end": start + size,
+                        "t_segment": f"{segment}: {fmt.count(size)} ({share} of the step)",
+                    }
+                )
+            start += size
+    return pd.DataFrame(rows)
 
 
 def _tooltip(counted: str) -> list[alt.Tooltip]:
-    return [
-        alt.Tooltip("name:N", title="step"),
-        alt.Tooltip("t_count:N", title=counted),
-        alt.Tooltip("t_first:N", title="conversion from step 1"),
-        alt.Tooltip("t_previous:N", title="conversion from previous"),
-        alt.Tooltip("t_dropped:N", title="dropped off here"),
-        alt.Tooltip("t_waiting:N", title="in progress here"),
-        alt.Tooltip("t_median_first:N", title="median time from step 1"),
-        alt.Tooltip("t_median_previous:N", title="median time from previous"),
-        alt.Tooltip("t_p90_first:N", title="p90 time from step 1"),
-        alt.Tooltip("t_segment:N", title="this part"),
-    ]
+    shown = (
+        ("name", "step"),
+        ("t_count", counted),
+        ("t_first", "conversion from step 1"),
+        ("t_previous", "conversion from previous"),
+        ("t_dropped", "dropped off here"),
+        ("t_waiting", "in progress here"),
+        ("t_median_first", "median time from step 1"),
+        ("t_median_previous", "median time from previous"),
+        ("t_p90_first", "p90 time from step 1"),
+        ("t_segment", "this part"),
+    )
+    return [field(alt.Tooltip, f"{name}:N", title=title) for name, title in shown]
 
 
 def _title(result: FunnelResult, frame: pd.DataFrame) -> alt.TitleParams:
@@ -178,11 +191,8 @@ def funnel(
         title: the chart's title (default: how many converted, and the window).
 
     >>> chart = wb.charts.funnel(result, orientation="vertical").properties(width=300)
-    >>> chart.layer[1].data[["name", "reached", "from_previous"]]
-          name  reached  from_previous
-    0  1. view        5       1.000000
-    1  2. cart        3       0.600000
-    2   3. pay        1       0.333333
+    >>> [(row["name"], row["reached"]) for row in chart.layer[1].data.values]
+    [('1. view', 5), ('2. cart', 3), ('3. pay', 1)]
     """
     frame = funnel_frame(result)
     if orientation not in ("horizontal", "vertical"):
@@ -201,7 +211,7 @@ def funnel(
     count_scale = alt.Scale(domain=[0, top * (1.5 if horizontal else 1.3)], nice=False)
     count_axis = alt.Axis(title=counted, format=",d", tickMinStep=1, labelFlush=True)
 
-    highlight: Any = alt.value(1)
+    highlight = alt.OpacityValue(value=1)
     params: list[alt.Parameter] = []
     if clickable:
         pick = alt.selection_point(
@@ -212,20 +222,23 @@ def funnel(
             value=[{"step": selected}] if selected is not None else alt.Undefined,
         )
         params.append(pick)
-        highlight = alt.when(pick, empty=True).then(alt.value(1)).otherwise(alt.value(0.4))
+        highlight = alt.OpacityValue(
+            value=0.4, condition={"param": STEP_SELECTION, "empty": True, "value": 1}
+        )
     elif selected is not None:
-        highlight = (
-            alt.when(alt.datum.step == selected).then(alt.value(1)).otherwise(alt.value(0.4))
+        highlight = alt.OpacityValue(
+            value=0.4, condition={"test": f"datum.step === {selected}", "value": 1}
         )
 
     bars = (
-        alt.Chart(_segments(frame), name="step_bars")
+        alt.Chart(name="step_bars")
         .mark_bar(cursor="pointer" if clickable else "default")
         .encode(
-            steps("name:N", sort=order, axis=step_axis),
-            size("start:Q", scale=count_scale, axis=count_axis),
-            size2("end:Q"),
-            color=alt.Color(
+            field(steps, "name:N", sort=order, axis=step_axis),
+            field(size, "start:Q", scale=count_scale, axis=count_axis),
+            size2(field="end"),
+            color=field(
+                alt.Color,
                 "segment:N",
                 scale=alt.Scale(domain=list(SEGMENTS), range=list(_COLOURS)),
                 legend=alt.Legend(title=None),
@@ -242,18 +255,22 @@ def funnel(
         else {"align": "center", "baseline": "bottom", "dy": -6}
     )
     texts = (
-        alt.Chart(frame.drop(columns=list(SEGMENTS)), name="step_labels")
+        alt.Chart(name="step_labels")
         .mark_text(lineBreak="\n", lineHeight=15, color=theme.TEXT, **text_at)
         .encode(
-            steps("name:N", sort=order),
-            size("reached:Q", scale=count_scale),
-            text="text:N",
+            field(steps, "name:N", sort=order),
+            field(size, "reached:Q", scale=count_scale),
+            text=field(alt.Text, "text:N"),
             tooltip=_tooltip(counted)[:-1],
         )
     )
     chart = alt.LayerChart(
-        layer=[bars, texts], title=title if title is not None else _title(result, frame)
+        layer=[bars, texts],
+        title=title if title is not None else _title(result, frame),
+        width=460 if horizontal else alt.Step(110),
+        height=alt.Step(46) if horizontal else 300,
     )
-    if horizontal:
-        return chart.properties(width=460, height=alt.Step(46))
-    return chart.properties(width=alt.Step(110), height=300)
+    # The rows go in last: each chart method copies the chart, data included.
+    chart.layer[0].data = inline(_segments(frame))
+    chart.layer[1].data = inline(frame.drop(columns=list(SEGMENTS)))
+    return chart

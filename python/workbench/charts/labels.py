@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._display import NONE, count, interval, p_value, percent
 from workbench._durations import humanize_duration
 
 __all__ = [
@@ -23,14 +24,12 @@ __all__ = [
     "count",
     "duration",
     "interval",
+    "p_value",
     "percent",
     "rates",
     "step_names",
     "time_unit_for",
 ]
-
-NONE = "—"
-"""What a cell shows when there is no value (a rate without a denominator, a time nobody took)."""
 
 TIME_UNITS: tuple[tuple[str, float], ...] = (
     ("days", 86_400.0),
@@ -38,39 +37,6 @@ TIME_UNITS: tuple[tuple[str, float], ...] = (
     ("minutes", 60.0),
     ("seconds", 1.0),
 )
-
-
-def _missing(value: Any) -> bool:
-    return value is None or bool(pd.isna(value))
-
-
-def count(value: Any) -> str:
-    """A count with thousands separators.
-
-    >>> count(1234567)
-    '1,234,567'
-    """
-    return NONE if _missing(value) else f"{int(value):,}"
-
-
-def percent(value: Any, digits: int = 1) -> str:
-    """A share as a percentage.
-
-    >>> percent(1.0), percent(float("nan"))
-    ('100.0%', '—')
-    """
-    return NONE if _missing(value) else f"{float(value) * 100:.{digits}f}%"
-
-
-def interval(low: Any, high: Any, digits: int = 1) -> str:
-    """A confidence interval of a share, as a range of percentages.
-
-    >>> interval(0.1234, 0.5)
-    '12.3–50.0%'
-    """
-    if _missing(low) or _missing(high):
-        return NONE
-    return f"{float(low) * 100:.{digits}f}–{float(high) * 100:.{digits}f}%"
 
 
 def rates(values: Any, lows: Any, highs: Any) -> list[str]:
@@ -91,7 +57,7 @@ def duration(value: Any) -> str:
     >>> duration(pd.Timedelta(minutes=14, seconds=20))
     '14m 20s'
     """
-    return NONE if _missing(value) else humanize_duration(value)
+    return NONE if value is None or pd.isna(value) else humanize_duration(value)
 
 
 def time_unit_for(seconds: np.ndarray) -> tuple[str, float]:

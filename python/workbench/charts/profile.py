@@ -2,13 +2,11 @@
 ranked, with its lift interval and the number of users behind it.
 
 >>> chart = profile(wb.profile(result.entered(), tags))
->>> chart.layer[0].data["tag"].tolist()[:2]
+>>> [row["tag"] for row in chart.data.values][:2]
 ['gender:F', 'age:18-24']
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import altair as alt
 import numpy as np
@@ -17,7 +15,7 @@ import pandas as pd
 from workbench._names import listing
 from workbench.charts import labels as fmt
 from workbench.charts import theme
-from workbench.charts.spec import unchecked
+from workbench.charts.spec import field, inline, unchecked
 from workbench.exceptions import ArgumentError, ColumnNotFoundError
 
 __all__ = ["profile", "profile_frame"]
@@ -70,7 +68,7 @@ def profile_frame(table: pd.DataFrame, *, top: int = 20) -> pd.DataFrame:
     for share in ("audience_share", "base_share"):
         frame[f"t_{share}"] = [fmt.percent(s) for s in frame[share]] if share in frame else fmt.NONE
     frame["t_p"] = (
-        [_p_value(p) for p in frame["p_value"]] if "p_value" in frame.columns else fmt.NONE
+        [fmt.p_value(p) for p in frame["p_value"]] if "p_value" in frame.columns else fmt.NONE
     )
     return frame.drop(
         columns=[c for c in frame.columns if c not in _KEPT and not c.startswith("t_")]
@@ -78,12 +76,6 @@ def profile_frame(table: pd.DataFrame, *, top: int = 20) -> pd.DataFrame:
 
 
 _KEPT = ("tag", "count", "tgi", "base", "side", "low", "high")
-
-
-def _p_value(p: Any) -> str:
-    if pd.isna(p):
-        return fmt.NONE
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 @unchecked
@@ -98,26 +90,29 @@ def profile(table: pd.DataFrame, *, top: int = 20, title: str | None = None) -> 
     """
     frame = profile_frame(table, top=top)
     order = frame["tag"].tolist()
-    y = alt.Y("tag:N", sort=order, axis=alt.Axis(title=None, labelLimit=220))
-    tooltip = [
-        alt.Tooltip("tag:N", title="tag"),
-        alt.Tooltip("t_count:N", title="users with it"),
-        alt.Tooltip("t_audience_share:N", title="share in the audience"),
-        alt.Tooltip("t_base_share:N", title="share in the base"),
-        alt.Tooltip("t_tgi:N", title="TGI"),
-        alt.Tooltip("t_interval:N", title="TGI 95% interval"),
-        alt.Tooltip("t_p:N", title="p-value"),
-    ]
-    base = alt.Chart(frame)
+    y = field(alt.Y, "tag:N", sort=order, axis=alt.Axis(title=None, labelLimit=220))
+    shown = (
+        ("tag", "tag"),
+        ("t_count", "users with it"),
+        ("t_audience_share", "share in the audience"),
+        ("t_base_share", "share in the base"),
+        ("t_tgi", "TGI"),
+        ("t_interval", "TGI 95% interval"),
+        ("t_p", "p-value"),
+    )
+    tooltip = [field(alt.Tooltip, f"{name}:N", title=title) for name, title in shown]
+    base = alt.Chart(inline(frame))
     bars = base.mark_bar(height={"band": 0.7}).encode(
         y=y,
-        x=alt.X(
+        x=field(
+            alt.X,
             "tgi:Q",
             axis=alt.Axis(title="TGI (100 = same share as the base)"),
             scale=alt.Scale(zero=False, padding=12),
         ),
-        x2="base:Q",
-        color=alt.Color(
+        x2=alt.X2(field="base"),
+        color=field(
+            alt.Color,
             "side:N",
             scale=alt.Scale(domain=["over", "under"], range=[theme.OVER, theme.UNDER]),
             legend=alt.Legend(title=None, labelExpr="datum.value + '-represented'"),
@@ -125,20 +120,27 @@ def profile(table: pd.DataFrame, *, top: int = 20, title: str | None = None) -> 
         tooltip=tooltip,
     )
     whiskers = base.mark_rule(color=theme.TEXT, strokeWidth=1.2).encode(
-        y=y, x="low:Q", x2="high:Q", tooltip=tooltip
+        y=y, x=field(alt.X, "low:Q"), x2=alt.X2(field="high"), tooltip=tooltip
     )
     hundred = (
-        alt.Chart(pd.DataFrame({"base": [100.0]})).mark_rule(color=theme.MUTED).encode(x="base:Q")
+        alt.Chart(alt.InlineData(values=[{"base": 100.0}]))
+        .mark_rule(color=theme.MUTED)
+        .encode(x=field(alt.X, "base:Q"))
     )
     support = (
         base.mark_text(align="left", dx=6, color=theme.MUTED, fontSize=11)
-        .encode(y=y, x=alt.X("right:Q"), text="t_count:N")
+        .encode(y=y, x=field(alt.X, "right:Q"), text=field(alt.Text, "t_count:N"))
         .transform_calculate(right="max(datum.tgi, isValid(datum.high) ? datum.high : 0)")
     )
-    return alt.LayerChart(
+    chart = alt.LayerChart(
         layer=[bars, whiskers, hundred, support],
         title=alt.TitleParams(
             title or "Who they are: TGI per tag",
             subtitle="bars from 100; line: 95% interval; n: users with the tag",
         ),
-    ).properties(width=420, height=alt.Step(22))
+        width=420,
+        height=alt.Step(22),
+    )
+    # The rows go in last, for all layers but the line at 100: chart methods copy the data.
+    chart.data = inline(frame)
+    return chart

@@ -27,12 +27,14 @@ import pandas as pd
 from workbench.audience import Audience, TagStore, profile
 from workbench.exceptions import ArgumentError, AudienceError
 from workbench.funnel import FunnelResult
+from workbench.log import EventLog, check_user_table
 
 __all__ = [
     "EXPORT_FORMATS",
     "KINDS",
     "DrillKind",
     "ExportFormat",
+    "by_key",
     "default_kind",
     "drill_down",
     "export",
@@ -102,24 +104,43 @@ def first_rows(
     limit: int = 10,
 ) -> pd.DataFrame:
     """The first ``limit`` members (by key) with their attributes: the columns of ``users``
-    when given, else the tags each carries.
+    when given (a table with a key column, or one indexed by the key as :func:`by_key` makes
+    it, which a panel redrawn on every click looks up without checking it again), else the
+    tags each carries.
 
     >>> first_rows(drill_down(result, 2, "converted"), tags=tags, limit=2)
        user_id                      tags
     0        1  gender:F, age:18-24, vip
     1        3    gender:F, age:35+, vip
     """
+    column = audience.log.user_column
+    if users is not None and users.index.name == column:
+        keys = audience.keys(limit=limit).to_pandas()
+        return users.reindex(pd.Index(keys, name=column)).reset_index()
     if users is not None:
         return audience.to_pandas(users, limit=limit)
     keys = audience.to_pandas(limit=limit)
     if tags is None or not len(keys) or not len(tags):
         return keys
-    column = audience.log.user_column
     singles = [Audience.from_keys(audience.log, [k]) for k in keys[column]]
     member = tags.counts(singles)[:, :-1] > 0  # [tag, user]
     names = np.asarray(tags.names, dtype=object)
     keys["tags"] = [", ".join(names[member[:, i]]) for i in range(len(singles))]
     return keys
+
+
+def by_key(users: pd.DataFrame, log: EventLog) -> pd.DataFrame:
+    """A user-attribute table indexed by the log's user key, checked once (a key column, each
+    user once), for :func:`first_rows`.
+
+    >>> first_rows(drill_down(result, 2, "dropped"), users=by_key(users, log))
+       user_id gender  age  spend
+    0        3      F   40  300.0
+    """
+    if not isinstance(users, pd.DataFrame):
+        raise ArgumentError(f"users= takes a pandas DataFrame of users; got {type(users).__name__}")
+    check_user_table(users, log.user_column)
+    return users.set_index(log.user_column)
 
 
 def profile_table(audience: Audience, tags: TagStore | None) -> pd.DataFrame | None:

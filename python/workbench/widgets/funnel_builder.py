@@ -34,6 +34,7 @@ import traitlets
 
 from workbench import charts
 from workbench._durations import parse_duration
+from workbench._progress import in_kernel
 from workbench.audience import Audience, TagStore
 from workbench.charts import STEP_SELECTION
 from workbench.exceptions import ArgumentError, FunnelDefinitionError, WorkbenchError
@@ -73,6 +74,17 @@ class _Shown:
     error: str = ""
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """The kernel's event loop when the builder runs in a notebook (None in a script or a
+    test, where another library's loop may be running: a change is then drawn at once)."""
+    if not in_kernel():
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _note_of(warning: warnings.WarningMessage) -> str:
@@ -686,10 +698,7 @@ class FunnelBuilder(w.VBox):
         now (outside one, or with no debounce)."""
         self._version += 1
         self._cancel_pending()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = _kernel_loop()
         if loop is None or self.debounce <= 0:
             self.refresh()
             return
@@ -764,7 +773,9 @@ class FunnelBuilder(w.VBox):
         self.error = shown.error
         notes = "".join(f"<div>{note_html(n)}</div>" for n in shown.notes)
         if shown.error:
-            self.status.value = error_html(shown.error) + notes
+            # An empty builder is a start, not a mistake: say what to do, in plain text.
+            shown_as = note_html if not self.draft.steps else error_html
+            self.status.value = shown_as(shown.error) + notes
             return
         self.status.value = notes
         result = shown.result

@@ -61,6 +61,7 @@ class AudiencePanel(w.VBox):
     ) -> None:
         self.tags = tags
         self.users = users
+        self._users_by_key: pd.DataFrame | None = None
         self.segments: dict[str, Audience] = segments if segments is not None else {}
         self.audience: Audience | None = None
         self.heading = w.HTML()
@@ -108,7 +109,11 @@ class AudiencePanel(w.VBox):
             return
         self.size.value = f"<b>{html.escape(drill.summary_line(audience))}</b>"
         self.segment_name.value = audience.name or ""
-        rows = drill.first_rows(audience, users=self.users, tags=self.tags, limit=ROWS_SHOWN)
+        if self.users is not None and self._users_by_key is None:
+            self._users_by_key = drill.by_key(self.users, audience.log)
+        rows = drill.first_rows(
+            audience, users=self._users_by_key, tags=self.tags, limit=ROWS_SHOWN
+        )
         more = len(audience) - len(rows)
         self.rows.value = table_html(rows) + (
             note_html(f"… and {more:,} more: export them below") if more > 0 else ""
