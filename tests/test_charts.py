@@ -196,8 +196,9 @@ def test_breakdown_shows_each_group_with_interval_bars(result) -> None:
     assert {"ios", "web", "android"} <= set(texts)
     assert {"1. view", "2. cart", "3. pay"} <= set(texts)
     table = result.breakdown("platform", top=6)
-    frame = chart.data if chart.data is not alt.Undefined else None
-    assert frame is None or len(frame) == len(table)
+    rows = chart.data.values
+    assert len(rows) == len(table)
+    assert sorted(r["users"] for r in rows) == sorted(table["users"].tolist())
     assert png_size(charts.to_png(chart))[0] > 200
 
 

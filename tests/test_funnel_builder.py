@@ -272,7 +272,7 @@ def test_a_breakdown_adds_its_chart_by_the_chosen_attribution(builder) -> None:
     builder.attribution.value = "last_touch"
     (chart,) = builder.breakdown_box.children
     rows = chart.spec["datasets"][chart.spec["data"]["name"]]
-    assert {r["platform"] for r in rows} == {"ios", "web"}
+    assert {r["group"] for r in rows} == {"ios", "web"}
     table = builder.result.breakdown("platform", attribution="last_touch")
     assert sorted(r["users"] for r in rows) == sorted(table["users"].tolist())
     builder.breakdown.value = None

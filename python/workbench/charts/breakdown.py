@@ -2,8 +2,7 @@
 segment), side by side with its 95% Wilson interval, or one small funnel per group.
 
 >>> chart = breakdown(result, "platform")
->>> spec = chart.to_dict()
->>> sorted({row["platform"] for row in spec["datasets"][spec["data"]["name"]]})
+>>> sorted({row["group"] for row in chart.data.values})
 ['android', 'ios', 'web']
 """
 
@@ -18,8 +17,9 @@ import pandas as pd
 
 from workbench.audience import Audience
 from workbench.charts import labels as fmt
+from workbench.charts import theme
 from workbench.charts.funnel import check_result
-from workbench.charts.spec import unchecked
+from workbench.charts.spec import field, inline, unchecked
 from workbench.exceptions import ArgumentError
 from workbench.funnel import FunnelResult
 
@@ -68,16 +68,18 @@ def breakdown(
     group = "segment" if isinstance(by, Mapping) else by
     counted = result.counted
     value = counted if metric == "users" else metric
+    # The group is written as "group": a property's name may hold characters Vega reads as
+    # a path ("a.b"); the legend carries its name.
     frame = pd.DataFrame(
         {
-            group: table[group].astype(str).to_numpy(),
+            "group": table[group].astype(str).to_numpy(),
             "step": table["step"].to_numpy(dtype=np.int64),
             "name": fmt.step_names(table["step"], table["label"]),
             "value": table[value].to_numpy(dtype=float),
             counted: table[counted].to_numpy(dtype=np.int64),
         }
     )
-    order = list(dict.fromkeys(frame[group]))
+    order = list(dict.fromkeys(frame["group"]))
     steps = list(dict.fromkeys(frame.sort_values("step", kind="stable")["name"]))
     with_interval = metric != "users"
     if with_interval:
@@ -88,31 +90,39 @@ def breakdown(
         frame["t_value"] = [fmt.count(v) for v in frame["value"]]
     frame["t_count"] = [fmt.count(n) for n in frame[counted]]
     value_axis = alt.Axis(title=METRICS[metric], format=".0%" if with_interval else ",d")
-    colour = alt.Color(f"{group}:N", sort=order, title=str(group))
     tooltip = [
-        alt.Tooltip(f"{group}:N", title=str(group)),
-        alt.Tooltip("name:N", title="step"),
-        alt.Tooltip("t_count:N", title=counted),
-        alt.Tooltip("t_value:N", title=METRICS[metric]),
+        field(alt.Tooltip, "group:N", title=str(group)),
+        field(alt.Tooltip, "name:N", title="step"),
+        field(alt.Tooltip, "t_count:N", title=counted),
+        field(alt.Tooltip, "t_value:N", title=METRICS[metric]),
     ]
-    base = alt.Chart(frame if layout == "grouped" else alt.Undefined)
     grouped = layout == "grouped"
-    bars = base.mark_bar().encode(
-        x=alt.X("name:N", sort=steps, axis=alt.Axis(title=None, labelAngle=0, labelLimit=120)),
-        y=alt.Y("value:Q", axis=value_axis, scale=alt.Scale(domainMin=0)),
-        color=colour,
-        tooltip=tooltip,
-        **({"xOffset": alt.XOffset(f"{group}:N", sort=order)} if grouped else {}),
+    step_x = field(
+        alt.X, "name:N", sort=steps, axis=alt.Axis(title=None, labelAngle=0, labelLimit=120)
+    )
+    offset = {"xOffset": field(alt.XOffset, "group:N", sort=order)} if grouped else {}
+    bars = (
+        alt.Chart()
+        .mark_bar()
+        .encode(
+            x=step_x,
+            y=field(alt.Y, "value:Q", axis=value_axis, scale=alt.Scale(domainMin=0)),
+            color=field(alt.Color, "group:N", sort=order, title=str(group)),
+            tooltip=tooltip,
+            **offset,
+        )
     )
     layers: list[Any] = [bars]
     if with_interval:
         layers.append(
-            base.mark_rule(color="#212529", strokeWidth=1.5).encode(
-                x=alt.X("name:N", sort=steps),
-                y="low:Q",
-                y2="high:Q",
+            alt.Chart()
+            .mark_rule(color=theme.TEXT, strokeWidth=1.5)
+            .encode(
+                x=step_x,
+                y=field(alt.Y, "low:Q"),
+                y2=alt.Y2(field="high"),
                 tooltip=tooltip,
-                **({"xOffset": alt.XOffset(f"{group}:N", sort=order)} if grouped else {}),
+                **offset,
             )
         )
     title = alt.TitleParams(
@@ -120,11 +130,15 @@ def breakdown(
         subtitle="error bars: 95% Wilson interval" if with_interval else "",
     )
     if grouped:
-        return alt.LayerChart(layer=layers, title=title).properties(
-            width=alt.Step(max(14, 72 // max(len(order), 1))), height=280
+        chart = alt.LayerChart(
+            layer=layers,
+            title=title,
+            width=alt.Step(max(14, 72 // max(len(order), 1))),
+            height=280,
         )
-    return (
-        alt.LayerChart(layer=layers, data=frame)
-        .properties(width=alt.Step(48), height=180)
-        .facet(facet=alt.Facet(f"{group}:N", sort=order, title=None), columns=3, title=title)
+        # The rows go in last: chart methods copy the chart, data included.
+        chart.data = inline(frame)
+        return chart
+    return alt.LayerChart(layer=layers, data=inline(frame), width=alt.Step(48), height=180).facet(
+        facet=field(alt.Facet, "group:N", sort=order, title=None), columns=3, title=title
     )

@@ -314,6 +314,7 @@ class FunnelBuilder(w.VBox):
         self.table = w.HTML()
         self.table.add_class("funnel-builder-table")
         self.breakdown_box = w.Box()
+        self.breakdown_widget: Any = None
         self.kind_buttons = w.ToggleButtons(options=[], description="show")
         self.kind_buttons.observe(self._on_kind, names="value")
         self.panel = AudiencePanel(tags=self.tags, users=self.users, segments=self.segments)
@@ -751,7 +752,12 @@ class FunnelBuilder(w.VBox):
             warnings.simplefilter("always")
             try:
                 funnel = draft.to_funnel(self.catalog)
-                result = funnel.run(self.event_log, progress=self._on_progress)
+                last = self._shown.result
+                # A change of breakdown or of the drill-down leaves the funnel as it is: no re-run.
+                if last is not None and self._shown.funnel == funnel:
+                    result = last
+                else:
+                    result = funnel.run(self.event_log, progress=self._on_progress)
                 step = self._picked if self._picked and self._picked <= result.n_steps else None
                 step = step or result.worst_step()
                 shown.funnel, shown.result = funnel, result
@@ -789,7 +795,11 @@ class FunnelBuilder(w.VBox):
         self._show_chart(shown.chart)
         self.table.value = shown.table
         if shown.breakdown_chart is not None:
-            self.breakdown_box.children = (charts.chart_widget(shown.breakdown_chart),)
+            if self.breakdown_widget is None:
+                self.breakdown_widget = charts.chart_widget(shown.breakdown_chart)
+            else:
+                charts.redraw(self.breakdown_widget, shown.breakdown_chart)
+            self.breakdown_box.children = (self.breakdown_widget,)
         else:
             self.breakdown_box.children = ()
         self.code_view.value = f"<pre>{html.escape(funnel_code(shown.funnel))}</pre>"
