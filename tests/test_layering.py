@@ -26,6 +26,7 @@ ENGINE_FACING = {
 INTERNAL_MODULES = {
     "_arrow",
     "_core",
+    "_display",
     "_durations",
     "_files",
     "_names",
