@@ -23,7 +23,16 @@ ENGINE_FACING = {
     "workbench.audience.tags",
 }
 # Package-internal foundation modules: private to the package, imported by name.
-INTERNAL_MODULES = {"_arrow", "_core", "_durations", "_names", "_progress", "_yaml", "_logdata"}
+INTERNAL_MODULES = {
+    "_arrow",
+    "_core",
+    "_display",
+    "_durations",
+    "_names",
+    "_progress",
+    "_yaml",
+    "_logdata",
+}
 
 
 def modules() -> dict[str, ast.Module]:

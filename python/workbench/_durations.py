@@ -1,5 +1,5 @@
-"""Durations as analysts write them: "30m", "2h", "7d", "1w", "90s", "500ms", "250us", or a
-timedelta; and back again (``1d``, not ``1 days 00:00:00``)."""
+"""Durations as analysts write them: "30m", "2h", "7d", "1w", "90s", "500ms", "250us", "10ns",
+or a timedelta; and back again (``1d``, not ``1 days 00:00:00``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ __all__ = ["format_duration", "humanize_duration", "parse_duration"]
 
 # What analysts write → pandas' own unit names.
 _UNITS = {
+    "ns": "ns",
     "us": "us",
     "ms": "ms",
     "s": "s",

@@ -14,12 +14,13 @@ the statistics are vectorized arithmetic on those counts (:mod:`workbench.stats`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from workbench._display import NONE, count, p_value, percent, shown, written, yes
 from workbench.audience.set import Audience, ensure_audience, event_user_counts, overlap_counts
 from workbench.exceptions import AudienceError
 from workbench.stats import confidence_z, two_sided_p
@@ -34,6 +35,46 @@ __all__ = ["compare", "overlap", "profile"]
 # min(25, 2% of everyone compared) carry it.
 MIN_PERSON_COUNT = 25
 MIN_PERSON_PERCENTAGE = 0.02
+
+
+def _ratio(value: float) -> str:
+    return NONE if pd.isna(value) else f"{value:.2f}"
+
+
+def _lifts(f: pd.DataFrame) -> list[str]:
+    return [
+        f"{_ratio(v)} ({_ratio(lo)}–{_ratio(hi)})"
+        for v, lo, hi in zip(f["lift"], f["lift_low"], f["lift_high"], strict=True)
+    ]
+
+
+def _with_share(who: str) -> Callable[[pd.DataFrame], list[str]]:
+    return lambda f: [
+        f"{count(n)} ({percent(share)})"
+        for n, share in zip(f[f"{who}_count"], f[f"{who}_share"], strict=True)
+    ]
+
+
+# How the tables display in a notebook (the values stay exact for code).
+_PROFILE_SHOWN = (
+    ("tag", written("tag")),
+    ("users", written("count", count)),
+    ("share", written("audience_share", percent)),
+    ("share of base", written("base_share", percent)),
+    ("TGI", written("tgi", lambda v: NONE if pd.isna(v) else f"{v:.0f}")),
+    ("lift (95% CI)", _lifts),
+    ("p", written("p_value", p_value)),
+)
+_COMPARE_SHOWN = (
+    ("feature", written("feature")),
+    ("kind", written("kind")),
+    ("in a", _with_share("a")),
+    ("in b", _with_share("b")),
+    ("odds ratio", written("odds_ratio", _ratio)),
+    ("leans to", written("correlation")),
+    ("p", written("p_value", p_value)),
+    ("significant", written("significant", yes)),
+)
 
 
 def _log_of(audience: object, what: str) -> EventLog:
@@ -117,9 +158,8 @@ def profile(
         }
     )
     table = table[table["count"] >= _support_threshold(min_support, n1)]
-    return table.sort_values(["tgi", "count"], ascending=[False, False], kind="stable").reset_index(
-        drop=True
-    )
+    ranked = table.sort_values(["tgi", "count"], ascending=[False, False], kind="stable")
+    return shown(ranked.reset_index(drop=True), _PROFILE_SHOWN)
 
 
 def compare(
@@ -200,7 +240,7 @@ def compare(
         "p_value",
         "significant",
     ]
-    return t.iloc[order][columns].reset_index(drop=True)
+    return shown(t.iloc[order][columns].reset_index(drop=True), _COMPARE_SHOWN)
 
 
 def overlap(
