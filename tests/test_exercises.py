@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from exercise_answers import reveals, spellings
 
 import workbench as wb
 from workbench.datasets import EcommerceDemo, ecommerce, exercises
@@ -60,17 +61,27 @@ def test_the_payment_failure_is_found_by_platform_then_version(demo, ex, log) ->
     ).run(log)
     version = conversion_by(on_platform, "app_version").idxmin()
     assert ex.check("payment.version", version)
-    first_seen = demo.events.to_pandas().query("app_version == @version")["time"].min()
+    events = demo.events.to_pandas()
+    first_seen = events.query("app_version == @version")["time"].min()
     assert ex.check("payment.day", first_seen.strftime("%Y-%m-%d"))
+    fails = events[events["event"] == "pay_fail"]
+    codes = pd.crosstab(fails["error_code"], fails["app_version"])
+    others = codes.drop(columns=version).sum(axis=1)
+    assert ex.check("payment.error_code", (codes[version] - others).idxmax())
     on_build = (wb.col("platform") == platform) & (wb.col("app_version") == version)
     broken = wb.Funnel([wb.Step("place_order", where=on_build), "pay_success"], window="1d")
     lost = broken.run(log).dropped_after(1)
     assert ex.check("payment.unpaid_users", len(lost))
-    assert ex.check("payment.winback", lost)
+    paid_since = wb.Audience.did(log, "pay_success", start=first_seen.floor("D"))
+    winback = lost - paid_since
+    assert 0 < len(winback) < len(lost)
+    assert ex.check("payment.winback", winback)
+    # Everyone who did not pay within a day is not the win-back audience: some paid since.
+    assert not ex.check("payment.winback", lost)
 
 
 def test_the_winback_audience_is_accepted_as_an_export(ex, tmp_path) -> None:
-    audience = ex.unpaid_on_broken_build()
+    audience = ex.winback()
     path = tmp_path / "winback.csv"
     audience.to_csv(path)
     assert ex.check("payment.winback", str(path))
@@ -90,6 +101,9 @@ def test_the_junk_campaign_is_judged_by_conversion_with_significance(ex, log) ->
     assert ex.check("campaign.conversion", round(float(conversion.min()), 4))
     test = journey.compare_groups("campaign", worst, "organic", step=len(JOURNEY))
     assert ex.check("campaign.significant", bool(test["significant"].iloc[0]))
+    best, runner_up = conversion.sort_values(ascending=False).index[:2]
+    test = journey.compare_groups("campaign", best, runner_up, step=len(JOURNEY))
+    assert ex.check("campaign.best_vs_runner_up", bool(test["significant"].iloc[0]))
 
 
 def test_the_tracking_bug_is_told_apart_from_a_drop_off(demo, ex, log) -> None:
@@ -108,6 +122,7 @@ def test_wrong_answers_get_a_hint_and_never_the_answer(ex, capsys) -> None:
         "payment.platform": "ios",
         "payment.version": "4.7.0",
         "payment.day": "2026-09-15",
+        "payment.error_code": "card_declined",
         "payment.unpaid_users": 10,
         "campaign.most_traffic": "newsletter",
         "campaign.worst": "referral",
@@ -118,19 +133,35 @@ def test_wrong_answers_get_a_hint_and_never_the_answer(ex, capsys) -> None:
         "tracking.share": 0.5,
         "tracking.real_drop_off": True,
     }
+    # Whether the top two campaigns differ is read from the data, so the wrong answer is too.
+    wrong["campaign.best_vs_runner_up"] = not EXERCISES["campaign.best_vs_runner_up"].truth(ex)
+    wrong["payment.winback"] = ex.unpaid_on_broken_build()  # includes those who paid since
+    assert set(wrong) == set(EXERCISES), "every exercise needs a wrong answer here"
     for key, answer in wrong.items():
         assert not ex.check(key, answer), key
         printed = capsys.readouterr().out
         assert printed.startswith(f"✗ {key}: not this one.") and EXERCISES[key].hint in printed
-        truth = EXERCISES[key].truth(ex)
-        if isinstance(truth, str):
-            assert truth not in printed, key
+
+
+def test_no_question_or_hint_spells_out_any_answer(ex) -> None:
+    # A hint may name the journey's events (every hint about the funnel must), nothing planted.
+    forms = set().union(*(spellings(e.truth(ex), allowed=JOURNEY) for e in EXERCISES.values()))
+    assert {"android", "4.8.0", "influencer_oct", "ios", "5.6.0", "product_id"} <= forms
+    for key, exercise in EXERCISES.items():
+        assert reveals(f"{exercise.question} {exercise.hint}", forms) == [], key
 
 
 def test_unanswered_exercises_let_the_notebook_run_on(ex, capsys) -> None:
     for key in EXERCISES:
         assert ex.check(key, ...) is False
         assert "not answered yet" in capsys.readouterr().out
+
+
+def test_is_right_answers_silently_for_a_notebook_that_builds_on_the_answers(ex, capsys) -> None:
+    for key, exercise in EXERCISES.items():
+        assert ex.is_right(key, ...) is False
+        assert ex.is_right(key, exercise.truth(ex)) is True, key
+    assert capsys.readouterr().out == ""
 
 
 def test_answers_of_the_wrong_kind_say_what_is_expected(ex) -> None:

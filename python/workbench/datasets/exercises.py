@@ -11,7 +11,7 @@ the analysis that finds it when it is not. The answer itself is never printed.
 ○ payment.platform: not answered yet — replace ... with your answer and run the cell again.
 False
 >>> ex.check("payment.platform", "web")
-✗ payment.platform: not this one. Break the funnel place_order → pay_success down by platform, once before and once after 1 October: which platform's conversion falls?
+✗ payment.platform: not this one. Break the funnel place_order → pay_success down by platform, once for the first weeks and once for the last: which platform's conversion falls?
 False
 """  # noqa: E501
 
@@ -94,6 +94,12 @@ class Exercises:
         """Users who ordered on the broken build and did not pay within a day."""
         return self.broken_orders().dropped_after(1)
 
+    def winback(self) -> Audience:
+        """The unpaid users of the broken build who have not paid at all since its release: a
+        voucher for someone who found another way to pay is wasted."""
+        released = self.stories.payment_failure.released
+        return self.unpaid_on_broken_build() - Audience.did(self.log, "pay_success", start=released)
+
     # -- asking and checking -------------------------------------------------------------------
 
     def questions(self) -> pd.DataFrame:
@@ -109,7 +115,7 @@ class Exercises:
         """Print the question of exercise ``key``.
 
         >>> exercises(wb.datasets.ecommerce(n_users=500)).ask("tracking.share")
-        tracking.share: What share of all add_to_cart rows break the plan (a number between 0 and 1)?
+        tracking.share: What share of all the rows of that event break the plan (a number between 0 and 1)?
         """  # noqa: E501
         print(f"{key}: {_exercise(key).question}")
 
@@ -130,6 +136,19 @@ class Exercises:
         else:
             print(f"✗ {key}: not this one. {exercise.hint}")
         return correct
+
+    def is_right(self, key: str, answer: Any) -> bool:
+        """Whether ``answer`` is right, printing nothing (``...`` or None: not yet), for a
+        notebook that builds on the answers, such as a report written from them.
+
+        >>> ex = exercises(wb.datasets.ecommerce(n_users=500))
+        >>> ex.is_right("tracking.real_drop_off", ...), ex.is_right("tracking.real_drop_off", False)
+        (False, True)
+        """
+        exercise = _exercise(key)
+        if answer is ... or answer is None:
+            return False
+        return self._matches(exercise, answer)
 
     def _matches(self, exercise: Exercise, answer: Any) -> bool:
         truth = exercise.truth(self)
@@ -212,6 +231,13 @@ def _junk_against_organic(ex: Exercises) -> bool:
     return bool(test["significant"].iloc[-1])
 
 
+def _best_against_runner_up(ex: Exercises) -> bool:
+    conversion = _campaign_groups(ex)["conversion"].sort_values(ascending=False)
+    best, runner_up = conversion.index[:2]
+    test = ex.journey().compare_groups("campaign", best, runner_up, step=len(JOURNEY))
+    return bool(test["significant"].iloc[0])
+
+
 def _tracking_share(ex: Exercises) -> float:
     story = ex.stories.tracking_bug
     events = ex.demo.events
@@ -227,8 +253,8 @@ EXERCISES: dict[str, Exercise] = {
             "On which platform did payments start to fail?",
             "text",
             lambda ex: ex.stories.payment_failure.platform,
-            "Break the funnel place_order → pay_success down by platform, once before and once "
-            "after 1 October: which platform's conversion falls?",
+            "Break the funnel place_order → pay_success down by platform, once for the first "
+            "weeks and once for the last: which platform's conversion falls?",
         ),
         Exercise(
             "payment.version",
@@ -247,6 +273,14 @@ EXERCISES: dict[str, Exercise] = {
             "version appears in the log (its earliest event).",
         ),
         Exercise(
+            "payment.error_code",
+            "Which error_code do the failed payments on that version carry most often?",
+            "text",
+            lambda ex: ex.stories.payment_failure.error_code,
+            "Count the pay_fail events by error_code and app_version (pd.crosstab): which code "
+            "does that version send far more often than every other version?",
+        ),
+        Exercise(
             "payment.unpaid_users",
             "How many users placed an order on that version and did not pay within a day?",
             "number",
@@ -257,12 +291,14 @@ EXERCISES: dict[str, Exercise] = {
         ),
         Exercise(
             "payment.winback",
-            "Build the win-back audience: users who ordered on that version and never paid "
-            "within a day. Pass the Audience (or the path of its CSV/Parquet export).",
+            "Build the win-back audience: the users of payment.unpaid_users who have not paid "
+            "at all since the version's release (a voucher for someone who has paid since is "
+            "wasted). Pass the Audience (or the path of its CSV/Parquet export).",
             "users",
-            lambda ex: ex.unpaid_on_broken_build(),
-            "Drill down from the order step of that funnel: result.dropped_after(1). Check its "
-            "size against your answer to payment.unpaid_users.",
+            lambda ex: ex.winback(),
+            "Start from the drill-down of payment.unpaid_users (result.dropped_after(1)) and "
+            "take away wb.Audience.did(log, 'pay_success', start=<the release day>); it should "
+            "be a little smaller than your payment.unpaid_users.",
             tolerance=0.03,
         ),
         Exercise(
@@ -297,6 +333,16 @@ EXERCISES: dict[str, Exercise] = {
             "at the last step.",
         ),
         Exercise(
+            "campaign.best_vs_runner_up",
+            "Does the best-converting paid campaign convert to pay_success significantly better "
+            "than the runner-up (at 5%)?",
+            "yes/no",
+            _best_against_runner_up,
+            "Rank the paid campaigns by conversion_from_first at the last step, then "
+            "result.compare_groups('campaign', <best>, <runner-up>, step=5): read 'significant', "
+            "not the gap between the two rates.",
+        ),
+        Exercise(
             "tracking.finding",
             "Which event and which property break the tracking plan? Answer (event, property).",
             "pair",
@@ -314,20 +360,21 @@ EXERCISES: dict[str, Exercise] = {
         ),
         Exercise(
             "tracking.share",
-            "What share of all add_to_cart rows break the plan (a number between 0 and 1)?",
+            "What share of all the rows of that event break the plan (a number between 0 and 1)?",
             "rate",
             _tracking_share,
-            "The report's 'share' column, or plan.funnel_coverage(funnel, log) beside the cart "
-            "step.",
+            "The report's 'share' column, or plan.funnel_coverage(funnel, log) beside that "
+            "step of the funnel.",
             tolerance=0.002,
         ),
         Exercise(
             "tracking.real_drop_off",
-            "Is the drop at the cart step of a funnel that needs a product_id a real drop-off?",
+            "A funnel whose step needs that property loses users at that step. Is that a real "
+            "drop-off?",
             "yes/no",
             lambda ex: False,
-            "Those users did add to cart; their events lack the property. Put the coverage "
-            "beside the funnel with wb.with_coverage(result, coverage) and read the cart step.",
+            "Those users did the step; their events lack the property. Put the coverage "
+            "beside the funnel with wb.with_coverage(result, coverage) and read that step.",
         ),
     )
 }
@@ -348,7 +395,7 @@ def exercises(demo: EcommerceDemo) -> Exercises:
 
     >>> ex = exercises(wb.datasets.ecommerce(n_users=500))
     >>> ex.check("tracking.real_drop_off", True)
-    ✗ tracking.real_drop_off: not this one. Those users did add to cart; their events lack the property. Put the coverage beside the funnel with wb.with_coverage(result, coverage) and read the cart step.
+    ✗ tracking.real_drop_off: not this one. Those users did the step; their events lack the property. Put the coverage beside the funnel with wb.with_coverage(result, coverage) and read that step.
     False
     """  # noqa: E501
     return Exercises(demo)
