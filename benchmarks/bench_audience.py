@@ -24,9 +24,7 @@ import pyarrow as pa
 import pyroaring
 
 import workbench as wb
-from workbench.audience import Audience
-from workbench.insight import profile
-from workbench.tags import TagStore
+from workbench.audience import Audience, TagStore, profile
 
 TARGET_PROFILE = 3.0  # pyroaring loop / full profile table
 TARGET_SELECT = 1.0  # pyroaring / workbench for the 4-tag selection
@@ -96,7 +94,7 @@ def run(n: int, k: int, repeat: int) -> list[str]:
     t0 = time.perf_counter()
     for i, d in enumerate(densities):
         ids = np.flatnonzero(rng.random(n) < d).astype(np.uint32)
-        store.add(f"t{i}", Audience(log, wb._core.audience_from_ids(log._native, pa.array(ids))))
+        store.add(f"t{i}", Audience(log, wb._core.audience_from_ids(log.encoded, pa.array(ids))))
         bitmaps.append(pyroaring.BitMap(ids))
     print(
         f"{k} tags (densities {densities[0]:.1%}..{densities[-1]:.0%}) built in "
@@ -120,7 +118,7 @@ def run(n: int, k: int, repeat: int) -> list[str]:
     aud_bm = ((a & b) | c) - d
 
     def native_counts() -> np.ndarray:
-        return store._native.tag_counts([audience._native]).to_numpy()
+        return store.counts([audience])
 
     def roaring_loop() -> list[tuple[int, int]]:
         return [(aud_bm.intersection_cardinality(t), len(t)) for t in bitmaps]

@@ -143,8 +143,7 @@ def main() -> int:
     verdict = "PASS" if worst < chdb_s else "FALL SHORT"
     print(f"slowest option {worst * 1000:.1f} ms vs chdb {chdb_s * 1000:.1f} ms: {verdict}")
     print(
-        f"options held to <= {TARGET:.0f}x the plain re-run: "
-        f"{sum(verdicts)}/{len(verdicts)} PASS"
+        f"options held to <= {TARGET:.0f}x the plain re-run: {sum(verdicts)}/{len(verdicts)} PASS"
     )
     return 0
 

@@ -1,4 +1,4 @@
-"""Audience set algebra, constructors, drill-down and paging against plain Python sets."""
+"""Audience set algebra, constructors and paging against plain Python sets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import workbench as wb
-from workbench.audience import Audience, converted, dropped_after, entered, reached
+from workbench.audience import Audience
 from workbench.exceptions import AudienceError
 
 
@@ -110,10 +110,10 @@ def test_paging_and_ids(log):
 
 def test_audiences_of_different_logs_do_not_mix(log):
     other = make_log()
-    with pytest.raises(AudienceError, match="different event logs"):
+    with pytest.raises(AudienceError, match=r"right side of intersect \(&\).*another event log"):
         Audience.all(log) & Audience.all(other)
     assert Audience.all(log) != Audience.all(other)
-    with pytest.raises(TypeError):
+    with pytest.raises(AudienceError, match="an Audience and a set"):
         Audience.all(log) & {5}
 
 
@@ -126,26 +126,6 @@ def test_from_mask_and_levels(log):
         Audience.from_levels(log, levels[:2], 1)
 
 
-def test_funnel_drill_down_matches_levels(log):
-    result = wb.Funnel(["view", "cart", "buy"], window="1d").run(log)
-    levels = result.levels
-    assert keys(entered(result)) == sorted(levels[levels >= 1].index)
-    assert keys(reached(result, 2)) == sorted(levels[levels >= 2].index)
-    assert keys(converted(result)) == sorted(levels[levels == 3].index)
-    for step in (1, 2):
-        assert keys(dropped_after(result, step)) == sorted(levels[levels == step].index)
-    # A breakdown group is just another audience intersected.
-    cheap = Audience.did(log, "view", where=wb.col("price") < 10)
-    assert keys(dropped_after(result, 1, group=cheap)) == sorted(
-        set(levels[levels == 1].index) & set(keys(cheap))
-    )
-    assert len(entered(result)) == sum(result.level_counts()[1:])
-    with pytest.raises(AudienceError, match="between 1 and 2"):
-        dropped_after(result, 3)
-    with pytest.raises(AudienceError, match="between 1 and 3"):
-        reached(result, 0)
-
-
 def test_to_pandas_joins_attributes_and_pages(log):
     users = pd.DataFrame({"uid": [5, 9, 100], "city": ["Oslo", "Rome", "Nowhere"]})
     a = Audience.from_keys(log, [5, 7, 9])
@@ -153,7 +133,7 @@ def test_to_pandas_joins_attributes_and_pages(log):
     assert frame["user_id"].tolist() == [5, 7, 9]
     assert frame["city"].tolist()[0] == "Oslo" and pd.isna(frame["city"][1])
     assert a.to_pandas(offset=1, limit=1)["user_id"].tolist() == [7]
-    with pytest.raises(AudienceError, match="no key column 'user_id'"):
+    with pytest.raises(wb.exceptions.ColumnNotFoundError, match="'user_id' is not in the user"):
         a.to_pandas(users)
 
 

@@ -9,10 +9,8 @@ import pandas as pd
 import pytest
 
 import workbench as wb
-from workbench.audience import Audience
+from workbench.audience import Audience, TagStore, compare, overlap, profile
 from workbench.exceptions import AudienceError
-from workbench.insight import compare, overlap, profile
-from workbench.tags import TagStore
 
 RNG = np.random.default_rng(5)
 

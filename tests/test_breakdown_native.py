@@ -1,5 +1,5 @@
 """Breakdowns counted in the engine against the same tables built with pandas from the result's
-per-unit arrays (the way they were built before the engine counted them), on random logs."""
+per-unit outcomes (the way they were built before the engine counted them), on random logs."""
 
 from __future__ import annotations
 
@@ -37,26 +37,19 @@ def _random_log(seed: int) -> wb.EventLog:
 def _reference(result: wb.FunnelResult, by: str, attribution) -> pd.DataFrame:
     """Group tables from per-unit arrays with numpy and pandas' grouped quantiles."""
     n = result.n_steps
-    levels = result._output.levels().to_numpy()
-    flags = result._output.flags()
-    flags = flags.to_numpy() if flags is not None else np.zeros(len(levels), np.uint8)
-    reached_masks = result._output.reached()
-    reached_masks = (
-        reached_masks.to_numpy()
-        if reached_masks is not None
-        else ((1 << levels.astype(np.uint64)) - 1).astype(np.uint32)
-    )
-    steps = [result._output.step_times(k) for k in range(2, n + 1)]
-    if attribution == "first_touch":
-        rows = result._output.entry_rows().to_numpy()
+    out_ = result.outcomes
+    levels = np.asarray(out_.levels)
+    flags = np.asarray(out_.flags)
+    reached_masks = np.asarray(out_.reached)
+    steps = [(r.units, r.from_first, r.from_previous, r.rows) for r in out_.steps]
+    if attribution in ("first_touch", 1):
+        rows = np.asarray(out_.entry_rows, dtype=np.uint64)
     elif attribution == "last_touch":
-        rows = result._output.last_rows().to_numpy()
-    elif attribution == 1:
-        rows = result._output.entry_rows().to_numpy()
+        rows = np.asarray(out_.last_rows, dtype=np.uint64)
     else:
         rows = np.full(len(levels), 2**32 - 1, dtype=np.uint64)
         units, _, _, step_rows = steps[attribution - 2]
-        rows[units.to_numpy()] = step_rows.to_numpy()
+        rows[units] = step_rows
     values = result.log.source.column(by).to_pylist()
     group = np.array(
         [MISSING if r == 2**32 - 1 or values[r] is None else values[r] for r in rows],
@@ -74,11 +67,9 @@ def _reference(result: wb.FunnelResult, by: str, attribution) -> pd.DataFrame:
         times = {q: [np.nan] * n for q in ("m1", "p1", "mp", "pp")}
         for k in range(2, n + 1):
             units, first, previous, _ = steps[k - 2]
-            keep = ok[units.to_numpy()]
+            keep = ok[units]
             if keep.any():
-                frame = pd.DataFrame(
-                    {"g": 0, "f": first.to_numpy()[keep], "p": previous.to_numpy()[keep]}
-                )
+                frame = pd.DataFrame({"g": 0, "f": first[keep], "p": previous[keep]})
                 q = frame.groupby("g").quantile([0.5, 0.9])
                 times["m1"][k - 1] = q["f"].iloc[0]
                 times["p1"][k - 1] = q["f"].iloc[1]

@@ -255,7 +255,66 @@ def test_strict_attempts_end_when_another_event_breaks_them() -> None:
     result = wb.Funnel(["a", "b"], window="1h", order="strict", counting="conversions").run(
         log_of(rows)
     )
-    assert sorted(result._unit_levels.tolist()) == [1, 1, 2]
+    assert sorted(result.outcomes.levels.tolist()) == [1, 1, 2]
     assert result.table["conversions"].tolist() == [3, 1]
     assert result.table["in_progress"].tolist() == [0, 0]  # broken attempts cannot move on
     assert result.table["dropped"].tolist() == [2, 0]
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: wb.Funnel([wb.Step("a", optional=True), "b"]), "step 1 cannot be optional"),
+        (lambda: wb.Funnel(["a", wb.Step("b", optional=True)]), r"last step \(2\) cannot"),
+        (lambda: wb.Funnel([wb.Step("a", within="5m"), "b"]), "step 1 has no previous step"),
+        (
+            lambda: wb.Funnel(["a", "b"], exclusions=[wb.Exclusion("x", after=2, before=2)]),
+            r"exclusion 1 \('x'\) must sit between two steps",
+        ),
+        (
+            lambda: wb.Funnel(["a", "b", "c"], exclusions=[wb.Exclusion("x", before=4)]),
+            r"before <= 3; got after=1, before=4",
+        ),
+        (lambda: wb.Funnel(["a", "b"], order="strict", strict_order=True), "ClickHouse modes"),
+        (lambda: wb.Funnel(["a", "b"], allow_reentry=True), "only applies together with strict"),
+        (
+            lambda: wb.Funnel(["a", "b"], order="any", exclusions=[wb.Exclusion("x")]),
+            "exclusions need ordered steps",
+        ),
+        (lambda: wb.Funnel(["a", "b"], order="sideways"), "order must be 'sequential'"),
+        (lambda: wb.Funnel(["a", "b"], hold=["p", "p"]), "names a column twice"),
+        (lambda: wb.Funnel(["a", "b"], labels={3: "C"}), "step 3 is not a step of this 2-step"),
+        (lambda: wb.Funnel(["a", "b"], analysis_end="next tuesday"), "is not a point in time"),
+        (lambda: wb.Funnel(["a", "b"], session="yes"), r"session= is True or False"),
+    ],
+)
+def test_definitions_are_refused_when_built_without_any_log(build, message) -> None:
+    with pytest.raises(ex.FunnelDefinitionError, match=message):
+        build()
+
+
+def test_optional_step_rates_stay_within_zero_and_one_and_agree_with_drill_downs() -> None:
+    # Users 1-3 skip the optional step b; user 4 takes it; user 5 takes it and stops there.
+    rows = [
+        (1, "a", 0), (1, "c", 5),
+        (2, "a", 0), (2, "c", 5),
+        (3, "a", 0), (3, "c", 6),
+        (4, "a", 0), (4, "b", 2), (4, "c", 5),
+        (5, "a", 0), (5, "b", 1),
+        (6, "x", 5000),
+    ]  # fmt: skip
+    result = wb.Funnel(["a", wb.Step("b", optional=True), "c"], window="1h").run(log_of(rows))
+    table = result.table
+    assert table["users"].tolist() == [5, 2, 4]
+    assert table["optional"].tolist() == [False, True, False]
+    # From the step before that is not optional: b from a (2 of 5), c from a (4 of 5), never > 1.
+    assert table["conversion_from_previous"].tolist() == [1.0, 0.4, 0.8]
+    for column in ("conversion_from_previous", "conversion_from_first"):
+        assert table[column].between(0, 1).all()
+        assert table[f"{column}_low"].le(table[column]).all()
+        assert table[f"{column}_high"].between(table[column], 1).all()
+    for step in (1, 2, 3):
+        assert len(result.reached(step)) == table.loc[step - 1, "users"]
+    assert result.reached(2).keys().to_pylist() == [4, 5]  # only the users who took b
+    assert result.dropped_after(2).keys().to_pylist() == [5]
+    assert table["dropped"].tolist() == [0, 1, 0]

@@ -1,4 +1,5 @@
-"""What an analyst reads off a funnel result: the step table, levels, times, breakdowns."""
+"""What an analyst reads off a funnel result: the step table, levels, times, breakdowns, and the
+drill-downs to the users behind each number."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_time_to_convert_per_user(result) -> None:
     times = result.time_to_convert(2)
     assert times.index.tolist() == [1, 3]
     assert times["from_first"].tolist() == [pd.Timedelta(minutes=5), pd.Timedelta(minutes=30)]
-    with pytest.raises(wb.exceptions.FunnelDefinitionError, match=r"steps 2\.\.3"):
+    with pytest.raises(wb.exceptions.FunnelDefinitionError, match=r"step number 2\.\.3"):
         result.time_to_convert(1)
 
 
@@ -100,3 +101,41 @@ def test_result_is_independent_of_other_runs(shop_log) -> None:
     first = funnel.run(shop_log)
     wb.Funnel(["cart", "pay"]).run(shop_log)
     assert first.level_counts() == funnel.run(shop_log).level_counts()
+
+
+def keys(audience: wb.Audience) -> list:
+    return audience.keys().to_pylist()
+
+
+def test_drill_downs_are_the_users_the_table_counts(shop_log) -> None:
+    result = wb.Funnel(["view", "cart", "pay"], window="1d").run(shop_log)
+    levels = result.levels
+    table = result.table
+    assert keys(result.entered()) == sorted(levels[levels >= 1].index)
+    assert keys(result.reached(2)) == sorted(levels[levels >= 2].index)
+    assert keys(result.converted()) == sorted(levels[levels == 3].index)
+    for step in (1, 2):
+        dropped = result.dropped_after(step)
+        assert keys(dropped) == sorted(levels[levels == step].index)
+        assert len(dropped) == table.loc[step - 1, "dropped"]
+        assert dropped.name == f"dropped after {table.loc[step - 1, 'label']}"
+    assert len(result.entered()) == sum(result.level_counts()[1:])
+    # A breakdown group is just another audience intersected.
+    cheap = wb.Audience.did(shop_log, "view", where=wb.col("price") < 8)
+    assert keys(result.dropped_after(1, group=cheap)) == sorted(
+        set(levels[levels == 1].index) & set(keys(cheap))
+    )
+    with pytest.raises(wb.exceptions.FunnelDefinitionError, match="after the last step"):
+        result.dropped_after(3)
+    with pytest.raises(wb.exceptions.FunnelDefinitionError, match=r"step number 1\.\.3"):
+        result.reached(0)
+
+
+def test_users_in_progress_are_not_dropped(shop_log) -> None:
+    # The log ends 2026-01-03 09:00: with a 2-day window user 3's cart (2 Jan) may still lead
+    # to a payment, so they are in progress at step 2, not dropped there.
+    result = wb.Funnel(["view", "cart", "pay"], window="2d").run(shop_log)
+    assert keys(result.in_progress(2)) == [3]
+    assert 3 not in keys(result.dropped_after(2))
+    assert result.table.loc[1, "dropped"] + result.table.loc[1, "in_progress"] == 2
+    assert len(result.dropped_after(2)) == result.table.loc[1, "dropped"]

@@ -120,7 +120,7 @@ def test_coverage_and_funnel_coverage() -> None:
     table = with_coverage(result, fc)
     assert table["label"].tolist()[0] == "Viewed"
     assert table["plan_violation_share"].tolist() == pytest.approx(fc["violation_share"].tolist())
-    with pytest.raises(ValueError, match="different funnel"):
+    with pytest.raises(wb.exceptions.ArgumentError, match="different funnel"):
         with_coverage(result, fc.head(1))
-    with pytest.raises(TypeError):
+    with pytest.raises(wb.exceptions.ArgumentError, match="'step' column"):
         with_coverage(pd.DataFrame({"x": [1]}), fc)

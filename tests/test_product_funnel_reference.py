@@ -124,7 +124,7 @@ def compare(rows, f) -> None:
     expected = reference(rows, f)
     keys = log.users.tolist()
     if f["counting"] == "users":
-        flags = result._unit_flags
+        flags = result.outcomes.flags
         for dense, user in enumerate(keys):
             spec, results = expected[user]
             found = [r for r in results if r is not None]
@@ -143,9 +143,9 @@ def compare(rows, f) -> None:
                 assert bool(flags[dense] & 1) == best.in_progress(spec), (user, f, rows)
     else:
         got: dict[int, list[tuple[int, bool]]] = {}
-        for unit, dense in enumerate(result._unit_users):
+        for unit, dense in enumerate(result.outcomes.users):
             got.setdefault(keys[dense], []).append(
-                (int(result._unit_levels[unit]), bool(result._unit_flags[unit] & 1))
+                (int(result.outcomes.levels[unit]), bool(result.outcomes.in_progress[unit]))
             )
         for user in keys:
             spec, results = expected[user]

@@ -6,16 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.selection import (
+from workbench.audience.selection import (
     MAX_DEPTH,
     MAX_LENGTH,
-    SelectionSyntaxError,
-    UnknownTagError,
     compile_program,
     parse,
     to_postfix,
     tokenize,
 )
+from workbench.exceptions import SelectionSyntaxError, UnknownTagError
 
 
 def pf(expression: str) -> list[str]:
@@ -154,7 +153,7 @@ EVERYONE = set(range(8))
 
 
 def _eval(tree):
-    from workbench.selection import All, Not, Tag
+    from workbench.audience.selection import All, Not, Tag
 
     if isinstance(tree, Tag):
         return SETS[tree.name]

@@ -11,10 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import workbench as wb
-from workbench.audience import Audience
-from workbench.exceptions import AudienceError, CorruptDataError
-from workbench.selection import SelectionSyntaxError, UnknownTagError
-from workbench.tags import TagStore, bin_labels
+from workbench.audience import Audience, TagStore, bin_labels
+from workbench.exceptions import (
+    AudienceError,
+    CorruptDataError,
+    SelectionSyntaxError,
+    UnknownTagError,
+)
 
 N = 400
 RNG = np.random.default_rng(3)

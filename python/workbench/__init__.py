@@ -17,36 +17,78 @@ The public API in one screen::
 
     plan = wb.TrackingPlan.infer(log)             # draft tracking plan; plan.validate(log)
     demo = wb.datasets.ecommerce()                # seeded demo shop with stories to discover
+
+Where each concept lives: :mod:`workbench.log` (the event log), :mod:`workbench.funnel`
+(definition, engine, outcomes, result), :mod:`workbench.audience` (sets, tags, selection,
+insight, export), :mod:`workbench.plan` (tracking plan), :mod:`workbench.stats` (intervals and
+tests on counts), :mod:`workbench.exceptions` (every error).
+
+>>> wb.__version__ == wb._core.__version__
+True
 """
 
-from workbench import datasets, exceptions
-from workbench.audience import Audience
-from workbench.funnel import Exclusion, Funnel, FunnelResult, Step
-from workbench.insight import compare, overlap, profile
+from typing import TYPE_CHECKING, Any
+
+from workbench import _core, _display, datasets, exceptions, stats
+from workbench.audience import Audience, TagStore, compare, overlap, profile
+from workbench.exceptions import PlanError
+from workbench.funnel import Exclusion, Funnel, FunnelOutcomes, FunnelResult, Step
 from workbench.log import EventLog
-from workbench.plan import CoverageReport, PlanError, TrackingPlan, ValidationReport, with_coverage
+from workbench.plan import CoverageReport, TrackingPlan, ValidationReport, with_coverage
 from workbench.predicates import col
-from workbench.tags import TagStore
+
+if TYPE_CHECKING:
+    from workbench import charts, widgets
+    from workbench.widgets import AudienceBuilder, FunnelBuilder
+
+__version__: str = _core.__version__
+
+# Charts and widgets need Altair and ipywidgets: they load on first use, never with the package.
+_display.register("funnel result", "workbench.charts.display:funnel_picture")
+_LAZY = {
+    "charts": ("workbench.charts", None),
+    "widgets": ("workbench.widgets", None),
+    "FunnelBuilder": ("workbench.widgets", "FunnelBuilder"),
+    "AudienceBuilder": ("workbench.widgets", "AudienceBuilder"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``wb.charts``, ``wb.widgets``, ``wb.FunnelBuilder`` and ``wb.AudienceBuilder``, imported
+    when first used."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _LAZY[name]
+    loaded = importlib.import_module(module)
+    return loaded if attribute is None else getattr(loaded, attribute)
+
 
 __all__ = [
     "Audience",
+    "AudienceBuilder",
     "CoverageReport",
     "EventLog",
     "Exclusion",
     "Funnel",
+    "FunnelBuilder",
+    "FunnelOutcomes",
     "FunnelResult",
     "PlanError",
     "Step",
     "TagStore",
     "TrackingPlan",
     "ValidationReport",
+    "__version__",
+    "charts",
     "col",
     "compare",
     "datasets",
     "exceptions",
     "overlap",
     "profile",
+    "stats",
+    "widgets",
     "with_coverage",
 ]
-
-__version__ = "0.1.0"

@@ -1,9 +1,63 @@
-"""Type stubs for the native module ``workbench._core`` (built from crates/funnel_py)."""
+"""Type stubs for the native module ``workbench._core`` (built from crates/funnel_py).
+
+Arrow data comes in through the Arrow PyCapsule interface (pyarrow, Polars, DuckDB, nanoarrow
+all speak it), so inputs are typed by those protocols; outputs are pyarrow arrays.
+"""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, final
 
 import pyarrow as pa
+
+__all__ = [
+    "EXCLUDED",
+    "IN_PROGRESS",
+    "MAX_STEPS",
+    "NO_ROW",
+    "Audience",
+    "AudienceError",
+    "CorruptDataError",
+    "EmptyLogError",
+    "EncodedLog",
+    "FunnelDefinitionError",
+    "FunnelOutput",
+    "InternalError",
+    "NullValuesError",
+    "SchemaError",
+    "TagStore",
+    "WorkbenchError",
+    "__version__",
+    "audience_did",
+    "audience_from_bitmap",
+    "audience_from_flags",
+    "audience_from_ids",
+    "audience_from_keys",
+    "audience_from_levels",
+    "bitmap_keys",
+    "encode_log",
+    "encode_parquet",
+    "event_user_counts",
+    "group_tables",
+    "load_audiences",
+    "lookup_keys",
+    "overlap_counts",
+    "run_analysis",
+    "run_funnel",
+    "save_audiences",
+]
+
+class _ArrowArray(Protocol):
+    """An Arrow array: anything with ``__arrow_c_array__`` (a pyarrow Array, a Polars Series)."""
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
+
+class _ArrowStream(Protocol):
+    """A chunked Arrow column or stream: anything with ``__arrow_c_stream__``."""
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+_ArrowColumn = _ArrowArray | _ArrowStream
+_Progress = Callable[[int, int], Any]
 
 __version__: str
 MAX_STEPS: int
@@ -22,6 +76,7 @@ class InternalError(WorkbenchError): ...
 
 # --- event log (crates/funnel_py/src/log.rs) -----------------------------------------------------
 
+@final
 class EncodedLog:
     @property
     def n_rows(self) -> int: ...
@@ -42,16 +97,15 @@ class EncodedLog:
     def encoded_rows(self) -> tuple[pa.UInt32Array, pa.Int64Array, pa.UInt32Array]: ...
 
 def encode_log(
-    user: Any,
-    event: Any,
-    time: Any,
+    user: _ArrowColumn,
+    event: _ArrowColumn,
+    time: _ArrowColumn,
     *,
     names: tuple[str, str, str],
     time_unit: str | None = None,
     drop_nulls: bool = False,
-    progress: Callable[[int, int], Any] | None = None,
+    progress: _Progress | None = None,
 ) -> EncodedLog: ...
-
 def encode_parquet(
     paths: list[str],
     *,
@@ -63,12 +117,14 @@ def encode_parquet(
 
 # --- funnels (crates/funnel_py/src/funnel.rs) ----------------------------------------------------
 
+@final
 class FunnelOutput:
     @property
     def n_steps(self) -> int: ...
     def level_counts(self) -> list[int]: ...
     def levels(self) -> pa.UInt8Array: ...
     def entry_rows(self) -> pa.UInt32Array: ...
+    def entry_times(self) -> pa.Int64Array: ...
     def last_rows(self) -> pa.UInt32Array: ...
     def unit_users(self) -> pa.UInt32Array | None: ...
     def reached(self) -> pa.UInt32Array | None: ...
@@ -76,15 +132,21 @@ class FunnelOutput:
     def step_times(
         self, step: int
     ) -> tuple[pa.UInt32Array, pa.Int64Array, pa.Int64Array, pa.UInt32Array]: ...
-    def attribute(
-        self, row_groups: pa.UInt32Array, missing: int, attribution: int
-    ) -> pa.Int64Array: ...
-    def group_tables(self, groups: pa.Int64Array, n_groups: int) -> dict[str, pa.Array]: ...
 
+def group_tables(
+    levels: pa.UInt8Array,
+    reached: pa.UInt32Array,
+    flags: pa.UInt8Array,
+    step_units: list[pa.Int64Array],
+    step_from_first: list[pa.Int64Array],
+    step_from_previous: list[pa.Int64Array],
+    groups: pa.Int64Array,
+    n_groups: int,
+) -> dict[str, pa.Array]: ...
 def run_funnel(
     log: EncodedLog,
     event_codes: list[list[int]],
-    row_filters: list[tuple[int, Any]],
+    row_filters: list[tuple[int, _ArrowArray]],
     window: int,
     *,
     analysis_end: int,
@@ -92,12 +154,12 @@ def run_funnel(
     strict_order: bool = False,
     strict_increase: bool = False,
     allow_reentry: bool = False,
-    progress: Callable[[int, int], Any] | None = None,
+    progress: _Progress | None = None,
 ) -> FunnelOutput: ...
 def run_analysis(
     log: EncodedLog,
     event_codes: list[list[int]],
-    row_filters: list[tuple[int, Any]],
+    row_filters: list[tuple[int, _ArrowArray]],
     window: int,
     *,
     order: str,
@@ -105,18 +167,17 @@ def run_analysis(
     step_windows: list[int | None],
     optional: list[bool],
     exclusions: list[tuple[int, int, list[int]]],
-    exclusion_filters: list[tuple[int, Any]],
-    hold_codes: pa.UInt32Array | None = None,
+    exclusion_filters: list[tuple[int, _ArrowArray]],
+    hold_codes: _ArrowArray | None = None,
     analysis_end: int,
-    progress: Callable[[int, int], Any] | None = None,
+    progress: _Progress | None = None,
 ) -> FunnelOutput: ...
 
 # --- audiences (crates/funnel_py/src/audience.rs) --------------------------------------------
 
+@final
 class Audience:
     def __len__(self) -> int: ...
-    @property
-    def universe(self) -> int: ...
     def contains_id(self, id: int) -> bool: ...
     def same_log(self, other: Audience) -> bool: ...
     def belongs_to(self, log: EncodedLog) -> bool: ...
@@ -128,10 +189,10 @@ class Audience:
     def complement(self) -> Audience: ...
     def ids(self, offset: int = 0, limit: int | None = None) -> pa.UInt32Array: ...
     def key_bitmap_bytes(self, format: str = "portable", bits: int | None = None) -> bytes: ...
-    def int_keys(self) -> pa.UInt64Array: ...
 
+@final
 class TagStore:
-    def __init__(self, log: EncodedLog) -> None: ...
+    def __new__(cls, log: EncodedLog) -> TagStore: ...
     def __len__(self) -> int: ...
     def names(self) -> list[str]: ...
     def index_of(self, name: str) -> int | None: ...
@@ -140,7 +201,7 @@ class TagStore:
     def get(self, name: str) -> Audience | None: ...
     def add(self, name: str, audience: Audience) -> None: ...
     def remove(self, name: str) -> bool: ...
-    def add_grouped(self, names: list[str], ids: pa.UInt32Array, codes: pa.Int64Array) -> None: ...
+    def add_grouped(self, names: list[str], ids: _ArrowArray, codes: _ArrowArray) -> None: ...
     def eval(self, program: list[tuple[str, int]]) -> Audience: ...
     def tag_counts(self, audiences: list[Audience]) -> pa.UInt64Array: ...
     def key_bitmaps(self, format: str = "portable", bits: int | None = None) -> list[bytes]: ...
@@ -148,24 +209,24 @@ class TagStore:
     @staticmethod
     def load_bytes(log: EncodedLog, data: bytes) -> tuple[TagStore, list[int]]: ...
 
-def audience_from_ids(log: EncodedLog, ids: pa.UInt32Array) -> Audience: ...
-def audience_from_keys(log: EncodedLog, keys: pa.Array) -> Audience: ...
+def audience_from_ids(log: EncodedLog, ids: _ArrowArray) -> Audience: ...
+def audience_from_keys(log: EncodedLog, keys: _ArrowArray) -> Audience: ...
 def audience_did(
     log: EncodedLog,
     events: list[int],
-    mask: pa.BooleanArray | None = None,
+    mask: _ArrowArray | None = None,
     start: int | None = None,
     end: int | None = None,
     min_times: int = 1,
 ) -> Audience: ...
 def audience_from_levels(
-    log: EncodedLog, levels: pa.UInt8Array, min_level: int, max_level: int
+    log: EncodedLog, levels: _ArrowArray, min_level: int, max_level: int
 ) -> Audience: ...
-def audience_from_flags(log: EncodedLog, flags: pa.BooleanArray) -> Audience: ...
+def audience_from_flags(log: EncodedLog, flags: _ArrowArray) -> Audience: ...
 def audience_from_bitmap(
     log: EncodedLog, data: bytes, format: str = "portable", bits: int | None = None
 ) -> tuple[Audience, pa.UInt64Array]: ...
-def lookup_keys(log: EncodedLog, keys: pa.Array) -> pa.Int64Array: ...
+def lookup_keys(log: EncodedLog, keys: _ArrowArray) -> pa.Int64Array: ...
 def bitmap_keys(
     data: bytes, format: str = "portable", bits: int | None = None
 ) -> pa.UInt64Array: ...

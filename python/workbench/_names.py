@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -29,3 +30,8 @@ def listing(names: Iterable[str], limit: int = 20) -> str:
     if len(names) > limit:
         shown += f", … ({len(names) - limit} more)"
     return shown
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, so messages show ``1``, not ``np.int64(1)``."""
+    return value.item() if hasattr(value, "item") else value

@@ -51,11 +51,6 @@ impl PyAudience {
         self.inner.len() as usize
     }
 
-    #[getter]
-    fn universe(&self) -> u32 {
-        self.inner.universe()
-    }
-
     fn contains_id(&self, id: u32) -> bool {
         self.inner.contains(id)
     }
@@ -122,14 +117,6 @@ impl PyAudience {
             .detach(|| formats::export(&self.inner, &self.log.user_keys, format, bits))
             .map_err(to_py)?;
         Ok(PyBytes::new(py, &bytes))
-    }
-
-    /// Original keys of the members as uint64 (integer-keyed logs only).
-    fn int_keys(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let keys = py
-            .detach(|| keys::int_keys_of(&self.inner, &self.log.user_keys))
-            .map_err(to_py)?;
-        arrow_out::to_pyarrow(py, Arc::new(UInt64Array::from(keys)))
     }
 
     fn __repr__(&self) -> String {

@@ -3,14 +3,15 @@
 
 use funnel_core::CoreError;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 
+// A ValueError, so code that already catches bad values catches the workbench's too.
 create_exception!(
     workbench.exceptions,
     WorkbenchError,
-    PyException,
-    "Base class of every error Funnel Workbench raises."
+    PyValueError,
+    "Base class of every error Funnel Workbench raises; also a ValueError."
 );
 create_exception!(
     workbench.exceptions,

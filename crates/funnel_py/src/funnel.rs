@@ -1,16 +1,16 @@
 //! `workbench._core.run_funnel` and the arrays it leaves behind.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int64Type, UInt32Type};
+use arrow_array::types::{Int64Type, UInt32Type, UInt8Type};
 use arrow_array::Array;
 use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType;
 use std::sync::Arc;
 
 use funnel_core::funnel::{
-    run_analysis as core_analysis, run_funnel as core_run, AnalysisConditions, AnalysisSpec,
-    Attribution, Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder,
-    NO_HOLD, NO_ROW,
+    group_tables as core_group_tables, run_analysis as core_analysis, run_funnel as core_run,
+    AnalysisConditions, AnalysisSpec, Counting, Exclusion, FunnelOutput, FunnelSpec, Mode,
+    StepConditions, StepOrder, StepReach, UnitOutcomes, NO_HOLD, NO_ROW,
 };
 use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
@@ -75,6 +75,19 @@ impl PyFunnelOutput {
         self.input_rows(py, &self.inner.entry_rows)
     }
 
+    /// Time of each unit's chain's step-1 event (int64, the log's unit; 0 at level 0).
+    fn entry_times(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let times = &self.log.times;
+        let entry: Vec<i64> = py.detach(|| {
+            self.inner
+                .entry_rows
+                .iter()
+                .map(|&r| times.get(r as usize).copied().unwrap_or(0))
+                .collect()
+        });
+        arrow_out::i64s(py, entry)
+    }
+
     /// Input row of each unit's chain's last step event (uint32; 2**32-1 at level 0).
     fn last_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.input_rows(py, &self.inner.last_rows)
@@ -105,76 +118,6 @@ impl PyFunnelOutput {
             .as_ref()
             .map(|f| arrow_out::u8s(py, f.clone()))
             .transpose()
-    }
-
-    /// The group of each unit (int64): `row_groups[row]` (uint32 per encoded row, see
-    /// `EventLog.property_codes`) at the unit's attributed row, `missing` where it has none, -1
-    /// where the unit never did step 1. `attribution`: 0 first touch, -1 last touch, k step k.
-    fn attribute(
-        &self,
-        py: Python<'_>,
-        row_groups: PyArray,
-        missing: u32,
-        attribution: i64,
-    ) -> PyResult<Py<PyAny>> {
-        let codes = uint32_values("property codes", &row_groups)?;
-        let how = match attribution {
-            0 => Attribution::FirstTouch,
-            -1 => Attribution::LastTouch,
-            k if k >= 1 => Attribution::Step(k as usize),
-            other => {
-                return Err(FunnelDefinitionError::new_err(format!(
-                    "attribution must be first touch (0), last touch (-1) or a step; got {other}"
-                )))
-            }
-        };
-        let groups = py
-            .detach(|| self.inner.attribute(codes, missing, how, self.steps))
-            .map_err(to_py)?;
-        arrow_out::i64s(py, groups)
-    }
-
-    /// The step table of every group as arrays (see `funnel_core::funnel::GroupTables`):
-    /// `groups` is an int64 group per unit (negative: in none), below `n_groups`.
-    fn group_tables<'py>(
-        &self,
-        py: Python<'py>,
-        groups: PyArray,
-        n_groups: usize,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let array = groups.array();
-        if array.data_type() != &DataType::Int64 {
-            return Err(FunnelDefinitionError::new_err(format!(
-                "group codes must be int64, got {}",
-                array.data_type()
-            )));
-        }
-        let codes = array.as_primitive::<Int64Type>().values();
-        let tables = py
-            .detach(|| self.inner.group_tables(codes, n_groups, self.steps))
-            .map_err(to_py)?;
-        let out = PyDict::new(py);
-        out.set_item("reached", arrow_out::u64s(py, tables.reached)?)?;
-        out.set_item("at_level", arrow_out::u64s(py, tables.at_level)?)?;
-        out.set_item("open_at", arrow_out::u64s(py, tables.open_at)?)?;
-        out.set_item("excluded_at", arrow_out::u64s(py, tables.excluded_at)?)?;
-        out.set_item(
-            "median_time_from_first",
-            arrow_out::f64s(py, tables.median_from_first)?,
-        )?;
-        out.set_item(
-            "p90_time_from_first",
-            arrow_out::f64s(py, tables.p90_from_first)?,
-        )?;
-        out.set_item(
-            "median_time_from_previous",
-            arrow_out::f64s(py, tables.median_from_previous)?,
-        )?;
-        out.set_item(
-            "p90_time_from_previous",
-            arrow_out::f64s(py, tables.p90_from_previous)?,
-        )?;
-        Ok(out)
     }
 
     /// (units, from_start, from_previous, rows) for step `step` (2..=N).
@@ -268,16 +211,79 @@ fn filters(row_filters: &[(usize, PyArray)]) -> PyResult<Vec<(usize, BooleanBuff
         .collect()
 }
 
-/// The values of a uint32 array without nulls.
-fn uint32_values<'a>(what: &str, array: &'a PyArray) -> PyResult<&'a [u32]> {
+/// The values of a primitive array without nulls, named in the error when it is not one.
+fn plain_values<'a, T: arrow_array::ArrowPrimitiveType>(
+    what: &str,
+    array: &'a PyArray,
+) -> PyResult<&'a [T::Native]> {
     let array = array.array();
-    if array.data_type() != &DataType::UInt32 || array.null_count() > 0 {
+    if array.data_type() != &T::DATA_TYPE || array.null_count() > 0 {
         return Err(FunnelDefinitionError::new_err(format!(
-            "{what} must be uint32 without nulls, got {}",
+            "{what} must be {} without nulls, got {}",
+            T::DATA_TYPE,
             array.data_type()
         )));
     }
-    Ok(array.as_primitive::<UInt32Type>().values())
+    Ok(array.as_primitive::<T>().values())
+}
+
+/// The step table of every group from a run's per-unit outcomes (`FunnelOutcomes` arrays:
+/// levels uint8, reached uint32, flags uint8; per step 2..N its units, times from step 1 and
+/// from the previous step, int64) and a group per unit (int64, negative: in none), as arrays
+/// (see `funnel_core::funnel::GroupTables`).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn group_tables<'py>(
+    py: Python<'py>,
+    levels: PyArray,
+    reached: PyArray,
+    flags: PyArray,
+    step_units: Vec<PyArray>,
+    step_from_first: Vec<PyArray>,
+    step_from_previous: Vec<PyArray>,
+    groups: PyArray,
+    n_groups: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let units = UnitOutcomes {
+        levels: plain_values::<UInt8Type>("levels", &levels)?,
+        reached: plain_values::<UInt32Type>("reached", &reached)?,
+        flags: plain_values::<UInt8Type>("flags", &flags)?,
+    };
+    if step_from_first.len() != step_units.len() || step_from_previous.len() != step_units.len() {
+        return Err(FunnelDefinitionError::new_err(
+            "every step needs its units, times from step 1 and times from the previous step",
+        ));
+    }
+    let mut steps = Vec::with_capacity(step_units.len());
+    for ((u, f), p) in step_units
+        .iter()
+        .zip(&step_from_first)
+        .zip(&step_from_previous)
+    {
+        steps.push(StepReach {
+            units: plain_values::<Int64Type>("step units", u)?,
+            from_first: plain_values::<Int64Type>("times from step 1", f)?,
+            from_previous: plain_values::<Int64Type>("times from the previous step", p)?,
+        });
+    }
+    let codes = plain_values::<Int64Type>("group codes", &groups)?;
+    let tables = py
+        .detach(|| core_group_tables(units, &steps, codes, n_groups))
+        .map_err(to_py)?;
+    let out = PyDict::new(py);
+    out.set_item("reached", arrow_out::u64s(py, tables.reached)?)?;
+    out.set_item("at_level", arrow_out::u64s(py, tables.at_level)?)?;
+    out.set_item("open_at", arrow_out::u64s(py, tables.open_at)?)?;
+    out.set_item("excluded_at", arrow_out::u64s(py, tables.excluded_at)?)?;
+    for (name, values) in [
+        ("median_time_from_first", tables.median_from_first),
+        ("p90_time_from_first", tables.p90_from_first),
+        ("median_time_from_previous", tables.median_from_previous),
+        ("p90_time_from_previous", tables.p90_from_previous),
+    ] {
+        out.set_item(name, arrow_out::f64s(py, values)?)?;
+    }
+    Ok(out)
 }
 
 /// Hold codes per encoded row (log order): uint32 with nulls for missing values.

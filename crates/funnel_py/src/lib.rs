@@ -25,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log::encode_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::run_funnel, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::run_analysis, m)?)?;
+    m.add_function(wrap_pyfunction!(funnel::group_tables, m)?)?;
     Ok(())
 }

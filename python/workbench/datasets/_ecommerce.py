@@ -20,16 +20,30 @@ The stories are described for teachers in ``STORIES.md`` next to this file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from workbench.datasets.stories import (
+    CAMPAIGNS,
+    PLATFORMS,
+    RELEASES,
+    Stories,
+    release_time,
+    stories_for,
+)
+from workbench.exceptions import ArgumentError
+
+# What is planted does not depend on the period; its dates do (EcommerceDemo.stories).
+_STORY = stories_for("2026-09-01", 60)
 
 if TYPE_CHECKING:
     from workbench.log import EventLog
@@ -40,27 +54,25 @@ __all__ = ["EcommerceDemo", "ecommerce"]
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
 
-PLATFORMS = ("web", "ios", "android")
-_PLATFORM_P = (0.40, 0.27, 0.33)
+_PLATFORM_P = (0.40, 0.27, 0.33)  # web, ios, android (stories.PLATFORMS)
 
 # name, share of users, flight (first, last) as fractions of the period, intent multiplier.
-_CAMPAIGNS = (
-    ("organic", 0.40, (0.0, 1.0), 1.0),
-    ("google_search", 0.16, (0.0, 1.0), 1.15),
-    ("meta_feed", 0.10, (0.0, 1.0), 0.9),
-    ("newsletter", 0.06, (0.0, 1.0), 1.3),
-    ("referral", 0.06, (0.0, 1.0), 1.2),
-    ("influencer_oct", 0.22, (0.30, 0.55), 1.0),
-)
-_JUNK_CAMPAIGN = 5  # index into _CAMPAIGNS: users who look around and never buy
+_CAMPAIGNS = tuple((c.name, c.share, c.flight, c.intent) for c in CAMPAIGNS)
+_JUNK_CAMPAIGN = [c.name for c in CAMPAIGNS].index(_STORY.junk_campaign.name)
 
-# App releases per platform: (version, release day as a fraction of the period; < 0 is "before").
+# App releases per platform code: (version, release day as a fraction of the period).
 _RELEASES = {
-    1: (("5.4.2", -1.0), ("5.5.0", 0.12), ("5.6.0", 0.33), ("5.6.1", 0.57), ("5.7.0", 0.82)),
-    2: (("4.6.3", -1.0), ("4.7.0", 0.20), ("4.8.0", 0.50)),
+    PLATFORMS.index(platform): tuple((r.version, r.at) for r in releases)
+    for platform, releases in RELEASES.items()
 }
-_BROKEN_PAY = (2, "4.8.0")  # android 4.8.0: the payment SDK callback fails
-_BROKEN_TRACKING = (1, "5.6.0")  # ios 5.6.0: add_to_cart is sent without product_id
+_BROKEN_PAY = (  # the payment SDK callback fails on this build
+    PLATFORMS.index(_STORY.payment_failure.platform),
+    _STORY.payment_failure.version,
+)
+_BROKEN_TRACKING = (  # this build sends the event without the property
+    PLATFORMS.index(_STORY.tracking_bug.platform),
+    _STORY.tracking_bug.version,
+)
 
 EVENTS = (
     "app_open",  # 0
@@ -193,6 +205,17 @@ class EcommerceDemo:
             self.events, user="user_id", event="event", time="time", session="session_id"
         )
 
+    @property
+    def stories(self) -> Stories:
+        """What is planted in this period, with its dates: the truth the case studies' exercises
+        check answers against (see ``STORIES.md``).
+
+        Example:
+            >>> ecommerce(n_users=500).stories.tracking_bug.fixed
+            Timestamp('2026-10-05 10:00:00+0000', tz='UTC')
+        """
+        return stories_for(self.start, self.days)
+
     def plan(self) -> TrackingPlan:
         """The shipped tracking plan, loaded.
 
@@ -229,9 +252,9 @@ def ecommerce(
         ['user_id', 'age_band', 'gender', 'city_tier', 'membership', 'ltv_band']
     """
     if n_users < 1:
-        raise ValueError(f"n_users must be at least 1, got {n_users}")
+        raise ArgumentError(f"n_users must be at least 1, got {n_users}")
     if days < 7:
-        raise ValueError(f"days must be at least 7 so the stories fit in the period, got {days}")
+        raise ArgumentError(f"days must be at least 7 so the stories fit in the period, got {days}")
     start_ms = _parse_day(start)
     rng = np.random.default_rng(seed)
     users = _draw_users(rng, n_users, days)
@@ -244,11 +267,11 @@ def ecommerce(
     users_df = pd.DataFrame(
         {
             "user_id": users["user_id"],
-            "age_band": pd.Categorical.from_codes(users["age"], _AGE_BANDS),
-            "gender": pd.Categorical.from_codes(users["gender"], _GENDERS),
-            "city_tier": pd.Categorical.from_codes(users["city"], _CITY_TIERS),
-            "membership": pd.Categorical.from_codes(users["membership"], _MEMBERSHIPS),
-            "ltv_band": pd.Categorical.from_codes(ltv, _LTV_BANDS, ordered=True),
+            "age_band": pd.Categorical.from_codes(users["age"], pd.Index(_AGE_BANDS)),
+            "gender": pd.Categorical.from_codes(users["gender"], pd.Index(_GENDERS)),
+            "city_tier": pd.Categorical.from_codes(users["city"], pd.Index(_CITY_TIERS)),
+            "membership": pd.Categorical.from_codes(users["membership"], pd.Index(_MEMBERSHIPS)),
+            "ltv_band": pd.Categorical.from_codes(ltv, pd.Index(_LTV_BANDS), ordered=True),
         }
     )
     return EcommerceDemo(
@@ -266,7 +289,7 @@ def _parse_day(start: str) -> int:
     try:
         day = datetime.strptime(start, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:
-        raise ValueError(f"start must be a date like '2026-09-01', got {start!r}") from exc
+        raise ArgumentError(f"start must be a date like '2026-09-01', got {start!r}") from exc
     return int(day.timestamp() * 1000)
 
 
@@ -285,7 +308,7 @@ def _grouped_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return total - np.repeat(before, counts)
 
 
-def _choice(rng: np.random.Generator, n: int, p) -> np.ndarray:
+def _choice(rng: np.random.Generator, n: int, p: Sequence[float] | np.ndarray) -> np.ndarray:
     """Codes 0..len(p)-1 drawn with probabilities ``p``."""
     cdf = np.cumsum(np.asarray(p, dtype=np.float64))
     cdf /= cdf[-1]
@@ -385,9 +408,14 @@ def _draw_sessions(
     user, nth, start = user[keep], nth[keep], start[keep]
     platform = users["platform"][user]
     version = np.full(len(user), -1, dtype=np.int8)
+    first_day = str(pd.Timestamp(start_ms, unit="ms").date())
     for code, releases in _RELEASES.items():
+        # The planted truth says when each version ships; sessions see it from then on.
         release_ms = np.array(
-            [start_ms + round(frac * days) * _DAY_MS + 10 * _HOUR_MS for _, frac in releases]
+            [
+                release_time(PLATFORMS[code], v, first_day, days).value // 1_000_000
+                for v, _ in releases
+            ]
         )
         mine = platform == code
         seen_at = start[mine] - users["upgrade_lag_ms"][user[mine]]
@@ -398,7 +426,7 @@ def _draw_sessions(
 
 def _draw_events(
     rng: np.random.Generator, users: dict[str, np.ndarray], sessions: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
+) -> dict[str, Any]:
     s_user = sessions["user"]
     n_s = len(s_user)
     platform = sessions["platform"]
@@ -627,7 +655,7 @@ def _to_table(
         version_dict.extend(version_names[p].to_pylist())
     session_ids = 900_000_000 + np.arange(n_s, dtype=np.int64) * 13
 
-    def labels(codes: np.ndarray, names) -> pa.Array:
+    def labels(codes: np.ndarray, names: Sequence[str] | np.ndarray) -> pa.Array:
         codes = np.asarray(codes, dtype=np.int64)
         idx = pa.array(codes, mask=codes < 0)
         return pc.take(pa.array(list(names), pa.string()), idx)

@@ -10,8 +10,8 @@ Example:
     ['missing_required_property']
 """
 
+from workbench.exceptions import PlanError
 from workbench.plan.coverage import CoverageReport, with_coverage
-from workbench.plan.errors import PlanError
 from workbench.plan.model import PROPERTY_TYPES, EventSpec, PropertySpec
 from workbench.plan.tracking_plan import TrackingPlan
 from workbench.plan.validate import VIOLATIONS, ValidationReport

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from workbench._arrow import decoded
+from workbench.log import (
+    EVENT_COLUMNS,
+    SESSION_COLUMNS,
+    TIME_COLUMNS,
+    USER_COLUMNS,
+    EventLog,
+    column_times,
+    find_column,
+    to_arrow_table,
+)
 
 __all__ = ["LogData"]
 
@@ -31,16 +43,6 @@ class LogData:
     @classmethod
     def of(cls, log: Any) -> LogData:
         """From a ``workbench.EventLog`` or anything it accepts (columns found by name)."""
-        from workbench.log import (
-            EVENT_COLUMNS,
-            SESSION_COLUMNS,
-            TIME_COLUMNS,
-            USER_COLUMNS,
-            EventLog,
-            _pick,
-            to_arrow_table,
-        )
-
         if isinstance(log, LogData):
             return log
         if isinstance(log, EventLog):
@@ -51,9 +53,9 @@ class LogData:
         session = next((c for c in SESSION_COLUMNS if c in table.column_names), None)
         return cls(
             table,
-            _pick(table, "user", None, USER_COLUMNS),
-            _pick(table, "event", None, EVENT_COLUMNS),
-            _pick(table, "time", None, TIME_COLUMNS),
+            find_column(table, "user", None, USER_COLUMNS),
+            find_column(table, "event", None, EVENT_COLUMNS),
+            find_column(table, "time", None, TIME_COLUMNS),
             session,
         )
 
@@ -68,10 +70,7 @@ class LogData:
 
     @cached_property
     def _coded(self) -> tuple[np.ndarray, list[str]]:
-        column = self.table.column(self.event)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        encoded = pc.dictionary_encode(column.combine_chunks())
+        encoded = pc.dictionary_encode(decoded(self.table.column(self.event)).combine_chunks())
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         if encoded.null_count:
             codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, codes)
@@ -95,21 +94,7 @@ class LogData:
 
     @cached_property
     def _time(self) -> tuple[np.ndarray, str | None, str | None]:
-        column = self.table.column(self.time)
-        ctype = column.type
-        if pa.types.is_timestamp(ctype):
-            values = column.cast(pa.int64())
-            unit, tz = ctype.unit, ctype.tz
-        elif pa.types.is_date(ctype):
-            values = column.cast(pa.timestamp("s")).cast(pa.int64())
-            unit, tz = "s", None
-        elif pa.types.is_integer(ctype):
-            values, unit, tz = column.cast(pa.int64()), None, None
-        else:
-            values = pc.cast(column, pa.timestamp("us")).cast(pa.int64())
-            unit, tz = "us", None
-        arr = values.combine_chunks().fill_null(np.iinfo(np.int64).min)
-        return arr.to_numpy(zero_copy_only=False), unit, tz
+        return column_times(self.table.column(self.time))
 
     @property
     def time_values(self) -> np.ndarray:
@@ -121,15 +106,12 @@ class LogData:
         _, unit, tz = self._time
         if unit is None:
             return values
-        stamps = pd.to_datetime(values, unit=unit, utc=tz is not None)
+        stamps: Any = pd.to_datetime(values, unit=cast(Any, unit), utc=tz is not None)
         return stamps.tz_convert(tz) if tz else stamps
 
     def column(self, name: str) -> pa.Array:
         """A property column as one contiguous array (dictionary columns decoded)."""
-        column = self.table.column(name)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        return column.combine_chunks()
+        return decoded(self.table.column(name)).combine_chunks()
 
     def code_of(self, name: str) -> int | None:
         try:

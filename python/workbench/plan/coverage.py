@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.exceptions import ArgumentError
+from workbench.funnel import FunnelResult
 from workbench.plan._logdata import LogData
 from workbench.plan.validate import ValidationReport, validate
 
@@ -36,8 +38,16 @@ class CoverageReport:
         report: the :class:`ValidationReport` the counts come from.
 
     Example:
-        >>> cov = plan.coverage(log)  # doctest: +SKIP
-        >>> cov.never_seen  # doctest: +SKIP
+        >>> cov = plan.coverage(log)
+        >>> cov.never_seen, cov.unplanned
+        (['refund'], ['search'])
+        >>> cov.table[["event", "rows", "violating_rows", "status"]]
+            event  rows  violating_rows      status
+        0    view     5               1  violations
+        1    cart     4               0       clean
+        2     pay     1               1  violations
+        3  refund     0               0  never seen
+        4  search     1               1   unplanned
     """
 
     def __init__(self, table: pd.DataFrame, report: ValidationReport) -> None:
@@ -93,7 +103,8 @@ def coverage(
                 "status": "never seen" if rows == 0 else ("violations" if bad else "clean"),
             }
         )
-    for name, rows in rows_by_event.items():
+    for event_name, rows in rows_by_event.items():
+        name = str(event_name)
         if not plan.has_event(name) and rows > 0:
             records.append(
                 {
@@ -120,6 +131,10 @@ def funnel_coverage(
     the step's events and condition), ``violating_rows``, ``violation_share`` and
     ``top_violation`` (``event.property: violation`` with the most of the step's rows).
     """
+    if not hasattr(funnel, "steps"):
+        raise ArgumentError(
+            f"funnel_coverage takes a funnel (wb.Funnel); got {type(funnel).__name__}"
+        )
     data = LogData.of(log)
     report = report if report is not None else validate(plan, data)
     bad = report.violating_row_mask
@@ -136,7 +151,7 @@ def funnel_coverage(
         rows = int(mask.sum())
         violating = int((mask & bad).sum())
         top, top_rows = "", 0
-        for (event, prop, violation), idx in report._index.items():
+        for (event, prop, violation), idx in report.rows_by_violation.items():
             if event not in step.events:
                 continue
             hits = int(mask[idx].sum())
@@ -157,26 +172,58 @@ def funnel_coverage(
     return pd.DataFrame(records)
 
 
-def with_coverage(result: Any, funnel_coverage: pd.DataFrame) -> pd.DataFrame:
+def with_coverage(
+    result: FunnelResult | pd.DataFrame, funnel_coverage: pd.DataFrame
+) -> pd.DataFrame:
     """A funnel result table with the plan coverage of each step beside it.
 
     Adds ``plan_violation_share`` (share of the step's rows that break the plan) and
     ``plan_top_violation``; a high share next to a big drop-off says "check the tracking first".
+    The coverage must be that of the same funnel: the same steps, with the same events (or, for a
+    plain table, the same labels).
 
     Example:
-        >>> cov = plan.funnel_coverage(funnel, log)  # doctest: +SKIP
-        >>> with_coverage(funnel.run(log), cov)  # doctest: +SKIP
-    """
-    # isinstance, not hasattr: hasattr would turn an error inside .table into a wrong message.
-    table = result if isinstance(result, pd.DataFrame) else result.table
-    if not isinstance(table, pd.DataFrame) or "step" not in table.columns:
-        raise TypeError("with_coverage takes a funnel result (or its .table with a 'step' column)")
+        >>> plan = wb.TrackingPlan.infer(log)
+        >>> with_coverage(result, plan.funnel_coverage(funnel, log))["plan_violation_share"].tolist()
+        [0.0, 0.0, 0.0]
+    """  # noqa: E501
+    if isinstance(result, FunnelResult):
+        table = result.table
+        steps_given = [", ".join(step.events) for step in result.funnel.steps]
+        what, theirs = "events", "events"
+    elif isinstance(result, pd.DataFrame):
+        table = result
+        steps_given = [str(label) for label in table.get("label", pd.Series(dtype=object))]
+        what, theirs = "labels", "label"
+    else:
+        raise ArgumentError(
+            "with_coverage takes a funnel result (or its .table with a 'step' column); got "
+            f"{type(result).__name__}"
+        )
+    needed = {"step", "events", "label", "violation_share", "top_violation"}
+    if not isinstance(funnel_coverage, pd.DataFrame) or not needed <= set(funnel_coverage.columns):
+        raise ArgumentError(
+            "with_coverage takes the table of plan.funnel_coverage(funnel, log) as its second "
+            f"argument; got {type(funnel_coverage).__name__}"
+        )
+    if "step" not in table.columns:
+        raise ArgumentError("with_coverage needs a step table with a 'step' column")
+    covered = [str(v) for v in funnel_coverage.sort_values("step")[theirs]]
+    if steps_given and steps_given != covered:
+        raise ArgumentError(
+            f"the coverage was computed for a different funnel: its steps' {what} are "
+            f"{covered}, the result's are {steps_given}; compute "
+            "plan.funnel_coverage(result.funnel, log)"
+        )
     extra = funnel_coverage[["step", "violation_share", "top_violation"]].rename(
         columns={"violation_share": "plan_violation_share", "top_violation": "plan_top_violation"}
     )
     steps = pd.to_numeric(table["step"], errors="coerce")
     if not set(steps.dropna().astype(int)) <= set(extra["step"]):
-        raise ValueError("the coverage was computed for a different funnel (its steps differ)")
+        raise ArgumentError(
+            "the coverage was computed for a different funnel (it has steps "
+            f"{sorted(extra['step'])}, the table {sorted(set(steps.dropna().astype(int)))})"
+        )
     merged = table.assign(_step=steps).merge(
         extra.rename(columns={"step": "_step"}), on="_step", how="left"
     )

@@ -14,10 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.exceptions import ArgumentError
 from workbench.plan._logdata import LogData
 from workbench.plan.model import EventSpec, PropertySpec
 from workbench.plan.tracking_plan import TrackingPlan
-from workbench.plan.validate import _kind
+from workbench.plan.validate import column_kind
 
 __all__ = ["infer"]
 
@@ -62,6 +63,10 @@ def _castable(column: pa.Array) -> bool:
 
 def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
     """See :meth:`TrackingPlan.infer`."""
+    if isinstance(max_allowed, bool) or not isinstance(max_allowed, int) or max_allowed < 0:
+        raise ArgumentError(
+            f"max_allowed is a whole number of values (0 for no allowed lists); got {max_allowed!r}"
+        )
     data = LogData.of(log)
     codes = data.codes
     names = data.event_names
@@ -84,7 +89,9 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
     own: list[dict[str, PropertySpec]] = [{} for _ in range(n_codes)]
     for prop in data.property_names:
         column = data.column(prop)
-        kind = _kind(column.type)
+        if pa.types.is_nested(column.type):
+            continue  # lists and structs: the plan language has no type to draft for them
+        kind = column_kind(column.type)
         ptype = kind if kind != "other" else "string"
         valid, values, dictionary = _column_values(column, kind)
         rows_valid = valid & has_code
@@ -92,9 +99,9 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
         if not nonnull.any():
             continue  # an all-null column says nothing about the plan
         pair = pd.DataFrame({"c": codes[rows_valid], "v": values[rows_valid]})
-        counts = pair.value_counts(sort=True)  # (event code, value) → rows, most frequent first
+        counts: Any = pair.value_counts(sort=True)  # (event code, value) → rows, by frequency
         distinct = counts.groupby(level=0).size().reindex(range(n_codes), fill_value=0)
-        top = counts.groupby(level=0).head(_EXAMPLES)
+        top: Any = counts.groupby(level=0).head(_EXAMPLES)
         numeric = kind in ("integer", "float", "timestamp")
         ranges = pair.groupby("c")["v"].agg(["min", "max"]) if numeric else None
 
@@ -102,7 +109,14 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
         if pa.types.is_timestamp(column.type):
             unit, tz = column.type.unit, column.type.tz
 
-        def show(raw: Any, *, dictionary=dictionary, kind=kind, unit=unit, tz=tz) -> Any:
+        def show(
+            raw: Any,
+            *,
+            dictionary: Any = dictionary,
+            kind: str = kind,
+            unit: Any = unit,
+            tz: Any = tz,
+        ) -> Any:
             if dictionary is not None:
                 return dictionary[int(raw)]
             if kind == "timestamp":

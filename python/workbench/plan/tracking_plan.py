@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from workbench._names import did_you_mean
-from workbench.plan.errors import PlanError
+from workbench.exceptions import PlanError
 from workbench.plan.model import (
     EventSpec,
+    Marks,
     PropertySpec,
-    _Marks,
     dump_yaml,
     parse_plan,
     plan_file_text,
@@ -69,7 +69,8 @@ class TrackingPlan:
         """Read a plan file; a mistake raises :class:`PlanError` naming file, line and field.
 
         Example:
-            >>> plan = TrackingPlan.load("tracking_plan.yaml")  # doctest: +SKIP
+            >>> TrackingPlan.load(plan.save("tracking_plan.yaml")) == plan
+            True
         """
         path = Path(path)
         data, marks = read_yaml(plan_file_text(path), str(path))
@@ -83,16 +84,16 @@ class TrackingPlan:
             >>> TrackingPlan.from_dict({"events": {"signup": {}}}).event_names
             ['signup']
         """
-        return cls._from_parsed(data, _Marks(), None)
+        return cls._from_parsed(data, Marks(), None)
 
     @classmethod
-    def from_yaml(cls, text: str) -> TrackingPlan:
-        """Build a plan from YAML text; errors give the line in that text."""
+    def from_yaml(cls, text: str | bytes) -> TrackingPlan:
+        """Build a plan from YAML text (or UTF-8 bytes); errors give the line in that text."""
         data, marks = read_yaml(text, None)
         return cls._from_parsed(data, marks, None)
 
     @classmethod
-    def _from_parsed(cls, data: Any, marks: _Marks, path: Path | None) -> TrackingPlan:
+    def _from_parsed(cls, data: Any, marks: Marks, path: Path | None) -> TrackingPlan:
         parsed = parse_plan(data, marks)
         return cls(
             parsed.events,
@@ -125,8 +126,8 @@ class TrackingPlan:
         """Write the plan as YAML (UTF-8); returns the path.
 
         Example:
-            >>> plan = TrackingPlan.from_dict({"events": {"signup": {}}})
-            >>> plan.save("plan.yaml")  # doctest: +SKIP
+            >>> TrackingPlan.from_dict({"events": {"signup": {}}}).save("plan.yaml").name
+            'plan.yaml'
         """
         path = Path(path)
         path.write_text(self.to_yaml(), encoding="utf-8")
@@ -148,11 +149,12 @@ class TrackingPlan:
         return name in self.events
 
     def event(self, name: str) -> EventSpec:
-        """The spec of a planned event; a KeyError suggests close names."""
+        """The spec of a planned event; an unknown name gets a :class:`PlanError` that suggests
+        close names."""
         try:
             return self.events[name]
         except KeyError:
-            raise KeyError(
+            raise PlanError(
                 f"{name!r} is not in the plan;{did_you_mean(name, self.events) or ''}"
             ) from None
 
@@ -192,7 +194,7 @@ class TrackingPlan:
             if spec.name in out:
                 continue
             names = spec.display_name
-            if language in names:
+            if language is not None and language in names:
                 out[spec.name] = names[language]
             elif language is None and names:
                 out[spec.name] = next(iter(names.values()))
@@ -260,10 +262,14 @@ class TrackingPlan:
         A property seen on every event becomes a common property. A property is marked required
         when it was never null; strings with at most ``max_allowed`` distinct values get those
         values as ``allowed``. What was observed is kept under ``observed`` for the reviewer.
+        Columns of lists or structs are left out: a plan has no type for them.
 
         Example:
-            >>> draft = TrackingPlan.infer(demo.log())  # doctest: +SKIP
-            >>> draft.save("tracking_plan.yaml")  # then edit and commit  # doctest: +SKIP
+            >>> draft = TrackingPlan.infer(log)
+            >>> draft.event_names
+            ['view', 'cart', 'pay', 'search']
+            >>> draft.save("tracking_plan.yaml").exists()  # then review, edit and commit
+            True
         """
         from workbench.plan.infer import infer
 
@@ -277,8 +283,9 @@ class TrackingPlan:
         share of the event's rows, first and last time seen and sample row numbers.
 
         Example:
-            >>> report = plan.validate(log)  # doctest: +SKIP
-            >>> report.table.head()  # doctest: +SKIP
+            >>> report = plan.validate(log)
+            >>> report.ok, report.table["violation"].astype(str).tolist()
+            (False, ['unknown_property', 'unplanned_event', 'missing_required_property'])
         """
         from workbench.plan.validate import validate
 
@@ -288,7 +295,8 @@ class TrackingPlan:
         """Per planned event: rows seen and the share that breaks the plan; events never seen.
 
         Example:
-            >>> plan.coverage(log).never_seen  # doctest: +SKIP
+            >>> plan.coverage(log).never_seen
+            ['refund']
         """
         from workbench.plan.coverage import coverage
 
@@ -302,8 +310,17 @@ class TrackingPlan:
         Put it beside a funnel result with :func:`with_coverage`.
 
         Example:
-            >>> cov = plan.funnel_coverage(funnel, log)  # doctest: +SKIP
-            >>> with_coverage(funnel.run(log), cov)  # doctest: +SKIP
+            >>> cov = plan.funnel_coverage(funnel, log)
+            >>> cov[["step", "rows", "violating_rows", "top_violation"]]
+               step  rows  violating_rows                          top_violation
+            0     1     5               1  view.price: missing_required_property
+            1     2     4               0                                    NaN
+            2     3     1               1            pay.price: unknown_property
+            >>> wb.with_coverage(result, cov)[["step", "users", "plan_violation_share"]]
+               step  users  plan_violation_share
+            0     1      5                   0.2
+            1     2      3                   0.0
+            2     3      1                   1.0
         """
         from workbench.plan.coverage import funnel_coverage
 

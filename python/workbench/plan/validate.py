@@ -12,13 +12,14 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench._arrow import decoded_type
 from workbench._names import did_you_mean
 from workbench.plan._logdata import LogData
 from workbench.plan.model import PropertySpec
@@ -49,10 +50,9 @@ _COLUMNS = [
 ]
 
 
-def _kind(dtype: pa.DataType) -> str:
+def column_kind(dtype: pa.DataType) -> str:
     """The plan type family an Arrow type belongs to (``other`` when none fits)."""
-    if pa.types.is_dictionary(dtype):
-        return _kind(dtype.value_type)
+    dtype = decoded_type(dtype)
     if (
         pa.types.is_string(dtype)
         or pa.types.is_large_string(dtype)
@@ -118,14 +118,14 @@ def _as_planned(column: pa.Array, kind: str, ptype: str, valid: np.ndarray) -> _
         return _Values(numbers, nothing, unit)
     if kind == "string":
         encoded = pc.dictionary_encode(column)
-        parsed = pd.to_datetime(
+        stamps_of = pd.to_datetime(
             pd.Series(encoded.dictionary.to_pylist(), dtype=object),
             errors="coerce",
             utc=True,
             format="ISO8601",
         )
-        ok = parsed.notna().to_numpy()
-        as_ns = parsed.dt.tz_convert(None).to_numpy("datetime64[ns]").astype(np.int64)
+        ok = stamps_of.notna().to_numpy()
+        as_ns = stamps_of.dt.tz_convert(None).to_numpy("datetime64[ns]").astype(np.int64)
         idx = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False)
         good = ok[idx] if len(ok) else np.zeros(n, dtype=bool)
         return _Values(as_ns[idx] if len(ok) else np.zeros(n, np.int64), valid & ~good, "ns")
@@ -134,7 +134,9 @@ def _as_planned(column: pa.Array, kind: str, ptype: str, valid: np.ndarray) -> _
 
 def _bound(value: Any, unit: str | None) -> float:
     if isinstance(value, pd.Timestamp):  # as a count of the column's unit since the epoch
-        return float((value - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, unit=unit or "ns"))
+        return float(
+            (value - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, unit=cast(Any, unit or "ns"))
+        )
     return float(value)
 
 
@@ -191,6 +193,8 @@ class _Collector:
 def _values_text(column: pa.Array, rows: np.ndarray, limit: int = 5) -> str:
     """The most frequent values among ``rows`` of ``column``, as ``'a' (12), 'b' (3)``."""
     picked = column.take(pa.array(rows[:100_000]))
+    if pa.types.is_nested(picked.type):  # lists and structs have no hash kernel: show them as text
+        picked = pa.array([None if v is None else str(v) for v in picked[:1000].to_pylist()])
     counts = pc.value_counts(picked).to_pylist()
     counts.sort(key=lambda d: (-d["counts"], str(d["values"])))
     shown = ", ".join(f"{d['values']!r} ({d['counts']:,})" for d in counts[:limit])
@@ -239,7 +243,7 @@ def validate(plan: TrackingPlan, log: Any) -> ValidationReport:
             continue
         column = data.column(prop)
         valid = column.is_valid().to_numpy(zero_copy_only=False)
-        kind = _kind(column.type)
+        kind = column_kind(column.type)
         if kind == "float":
             valid &= ~pc.is_nan(column).fill_null(False).to_numpy(zero_copy_only=False)
         if required.any():
@@ -358,9 +362,14 @@ class ValidationReport:
         violating_rows: rows per event name that break at least one rule.
 
     Example:
-        >>> report = plan.validate(log)  # doctest: +SKIP
-        >>> report.table.query("violation == 'missing_required_property'")  # doctest: +SKIP
-        >>> report.rows("add_to_cart", "product_id")  # the offending rows  # doctest: +SKIP
+        >>> report = plan.validate(log)
+        >>> report.table[["event", "property", "violation", "rows"]]
+            event property                  violation  rows
+        0     pay    price           unknown_property     1
+        1  search      NaN            unplanned_event     1
+        2    view    price  missing_required_property     1
+        >>> report.rows("view", "price").select(["user_id", "event", "price", "_row"]).to_pylist()
+        [{'user_id': 3, 'event': 'view', 'price': None, '_row': 5}]
     """
 
     def __init__(self, plan: TrackingPlan, data: LogData, found: _Collector) -> None:
@@ -397,6 +406,12 @@ class ValidationReport:
     @property
     def n_rows(self) -> int:
         return self._data.n_rows
+
+    @property
+    def rows_by_violation(self) -> dict[tuple[str, str, str], np.ndarray]:
+        """Rows of ``log.source`` behind each report line, by ``(event, property, violation)``
+        (``property`` is empty for event-level violations)."""
+        return {(e, p or "", v): rows for (e, p, v), rows in self._index.items()}
 
     @property
     def violating_row_mask(self) -> np.ndarray:
@@ -438,6 +453,7 @@ class ValidationReport:
             f"{bad:,} rows ({share:.2%}) break the plan, in {events_hit} event name(s); "
             f"{len(self.table)} finding(s):"
         )
+        row: Any  # a report line: event, property, violation, rows, share, ... (see table)
         for row in self.table.head(10).itertuples(index=False):
             where = row.event + (f".{row.property}" if row.property else "")
             lines.append(

@@ -1,24 +1,33 @@
-//! Breakdowns without leaving the engine: each unit's group (the property value on the row its
-//! chain is attributed to), then the step table of every group in one counting pass over the
-//! units and one selection per (step, group) for the time quantiles.
+//! Breakdowns without leaving the engine: the step table of every group (a group per unit, from
+//! any engine's outcomes) in one counting pass over the units and one selection per (step,
+//! group) for the time quantiles.
 //!
 //! Quantiles interpolate linearly between order statistics exactly as pandas' grouped
 //! `quantile` does (`lo + (hi - lo) * frac`, in f64), so tables match those built in Python.
 
 use rayon::prelude::*;
 
-use super::output::{FunnelOutput, EXCLUDED, IN_PROGRESS, NO_ROW};
+use super::output::{EXCLUDED, IN_PROGRESS};
 use crate::error::{CoreError, Result};
 
-/// Which row of a unit's chain carries the value it is grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attribution {
-    /// The step-1 event.
-    FirstTouch,
-    /// The chain's last step.
-    LastTouch,
-    /// The event of this (1-based) step; units that did not reach it have no value.
-    Step(usize),
+/// The per-unit outcome of a run as plain arrays (what Python's `FunnelOutcomes` holds), so
+/// any engine's outcomes can be tabled here.
+#[derive(Debug, Clone, Copy)]
+pub struct UnitOutcomes<'a> {
+    /// Furthest step of each unit (0: never did step 1).
+    pub levels: &'a [u8],
+    /// Steps in each unit's chain, bit k-1 for step k.
+    pub reached: &'a [u32],
+    /// `IN_PROGRESS` / `EXCLUDED` bits per unit.
+    pub flags: &'a [u8],
+}
+
+/// The units that reached one step k >= 2 and their times (unit indices ascending).
+#[derive(Debug, Clone, Copy)]
+pub struct StepReach<'a> {
+    pub units: &'a [i64],
+    pub from_first: &'a [i64],
+    pub from_previous: &'a [i64],
 }
 
 /// The step table of each group: `[group * steps + k]` for step k+1, and `[group * (steps + 1)
@@ -27,218 +36,177 @@ pub enum Attribution {
 pub struct GroupTables {
     pub groups: usize,
     pub steps: usize,
-    /// Clean units whose chain includes the step.
+    /// Counted (not excluded) units whose chain includes the step.
     pub reached: Vec<u64>,
-    /// Clean units at each level 0..=steps.
+    /// Counted units at each level 0..=steps.
     pub at_level: Vec<u64>,
-    /// Clean units in progress at each level.
+    /// Counted units in progress at each level.
     pub open_at: Vec<u64>,
     /// Excluded units at each level (the level their voided chain reached).
     pub excluded_at: Vec<u64>,
     /// Median and 90th percentile of the time to each step from step 1 and from the previous
-    /// step, over clean units (NaN where none reached it; step 1 is always NaN).
+    /// step, over counted units (NaN where none reached it; step 1 is always NaN).
     pub median_from_first: Vec<f64>,
     pub p90_from_first: Vec<f64>,
     pub median_from_previous: Vec<f64>,
     pub p90_from_previous: Vec<f64>,
 }
 
-impl GroupTables {
-    /// Units of group `g` in the table at all (entered, clean or excluded).
-    pub fn members(&self, g: usize) -> u64 {
-        let levels = self.steps + 1;
-        let row = g * levels..(g + 1) * levels;
-        self.at_level[row.clone()].iter().sum::<u64>() + self.excluded_at[row].iter().sum::<u64>()
-    }
+fn invalid(message: String) -> CoreError {
+    CoreError::InvalidFunnel(message)
 }
 
-impl FunnelOutput {
-    fn flag(&self, unit: usize, flag: u8) -> bool {
-        self.flags.as_ref().is_some_and(|f| f[unit] & flag != 0)
-    }
-
-    /// Steps in a unit's chain as a mask (a prefix of its level when the kernel does not say).
-    fn reached_mask(&self, unit: usize) -> u32 {
-        match &self.reached {
-            Some(r) => r[unit],
-            None => ((1u64 << self.levels[unit]) - 1) as u32,
+/// The step table of every group; `groups[unit]` is the unit's group (< `n_groups`), or
+/// negative for a unit in none. `steps` holds steps 2..=N.
+pub fn group_tables(
+    units: UnitOutcomes<'_>,
+    steps: &[StepReach<'_>],
+    groups: &[i64],
+    n_groups: usize,
+) -> Result<GroupTables> {
+    let n_units = units.levels.len();
+    let n_steps = steps.len() + 1;
+    for (name, len) in [
+        ("reached", units.reached.len()),
+        ("flags", units.flags.len()),
+        ("group codes", groups.len()),
+    ] {
+        if len != n_units {
+            return Err(invalid(format!("{len} {name} given for {n_units} units")));
         }
     }
-
-    /// The group of every unit: `row_groups[row]` (by encoded row) at its attributed row,
-    /// `missing` where it has no such row, -1 where the unit never did step 1.
-    pub fn attribute(
-        &self,
-        row_groups: &[u32],
-        missing: u32,
-        how: Attribution,
-        steps: usize,
-    ) -> Result<Vec<i64>> {
-        let group_of = |row: u32| -> Result<i64> {
-            if row == NO_ROW {
-                return Ok(missing as i64);
-            }
-            row_groups
-                .get(row as usize)
-                .map(|&g| g as i64)
-                .ok_or_else(|| {
-                    CoreError::InvalidFunnel(format!(
-                        "the property codes cover {} rows but a chain names row {row}",
-                        row_groups.len()
-                    ))
-                })
-        };
-        let rows: std::borrow::Cow<'_, [u32]> = match how {
-            Attribution::FirstTouch | Attribution::Step(1) => (&self.entry_rows[..]).into(),
-            Attribution::LastTouch => (&self.last_rows[..]).into(),
-            Attribution::Step(step) => {
-                let times = step
-                    .checked_sub(2)
-                    .and_then(|i| self.step_times.get(i))
-                    .filter(|_| step <= steps)
-                    .ok_or_else(|| {
-                        CoreError::InvalidFunnel(format!(
-                            "attribution step must be between 1 and {steps}; got {step}"
-                        ))
-                    })?;
-                let mut rows = vec![NO_ROW; self.levels.len()];
-                for (&unit, &row) in times.units.iter().zip(&times.rows) {
-                    if let Some(slot) = rows.get_mut(unit as usize) {
-                        *slot = row;
-                    }
-                }
-                rows.into()
-            }
-        };
-        self.levels
-            .par_iter()
-            .zip(rows.par_iter())
-            .map(|(&level, &row)| if level == 0 { Ok(-1) } else { group_of(row) })
-            .collect()
+    if let Some(&bad) = groups.iter().find(|&&g| g >= n_groups as i64) {
+        return Err(invalid(format!(
+            "group code {bad} is not below the number of groups ({n_groups})"
+        )));
     }
-
-    /// The step table of every group; `groups[unit]` is the unit's group (< `n_groups`), or
-    /// negative for a unit in none.
-    pub fn group_tables(
-        &self,
-        groups: &[i64],
-        n_groups: usize,
-        steps: usize,
-    ) -> Result<GroupTables> {
-        let n_units = self.levels.len();
-        if groups.len() != n_units {
-            return Err(CoreError::InvalidFunnel(format!(
-                "{} group codes given for {n_units} units",
-                groups.len()
+    for (i, step) in steps.iter().enumerate() {
+        let n = step.units.len();
+        if step.from_first.len() != n || step.from_previous.len() != n {
+            return Err(invalid(format!(
+                "step {} has {n} units but {} and {} times",
+                i + 2,
+                step.from_first.len(),
+                step.from_previous.len()
             )));
         }
-        if let Some(&bad) = groups.iter().find(|&&g| g >= n_groups as i64) {
-            return Err(CoreError::InvalidFunnel(format!(
-                "group code {bad} is not below the number of groups ({n_groups})"
+        if let Some(&bad) = step.units.iter().find(|&&u| u < 0 || u >= n_units as i64) {
+            return Err(invalid(format!(
+                "step {} names unit {bad}, outside the {n_units} units",
+                i + 2
             )));
         }
-        let levels = steps + 1;
-        let counts = (0..n_units)
-            .into_par_iter()
-            .fold(
-                || Counts::new(n_groups, steps),
-                |mut c, unit| {
-                    let g = groups[unit];
-                    if g < 0 {
-                        return c;
-                    }
-                    let g = g as usize;
-                    let level = (self.levels[unit] as usize).min(steps);
-                    if self.flag(unit, EXCLUDED) {
-                        c.excluded_at[g * levels + level] += 1;
-                        return c;
-                    }
-                    c.at_level[g * levels + level] += 1;
-                    if self.flag(unit, IN_PROGRESS) {
-                        c.open_at[g * levels + level] += 1;
-                    }
-                    let mut mask = self.reached_mask(unit);
-                    while mask != 0 {
-                        let k = mask.trailing_zeros() as usize;
-                        mask &= mask - 1;
-                        if k < steps {
-                            c.reached[g * steps + k] += 1;
-                        }
-                    }
-                    c
-                },
-            )
-            .reduce(|| Counts::new(n_groups, steps), Counts::add);
-        let mut tables = GroupTables {
-            groups: n_groups,
-            steps,
-            reached: counts.reached,
-            at_level: counts.at_level,
-            open_at: counts.open_at,
-            excluded_at: counts.excluded_at,
-            median_from_first: vec![f64::NAN; n_groups * steps],
-            p90_from_first: vec![f64::NAN; n_groups * steps],
-            median_from_previous: vec![f64::NAN; n_groups * steps],
-            p90_from_previous: vec![f64::NAN; n_groups * steps],
-        };
-        self.time_quantiles(groups, n_groups, steps, &mut tables);
-        Ok(tables)
     }
+    let levels = n_steps + 1;
+    let counts = (0..n_units)
+        .into_par_iter()
+        .fold(
+            || Counts::new(n_groups, n_steps),
+            |mut c, unit| {
+                let g = groups[unit];
+                if g < 0 {
+                    return c;
+                }
+                let g = g as usize;
+                let level = (units.levels[unit] as usize).min(n_steps);
+                let flags = units.flags[unit];
+                if flags & EXCLUDED != 0 {
+                    c.excluded_at[g * levels + level] += 1;
+                    return c;
+                }
+                c.at_level[g * levels + level] += 1;
+                if flags & IN_PROGRESS != 0 {
+                    c.open_at[g * levels + level] += 1;
+                }
+                let mut mask = units.reached[unit];
+                while mask != 0 {
+                    let k = mask.trailing_zeros() as usize;
+                    mask &= mask - 1;
+                    if k < n_steps {
+                        c.reached[g * n_steps + k] += 1;
+                    }
+                }
+                c
+            },
+        )
+        .reduce(|| Counts::new(n_groups, n_steps), Counts::add);
+    let mut tables = GroupTables {
+        groups: n_groups,
+        steps: n_steps,
+        reached: counts.reached,
+        at_level: counts.at_level,
+        open_at: counts.open_at,
+        excluded_at: counts.excluded_at,
+        median_from_first: vec![f64::NAN; n_groups * n_steps],
+        p90_from_first: vec![f64::NAN; n_groups * n_steps],
+        median_from_previous: vec![f64::NAN; n_groups * n_steps],
+        p90_from_previous: vec![f64::NAN; n_groups * n_steps],
+    };
+    time_quantiles(units, steps, groups, n_groups, &mut tables);
+    Ok(tables)
+}
 
-    fn time_quantiles(&self, groups: &[i64], n_groups: usize, steps: usize, out: &mut GroupTables) {
-        // Per step k >= 2 and per measure, the values of each group laid out contiguously.
-        let jobs: Vec<(usize, bool)> = (2..=steps.min(self.step_times.len() + 1))
-            .flat_map(|step| [(step, true), (step, false)])
-            .collect();
-        let results: Vec<(usize, bool, Vec<(f64, f64)>)> = jobs
-            .into_par_iter()
-            .map(|(step, from_first)| {
-                let times = &self.step_times[step - 2];
-                let values = if from_first {
-                    &times.from_start
-                } else {
-                    &times.from_previous
-                };
-                let group_of = |i: usize| {
-                    let unit = times.units[i] as usize;
-                    match groups.get(unit) {
-                        Some(&g) if g >= 0 && !self.flag(unit, EXCLUDED) => Some(g as usize),
-                        _ => None,
-                    }
-                };
-                let mut starts = vec![0usize; n_groups + 1];
-                for i in 0..values.len() {
-                    if let Some(g) = group_of(i) {
-                        starts[g + 1] += 1;
-                    }
+/// One step's (median, p90) per group, for times from step 1 (`true`) or the previous step.
+type StepQuantiles = (usize, bool, Vec<(f64, f64)>);
+
+fn time_quantiles(
+    units: UnitOutcomes<'_>,
+    steps: &[StepReach<'_>],
+    groups: &[i64],
+    n_groups: usize,
+    out: &mut GroupTables,
+) {
+    let n_steps = out.steps;
+    // Per step k >= 2 and per measure, the values of each group laid out contiguously.
+    let jobs: Vec<(usize, bool)> = (2..=n_steps)
+        .flat_map(|step| [(step, true), (step, false)])
+        .collect();
+    let results: Vec<StepQuantiles> = jobs
+        .into_par_iter()
+        .map(|(step, from_first)| {
+            let reach = &steps[step - 2];
+            let values = if from_first {
+                reach.from_first
+            } else {
+                reach.from_previous
+            };
+            let group_of = |i: usize| {
+                let unit = reach.units[i] as usize;
+                let g = groups[unit];
+                (g >= 0 && units.flags[unit] & EXCLUDED == 0).then_some(g as usize)
+            };
+            let mut starts = vec![0usize; n_groups + 1];
+            for i in 0..values.len() {
+                if let Some(g) = group_of(i) {
+                    starts[g + 1] += 1;
                 }
-                for g in 0..n_groups {
-                    starts[g + 1] += starts[g];
+            }
+            for g in 0..n_groups {
+                starts[g + 1] += starts[g];
+            }
+            let mut laid = vec![0i64; starts[n_groups]];
+            let mut next = starts.clone();
+            for (i, &v) in values.iter().enumerate() {
+                if let Some(g) = group_of(i) {
+                    laid[next[g]] = v;
+                    next[g] += 1;
                 }
-                let mut laid = vec![0i64; starts[n_groups]];
-                let mut next = starts.clone();
-                for (i, &v) in values.iter().enumerate() {
-                    if let Some(g) = group_of(i) {
-                        laid[next[g]] = v;
-                        next[g] += 1;
-                    }
-                }
-                let quantiles = (0..n_groups)
-                    .map(|g| median_and_p90(&mut laid[starts[g]..starts[g + 1]]))
-                    .collect();
-                (step, from_first, quantiles)
-            })
-            .collect();
-        for (step, from_first, quantiles) in results {
-            for (g, (median, p90)) in quantiles.into_iter().enumerate() {
-                let at = g * steps + step - 1;
-                if from_first {
-                    out.median_from_first[at] = median;
-                    out.p90_from_first[at] = p90;
-                } else {
-                    out.median_from_previous[at] = median;
-                    out.p90_from_previous[at] = p90;
-                }
+            }
+            let quantiles = (0..n_groups)
+                .map(|g| median_and_p90(&mut laid[starts[g]..starts[g + 1]]))
+                .collect();
+            (step, from_first, quantiles)
+        })
+        .collect();
+    for (step, from_first, quantiles) in results {
+        for (g, (median, p90)) in quantiles.into_iter().enumerate() {
+            let at = g * n_steps + step - 1;
+            if from_first {
+                out.median_from_first[at] = median;
+                out.p90_from_first[at] = p90;
+            } else {
+                out.median_from_previous[at] = median;
+                out.p90_from_previous[at] = p90;
             }
         }
     }
@@ -334,5 +302,33 @@ mod tests {
             assert_eq!(p, sorted_quantile(&v, 0.9), "{v:?}");
         }
         assert!(median_and_p90(&mut []).0.is_nan());
+    }
+
+    #[test]
+    fn groups_count_their_units_and_refuse_bad_codes() {
+        let outcomes = UnitOutcomes {
+            levels: &[2, 1, 2, 0],
+            reached: &[0b11, 0b1, 0b11, 0],
+            flags: &[0, IN_PROGRESS, EXCLUDED, 0],
+        };
+        let step2 = StepReach {
+            units: &[0, 2],
+            from_first: &[10, 30],
+            from_previous: &[10, 30],
+        };
+        let t = group_tables(outcomes, &[step2], &[0, 0, 1, -1], 2).unwrap();
+        assert_eq!(t.reached, vec![2, 1, 0, 0]);
+        assert_eq!(t.at_level, vec![0, 1, 1, 0, 0, 0]);
+        assert_eq!(t.open_at, vec![0, 1, 0, 0, 0, 0]);
+        assert_eq!(t.excluded_at, vec![0, 0, 0, 0, 0, 1]);
+        assert_eq!(t.median_from_first[1], 10.0);
+        assert!(t.median_from_first[3].is_nan());
+        assert!(group_tables(outcomes, &[step2], &[0, 0, 2, -1], 2).is_err());
+        let stray = StepReach {
+            units: &[7],
+            from_first: &[1],
+            from_previous: &[1],
+        };
+        assert!(group_tables(outcomes, &[stray], &[0, 0, 1, -1], 2).is_err());
     }
 }

@@ -25,7 +25,7 @@ mod steps;
 mod window_funnel;
 
 pub use analysis::{run_analysis, AnalysisConditions, NO_HOLD};
-pub use groups::{Attribution, GroupTables};
+pub use groups::{group_tables, GroupTables, StepReach, UnitOutcomes};
 pub use open_window::window_open;
 pub use output::{FunnelOutput, Recycled, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
 pub use run::run_funnel;

@@ -5,7 +5,7 @@ use crate::error::{CoreError, Result};
 /// At most 32 steps, as in ClickHouse: a row's matched steps fit in one `u32`.
 pub const MAX_STEPS: usize = 32;
 
-/// ClickHouse `windowFunnel` options; see `shared/spec/funnel-semantics.md`.
+/// ClickHouse `windowFunnel` options; see `docs/funnel-semantics.md`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Mode {
     /// A repeated step (other than step 1) ends the scan.

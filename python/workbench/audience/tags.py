@@ -27,10 +27,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench import _core
-from workbench.audience import Audience, BitmapFormat, _key_array
-from workbench.exceptions import AudienceError
-from workbench.predicates import Column
-from workbench.selection import UnknownTagError, compile_program, unknown_tag_message
+from workbench._arrow import decoded
+from workbench._files import existing_path
+from workbench._names import did_you_mean
+from workbench.audience.selection import compile_program, unknown_tag_message
+from workbench.audience.set import (
+    Audience,
+    BitmapFormat,
+    bitmap_options,
+    boolean_flags,
+    ensure_audience,
+    key_array,
+)
+from workbench.exceptions import ArgumentError, AudienceError, SchemaError, UnknownTagError
+from workbench.log import to_arrow_table
+from workbench.predicates import Column, Predicate
 
 if TYPE_CHECKING:
     from workbench.log import EventLog
@@ -42,11 +53,20 @@ _PROGRAM_CACHE = 256
 
 
 def _as_table(users: Any) -> pa.Table:
-    if isinstance(users, pa.Table):
-        return users
-    if isinstance(users, pd.DataFrame):
-        return pa.Table.from_pandas(users, preserve_index=False)
-    return pa.table(users)
+    try:
+        if isinstance(users, Mapping):
+            return pa.table(dict(users))
+        return to_arrow_table(users)
+    except (ArgumentError, pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        raise AudienceError(
+            "a user table is a pandas or Polars DataFrame or a pyarrow Table; got "
+            f"{type(users).__name__}"
+        ) from None
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise AudienceError(f"a tag's name is non-empty text; got {name!r}")
 
 
 def _value_label(value: Any) -> str:
@@ -77,6 +97,38 @@ def bin_labels(edges: Sequence[float], integer: bool) -> list[str]:
     return labels
 
 
+def _bin_edges(column: str, edges: Any) -> list[float]:
+    """Bin edges as floats: at least two numbers, strictly ascending, none NaN (NaN compares
+    false with everything, so it would pass an order check and bin nobody)."""
+    if isinstance(edges, (str, bytes)) or not isinstance(edges, Iterable):
+        raise AudienceError(
+            f"bins for {column!r} are a list of edges, e.g. [18, 25, 35, float('inf')]; got "
+            f"{edges!r}"
+        )
+    values = list(edges)
+    bad = next(
+        (
+            e
+            for e in values
+            if isinstance(e, (bool, np.bool_))
+            or not isinstance(e, (int, float, np.integer, np.floating))
+            or math.isnan(e)
+        ),
+        None,
+    )
+    if bad is not None:
+        raise AudienceError(
+            f"bins for {column!r} need numbers for edges (float('inf') for an open end); got "
+            f"{bad!r} in {values!r}"
+        )
+    floats = [float(e) for e in values]
+    if len(floats) < 2 or any(b <= a for a, b in itertools.pairwise(floats)):
+        raise AudienceError(
+            f"bins for {column!r} need at least two strictly ascending edges; got {values}"
+        )
+    return floats
+
+
 class TagStore:
     """Named user sets ("tags") over one event log, selectable by expression.
 
@@ -88,14 +140,17 @@ class TagStore:
     Rows of a user table whose key is not a user of the log are skipped (counted in
     ``skipped_rows``): a tag only ever holds users the log knows.
 
-    >>> store = TagStore(log)                          # doctest: +SKIP
-    >>> store.add_behaviour("buyer", "buy", min_times=2)  # doctest: +SKIP
+    >>> store = TagStore(log)
+    >>> store.add_behaviour("carted", "cart")
+    Audience 'carted'(4 of 6 users)
     """
 
-    def __init__(self, log: EventLog) -> None:
+    def __init__(self, log: EventLog, *, native: _core.TagStore | None = None) -> None:
+        """An empty store over ``log`` (or one wrapping ``native``, as :meth:`load` reads it)."""
         self.log = log
-        self._native = _core.TagStore(log._native)
+        self._native = _core.TagStore(log.encoded) if native is None else native
         self.skipped_rows = 0
+        self.dropped: dict[str, int] = {}
         self._index: dict[str, int] | None = None
         self._programs: dict[str, list[tuple[str, int]]] = {}
 
@@ -119,7 +174,8 @@ class TagStore:
 
         >>> TagStore.from_table(log, users, key="user_id", categorical=["gender"],
         ...                     bins={"age": [18, 25, 35]},
-        ...                     predicates={"vip": wb.col("spend") > 1000})   # doctest: +SKIP
+        ...                     predicates={"vip": wb.col("spend") > 100}).names
+        ['gender:F', 'gender:M', 'age:18-24', 'age:25-34', 'vip']
         """
         store = cls(log)
         for column in categorical:
@@ -134,8 +190,6 @@ class TagStore:
         """Dense id of each row's user and which rows are users of the log."""
         on = key or self.log.user_column
         if on not in table.column_names:
-            from workbench._names import did_you_mean
-
             raise AudienceError(
                 f"the user table has no key column {on!r};{did_you_mean(on, table.column_names)}"
                 " pass key='...'"
@@ -143,15 +197,30 @@ class TagStore:
         column = table.column(on)
         if column.null_count:
             raise AudienceError(f"the key column {on!r} has {column.null_count} null(s)")
-        ids = _core.lookup_keys(self.log._native, _key_array(self.log, column)).to_numpy()
+        keys = key_array(self.log, column)
+        repeated = pd.Index(keys.to_pandas()).duplicated()
+        if repeated.any():
+            # Two rows for one user would give the user both rows' tags (gender:F and gender:M).
+            user = keys[int(np.argmax(repeated))].as_py()
+            raise SchemaError(
+                f"the user table lists user {user!r} more than once in {on!r} "
+                f"({int(repeated.sum())} repeated key(s)); each user needs one row (for several "
+                "values per user, add a tag per value: tags.add(name, wb.Audience.from_keys(log, "
+                "keys)))"
+            )
+        ids = _core.lookup_keys(self.log.encoded, keys).to_numpy()
         known = ids >= 0
+        if len(ids) and not known.any():
+            raise AudienceError(
+                f"no key in the user table's {on!r} column is a user of the log (the table's "
+                f"keys are like {keys[0].as_py()!r}, the log's like "
+                f"{self.log.user_keys[0].as_py()!r}); every tag would be empty"
+            )
         self.skipped_rows = int((~known).sum())
         return ids, known
 
     def _column(self, table: pa.Table, column: str) -> pa.ChunkedArray:
         if column not in table.column_names:
-            from workbench._names import did_you_mean
-
             raise AudienceError(
                 f"the user table has no column {column!r};"
                 f"{did_you_mean(column, table.column_names)}"
@@ -170,12 +239,18 @@ class TagStore:
     def add_categorical(self, users: Any, column: str, *, key: str | None = None) -> list[str]:
         """One tag ``column:value`` per distinct non-null value; returns the new tag names.
 
-        >>> store.add_categorical(users, "city")   # doctest: +SKIP
+        >>> cities = users.assign(city=["Paris", "Berlin", "Paris", None, "Berlin", "Paris"])
+        >>> tags.add_categorical(cities, "city")
         ['city:Berlin', 'city:Paris']
         """
         table = _as_table(users)
         ids, _ = self._ids(table, key)
-        values = self._column(table, column)
+        values = decoded(self._column(table, column))
+        if pa.types.is_nested(values.type):
+            raise AudienceError(
+                f"cannot make a tag per value of {column!r}: it holds {values.type} values (lists "
+                "or structs); use a column of plain values"
+            )
         encoded = pc.dictionary_encode(values).combine_chunks()
         dictionary = encoded.dictionary.to_pylist()
         order = sorted(
@@ -200,19 +275,15 @@ class TagStore:
     ) -> list[str]:
         """One tag per half-open bin ``[edges[i], edges[i+1])``; values outside get none.
 
-        >>> store.add_bins(users, "age", [18, 25, 35, float("inf")])   # doctest: +SKIP
-        ['age:18-24', 'age:25-34', 'age:35+']
+        >>> tags.add_bins(users, "spend", [0, 50, float("inf")])
+        ['spend:0-50', 'spend:50+']
         """
         table = _as_table(users)
         ids, _ = self._ids(table, key)
         values = self._column(table, column)
         if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
             raise AudienceError(f"bins need a numeric column; {column!r} is {values.type}")
-        edges = [float(e) for e in edges]
-        if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
-            raise AudienceError(
-                f"bins for {column!r} need at least two strictly ascending edges; got {edges}"
-            )
+        edges = _bin_edges(column, edges)
         names_only = (
             list(labels)
             if labels is not None
@@ -234,31 +305,27 @@ class TagStore:
     ) -> str:
         """One tag for the users whose row satisfies ``condition``.
 
-        >>> store.add_predicate("vip", users, wb.col("spend") > 1000)   # doctest: +SKIP
-        'vip'
+        >>> tags.add_predicate("big_spender", users, wb.col("spend") > 250)
+        'big_spender'
         """
+        _check_name(name)
         table = _as_table(users)
         ids, _ = self._ids(table, key)
         if isinstance(condition, Column):
             # A bare column is a flag: its own truth value.
             mask = condition == True  # noqa: E712
             mask = mask.mask(table)
-        elif hasattr(condition, "mask"):
+        elif isinstance(condition, Predicate):
             mask = condition.mask(table)
         elif callable(condition):
             mask = condition(table.to_pandas())
         else:
             mask = condition
-        flags = np.asarray(
-            mask.to_numpy(zero_copy_only=False)
-            if isinstance(mask, (pa.Array, pa.ChunkedArray))
-            else mask
+        if isinstance(mask, (pa.Array, pa.ChunkedArray)):
+            mask = mask.to_numpy(zero_copy_only=False)
+        flags = boolean_flags(
+            mask, table.num_rows, f"the condition of tag {name!r}", "row", missing=False
         )
-        if flags.shape != (table.num_rows,):
-            raise AudienceError(
-                f"the condition of tag {name!r} gave {flags.shape} values for {table.num_rows} rows"
-            )
-        flags = pd.Series(flags).fillna(False).to_numpy(dtype=bool)
         codes = np.where(flags, 0, -1).astype(np.int64)
         self._add_codes([name], ids, codes)
         return name
@@ -275,8 +342,10 @@ class TagStore:
         """A tag of the users who did ``event`` at least ``min_times`` times in ``[start, end)``
         on rows where ``where`` holds (see :meth:`Audience.did`).
 
-        >>> store.add_behaviour("repeat_buyer", "buy", min_times=2)   # doctest: +SKIP
+        >>> tags.add_behaviour("payer", "pay")
+        Audience 'payer'(1 of 6 users)
         """
+        _check_name(name)
         audience = Audience.did(self.log, event, where, start, end, min_times, name=name)
         self.add(name, audience)
         return audience
@@ -284,19 +353,25 @@ class TagStore:
     def add(self, name: str, audience: Audience) -> None:
         """Store any audience of the same log as a tag.
 
-        >>> store.add("dropped", dropped_after(result, 2))   # doctest: +SKIP
+        >>> tags.add("dropped_at_cart", result.dropped_after(2))
+        >>> len(tags["dropped_at_cart"])
+        1
         """
-        if not isinstance(audience, Audience):
-            raise TypeError(f"a tag is an Audience; got {type(audience).__name__}")
+        _check_name(name)
+        ensure_audience(audience, self.log, f"tag {name!r}")
         self._index = None
-        self._native.add(name, audience._native)
+        self._native.add(name, audience.bitmap)
 
     def remove(self, name: str) -> None:
         """Delete a tag.
 
-        >>> store.remove("vip")   # doctest: +SKIP
+        >>> tags.remove("vip")
+        >>> "vip" in tags
+        False
         """
         self._index = None
+        if not isinstance(name, str):
+            raise UnknownTagError(f"tag names are text; got {name!r}")
         if not self._native.remove(name):
             raise UnknownTagError(unknown_tag_message(name, self.names))
 
@@ -310,7 +385,11 @@ class TagStore:
     def sizes(self) -> pd.Series:
         """Users per tag.
 
-        >>> store.sizes().head()   # doctest: +SKIP
+        >>> tags.sizes().head(3)
+        gender:F     4
+        gender:M     2
+        age:18-24    2
+        Name: users, dtype: int64
         """
         return pd.Series(
             self._native.sizes().to_numpy(), index=self.names, name="users", dtype="int64"
@@ -326,6 +405,8 @@ class TagStore:
         return iter(self.names)
 
     def __getitem__(self, name: str) -> Audience:
+        if not isinstance(name, str):
+            raise UnknownTagError(f"tag names are text; got {name!r}")
         native = self._native.get(name)
         if native is None:
             raise UnknownTagError(unknown_tag_message(name, self.names))
@@ -337,7 +418,8 @@ class TagStore:
         Precedence: ``~``/``!`` (not) binds tightest, then ``&``, then ``|``, ``-`` and ``^``
         (equal, left to right). Quote names with spaces or operators: ``"city:New York"``.
 
-        >>> store.select("(gender:F & age:25-34) | vip - churned")   # doctest: +SKIP
+        >>> tags.select("(gender:F & age:18-24) | vip - age:35+").keys().to_pylist()
+        [1, 6]
         """
         if self._index is None:
             # Tag names change only through add/remove, which reset this cache.
@@ -352,12 +434,32 @@ class TagStore:
             self._programs[expression] = program
         return Audience(self.log, self._native.eval(program), expression)
 
+    def belongs_to(self, log: EventLog) -> bool:
+        """Whether the tags hold users of ``log`` (the same id space).
+
+        >>> tags.belongs_to(log)
+        True
+        """
+        return bool(self._native.belongs_to(log.encoded))
+
+    def counts(self, audiences: Sequence[Audience]) -> np.ndarray:
+        """Members of every tag (rows, in :attr:`names` order) within each audience (columns),
+        with the tag's size as the last column: one parallel native pass.
+
+        >>> tags.names[:2], tags.counts([Audience.all(log)])[:2].tolist()
+        (['gender:F', 'gender:M'], [[4, 4], [2, 2]])
+        """
+        for index, audience in enumerate(audiences):
+            ensure_audience(audience, self.log, f"audience {index + 1}")
+        counts = self._native.tag_counts([a.bitmap for a in audiences]).to_numpy()
+        return counts.reshape(-1, len(audiences) + 1).astype(np.int64)
+
     # -- persistence and export -----------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save every tag by original user keys (any key type).
 
-        >>> store.save("tags.fwb")   # doctest: +SKIP
+        >>> tags.save("tags.fwb")
         """
         Path(path).write_bytes(self._native.save_bytes())
 
@@ -366,16 +468,14 @@ class TagStore:
         """Load a saved store onto ``log``; members the log lacks are dropped (per tag in
         ``store.dropped``).
 
-        >>> TagStore.load("tags.fwb", log)   # doctest: +SKIP
+        >>> tags.save("tags.fwb")
+        >>> TagStore.load("tags.fwb", log)
+        TagStore(6 tags over 6 users)
         """
-        native, dropped = _core.TagStore.load_bytes(log._native, Path(path).read_bytes())
-        store = cls.__new__(cls)
-        store.log = log
-        store._native = native
-        store.skipped_rows = 0
-        store._index = None
-        store._programs = {}
-        store.dropped = dict(zip(native.names(), (int(d) for d in dropped), strict=False))
+        data = existing_path(path, "saved tag store").read_bytes()
+        native, dropped = _core.TagStore.load_bytes(log.encoded, data)
+        store = cls(log, native=native)
+        store.dropped = dict(zip(native.names(), (int(d) for d in dropped), strict=True))
         return store
 
     def to_bytes(
@@ -383,11 +483,15 @@ class TagStore:
     ) -> dict[str, bytes]:
         """Every tag as bitmap bytes of ORIGINAL integer keys (see :meth:`Audience.to_bytes`).
 
-        >>> {k: len(v) for k, v in store.to_bytes().items()}   # doctest: +SKIP
+        >>> import pyroaring
+        >>> sorted(pyroaring.BitMap.deserialize(tags.to_bytes()["vip"]))
+        [1, 3]
         """
         return dict(
             zip(
-                self.names, (bytes(b) for b in self._native.key_bitmaps(format, bits)), strict=False
+                self.names,
+                (bytes(b) for b in self._native.key_bitmaps(*bitmap_options(format, bits))),
+                strict=False,
             )
         )
 

@@ -1,26 +1,33 @@
 """Who is in an audience: profile against tags (TGI, lift), compare two audiences (odds ratio
 over tags and events), and the overlap of several. The counting is one parallel native call;
-the statistics are vectorized arithmetic on those counts.
+the statistics are vectorized arithmetic on those counts (:mod:`workbench.stats`).
 
->>> from workbench.insight import profile
->>> profile(dropped, store, min_support=0.05).head()   # doctest: +SKIP
+>>> profile(result.entered(), tags)[["tag", "count", "tgi"]].round(1)
+         tag  count    tgi
+0   gender:F      4  120.0
+1  age:18-24      2  120.0
+2    age:35+      2  120.0
+3        vip      2  120.0
+4   gender:M      1   60.0
+5  age:25-34      1   60.0
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from workbench import _core
-from workbench.audience import Audience
+from workbench._display import NONE, count, p_value, percent, shown, written, yes
+from workbench.audience.set import Audience, ensure_audience, event_user_counts, overlap_counts
 from workbench.exceptions import AudienceError
+from workbench.stats import confidence_z, two_sided_p
 
 if TYPE_CHECKING:
-    from workbench.tags import TagStore
+    from workbench.audience.tags import TagStore
+    from workbench.log import EventLog
 
 __all__ = ["compare", "overlap", "profile"]
 
@@ -30,27 +37,63 @@ MIN_PERSON_COUNT = 25
 MIN_PERSON_PERCENTAGE = 0.02
 
 
-def _z(confidence: float) -> float:
-    if not 0 < confidence < 1:
-        raise AudienceError(f"confidence must be between 0 and 1; got {confidence}")
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(0.5 + confidence / 2)
+def _ratio(value: float) -> str:
+    return NONE if pd.isna(value) else f"{value:.2f}"
 
 
-def _p_two_sided(z: np.ndarray) -> np.ndarray:
-    scaled = np.abs(np.asarray(z, dtype=float)) / math.sqrt(2)
-    return np.array([math.erfc(x) for x in scaled.ravel().tolist()], dtype=float).reshape(
-        scaled.shape
-    )
+def _lifts(f: pd.DataFrame) -> list[str]:
+    return [
+        f"{_ratio(v)} ({_ratio(lo)}–{_ratio(hi)})"
+        for v, lo, hi in zip(f["lift"], f["lift_low"], f["lift_high"], strict=True)
+    ]
 
 
-def _check_store(audience: Audience, store: TagStore) -> None:
-    if not store._native.belongs_to(audience.log._native):
-        raise AudienceError("the audience and the tag store come from different event logs")
+def _with_share(who: str) -> Callable[[pd.DataFrame], list[str]]:
+    return lambda f: [
+        f"{count(n)} ({percent(share)})"
+        for n, share in zip(f[f"{who}_count"], f[f"{who}_share"], strict=True)
+    ]
+
+
+# How the tables display in a notebook (the values stay exact for code).
+_PROFILE_SHOWN = (
+    ("tag", written("tag")),
+    ("users", written("count", count)),
+    ("share", written("audience_share", percent)),
+    ("share of base", written("base_share", percent)),
+    ("TGI", written("tgi", lambda v: NONE if pd.isna(v) else f"{v:.0f}")),
+    ("lift (95% CI)", _lifts),
+    ("p", written("p_value", p_value)),
+)
+_COMPARE_SHOWN = (
+    ("feature", written("feature")),
+    ("kind", written("kind")),
+    ("in a", _with_share("a")),
+    ("in b", _with_share("b")),
+    ("odds ratio", written("odds_ratio", _ratio)),
+    ("leans to", written("correlation")),
+    ("p", written("p_value", p_value)),
+    ("significant", written("significant", yes)),
+)
+
+
+def _log_of(audience: object, what: str) -> EventLog:
+    if not isinstance(audience, Audience):
+        raise AudienceError(f"{what} must be a wb.Audience; got {type(audience).__name__}")
+    return audience.log
+
+
+def _check_store(store: object) -> None:
+    # TagStore sits beside this module in the layers: check for what profile reads.
+    if not (hasattr(store, "counts") and hasattr(store, "names") and hasattr(store, "log")):
+        raise AudienceError(f"store must be a wb.TagStore; got {type(store).__name__}")
 
 
 def _support_threshold(min_support: float, size: int) -> float:
+    if isinstance(min_support, bool) or not isinstance(min_support, (int, float)):
+        raise AudienceError(
+            f"min_support is a share of the users (below 1) or a count of them; got {min_support!r}"
+        )
     if min_support < 0:
         raise AudienceError(f"min_support cannot be negative; got {min_support}")
     return min_support * size if min_support < 1 else min_support
@@ -73,9 +116,17 @@ def profile(
     lift, audience vs the rest of the base), and ``p_value`` (two-proportion z test, audience
     vs the rest). ``min_support`` below 1 is a share of the audience, from 1 a user count.
 
-    >>> profile(dropped, store, min_support=20)   # doctest: +SKIP
+    >>> profile(result.entered(), tags, min_support=2)[["tag", "count", "base_count", "tgi"]]
+             tag  count  base_count    tgi
+    0   gender:F      4           4  120.0
+    1  age:18-24      2           2  120.0
+    2    age:35+      2           2  120.0
+    3        vip      2           2  120.0
     """
-    _check_store(audience, store)
+    _check_store(store)
+    ensure_audience(audience, store.log, "audience")
+    if base is not None:
+        ensure_audience(base, store.log, "base")
     aud = audience if base is None else audience & base
     n1 = len(aud)
     n = audience.log.n_users if base is None else len(base)
@@ -83,19 +134,15 @@ def profile(
         raise AudienceError(
             "the audience is empty (within the base); shares need at least one user"
         )
-    z = _z(confidence)
-    if base is None:
-        # Against every user the base count of a tag is its size, which the store already has.
-        counts = store._native.tag_counts([aud._native]).to_numpy().reshape(-1, 2)
-    else:
-        counts = store._native.tag_counts([aud._native, base._native]).to_numpy()
-        counts = counts.reshape(-1, 3)[:, :2]
-    # Support first, then the statistics of the tags shown, then one frame already in order:
-    # a profile is a few hundred rows, so building the table costs more than counting.
-    shown = np.flatnonzero(counts[:, 0] >= _support_threshold(min_support, n1))
-    count = counts[shown, 0].astype(np.int64)
-    base_count = counts[shown, 1].astype(np.int64)
-    a, cb = count.astype(float), base_count.astype(float)
+    z = confidence_z(confidence)
+    # Against every user the base count of a tag is its size, which the store already has.
+    counts = store.counts([aud]) if base is None else store.counts([aud, base])[:, :2]
+    # Support first, then the statistics of the tags kept, then one frame already in order: a
+    # profile is a few hundred rows, so building the table costs more than counting.
+    kept = np.flatnonzero(counts[:, 0] >= _support_threshold(min_support, n1))
+    count_of = counts[kept, 0].astype(np.int64)
+    base_count = counts[kept, 1].astype(np.int64)
+    a, cb = count_of.astype(float), base_count.astype(float)
     n0 = n - n1
     p1 = a / n1
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -110,23 +157,25 @@ def profile(
         low = lift * np.exp(-z * se)
         high = lift * np.exp(z * se)
         pooled = np.sqrt(pb * (1 - pb) * (1 / n1 + (1 / n0 if n0 else np.nan)))
-        p_value = _p_two_sided((p1 - p0) / pooled)
+        p_value = np.asarray(two_sided_p((p1 - p0) / pooled), dtype=float)
     tgi = lift * 100
-    # Highest TGI first, then most users; equal rows keep the store's order (stable).
-    order = np.lexsort((-count, -tgi))
-    columns = {
-        "tag": np.asarray(store.names, dtype=object)[shown[order]],
-        "count": count[order],
-        "audience_share": p1[order],
-        "base_count": base_count[order],
-        "base_share": pb[order],
-        "tgi": tgi[order],
-        "lift": lift[order],
-        "lift_low": low[order],
-        "lift_high": high[order],
-        "p_value": p_value[order],
-    }
-    return pd.DataFrame(columns)
+    # Highest TGI first, then most users; equal rows keep the store's order (lexsort is stable).
+    order = np.lexsort((-count_of, -tgi))
+    table = pd.DataFrame(
+        {
+            "tag": np.asarray(store.names, dtype=object)[kept[order]],
+            "count": count_of[order],
+            "audience_share": p1[order],
+            "base_count": base_count[order],
+            "base_share": pb[order],
+            "tgi": tgi[order],
+            "lift": lift[order],
+            "lift_low": low[order],
+            "lift_high": high[order],
+            "p_value": p_value[order],
+        }
+    )
+    return shown(table, _PROFILE_SHOWN)
 
 
 def compare(
@@ -144,10 +193,16 @@ def compare(
     ``significant`` needs PostHog's support rule (at least min(25, 2% of a+b) users with it)
     and ``p_value`` < 0.05 (z test on the log odds ratio). Ranked by how far from 1.
 
-    >>> compare(converted(result), dropped_after(result, 2), store)   # doctest: +SKIP
+    >>> compare(result.converted(), result.entered() - result.converted(), tags).head(3)[
+    ...     ["feature", "kind", "a_count", "b_count", "odds_ratio", "correlation"]]
+         feature   kind  a_count  b_count  odds_ratio correlation
+    0        pay  event        1        0        10.0           a
+    1  age:18-24    tag        1        1         4.0           a
+    2        vip    tag        1        1         4.0           a
     """
-    if not a._native.same_log(b._native):
-        raise AudienceError("cannot compare audiences of different event logs")
+    ensure_audience(b, _log_of(a, "a"), "b")
+    if not isinstance(events, bool):
+        raise AudienceError(f"events= is True or False; got {events!r}")
     na, nb = len(a), len(b)
     if na == 0 or nb == 0:
         raise AudienceError(
@@ -156,15 +211,15 @@ def compare(
         )
     frames = []
     if store is not None:
-        _check_store(a, store)
-        c = store._native.tag_counts([a._native, b._native]).to_numpy().reshape(-1, 3)
+        _check_store(store)
+        c = store.counts([a, b])
         frames.append(
             pd.DataFrame(
                 {"feature": store.names, "kind": "tag", "a_count": c[:, 0], "b_count": c[:, 1]}
             )
         )
     if events:
-        c = _core.event_user_counts([a._native, b._native]).to_numpy().reshape(-1, 2)
+        c = event_user_counts([a, b])
         frames.append(
             pd.DataFrame(
                 {
@@ -186,7 +241,7 @@ def compare(
     odds = ((sa + 1) * (nb - sb + 1)) / ((na - sa + 1) * (sb + 1))
     t["odds_ratio"] = odds
     se = np.sqrt(1 / (sa + 1) + 1 / (na - sa + 1) + 1 / (sb + 1) + 1 / (nb - sb + 1))
-    t["p_value"] = _p_two_sided(np.log(odds) / se)
+    t["p_value"] = two_sided_p(np.log(odds) / se)
     t["correlation"] = np.where(odds > 1, "a", "b")
     supported = (sa + sb) >= min(MIN_PERSON_COUNT, MIN_PERSON_PERCENTAGE * (na + nb))
     t["significant"] = supported & (t["p_value"].to_numpy() < 0.05)
@@ -204,7 +259,7 @@ def compare(
         "p_value",
         "significant",
     ]
-    return t.iloc[order][columns].reset_index(drop=True)
+    return shown(t.iloc[order][columns].reset_index(drop=True), _COMPARE_SHOWN)
 
 
 def overlap(
@@ -218,8 +273,16 @@ def overlap(
     ``normalize="row"`` divides each row by its audience's size (share of row also in column);
     ``"jaccard"`` gives |A & B| / |A | B|.
 
-    >>> overlap([dropped, vip, churned], names=["dropped", "vip", "churned"])   # doctest: +SKIP
+    >>> overlap([result.entered(), tags["vip"], tags["gender:M"]])
+                  entered view  vip  gender:M
+    entered view             5    2         1
+    vip                      2    2         0
+    gender:M                 1    0         2
     """
+    if isinstance(audiences, Audience) or not isinstance(audiences, (list, tuple)):
+        raise AudienceError(f"overlap takes a list of audiences; got {type(audiences).__name__}")
+    if names is not None and not isinstance(names, (list, tuple)):
+        raise AudienceError(f"names= is a list of names, one per audience; got {names!r}")
     audiences = list(audiences)
     if not audiences:
         raise AudienceError("overlap needs at least one audience")
@@ -232,13 +295,10 @@ def overlap(
         raise AudienceError(
             f"{len(audiences)} audiences need {len(audiences)} names; got {len(labels)}"
         )
-    k = len(audiences)
-    m = (
-        _core.overlap_counts([a._native for a in audiences])
-        .to_numpy()
-        .reshape(k, k)
-        .astype("int64")
-    )
+    log = _log_of(audiences[0], "audience 1")
+    for index, audience in enumerate(audiences[1:], start=2):
+        ensure_audience(audience, log, f"audience {index}")
+    m = overlap_counts(audiences)
     if normalize is None:
         return pd.DataFrame(m, index=labels, columns=labels)
     sizes = np.diag(m).astype(float)

@@ -10,8 +10,8 @@ step-1 event of the chain that took them furthest, at the level that chain reach
 ...     "time": pd.to_datetime(["2026-01-01 10:00", "2026-01-01 10:30", "2026-01-01 23:30",
 ...                             "2026-01-03 09:00", "2026-01-03 09:10"]).tz_localize("UTC"),
 ... })
->>> result = wb.Funnel(["view", "pay"], window="1h").run(wb.EventLog(df))
->>> table = conversion_trends(result, "day", tz="Asia/Shanghai")
+>>> two_steps = wb.Funnel(["view", "pay"], window="1h").run(wb.EventLog(df))
+>>> table = conversion_trends(two_steps, "day", tz="Asia/Shanghai")
 >>> table[table["step"] == 2][["period_start", "entrants", "users", "conversion_from_first"]]
                period_start  entrants  users  conversion_from_first
 1 2026-01-01 00:00:00+08:00         1      1                    1.0
@@ -26,25 +26,29 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench._names import did_you_mean
-from workbench.exceptions import FunnelDefinitionError, SchemaError
-from workbench.stats import _entrant_units, _rate_bounds, _z_for
+from workbench.exceptions import FunnelDefinitionError
+from workbench.stats import confidence_z, conversion_interval
 
 if TYPE_CHECKING:
-    from workbench.funnel import FunnelResult
+    from workbench.funnel.result import FunnelResult
 
-__all__ = ["PERIODS", "conversion_trends"]
+__all__ = ["MAX_PERIODS", "PERIODS", "conversion_trends"]
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[str, ...] = ("day", "week", "month")
+MAX_PERIODS = 50_000
+"""Most periods a trend table lists (137 years of days): more means a time far from the rest."""
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
 
 def _time_zone(tz: str | dt.tzinfo | None, log_zone: str | None) -> str | dt.tzinfo:
     zone = tz if tz is not None else (log_zone or "UTC")
+    if not isinstance(zone, (str, dt.tzinfo)):
+        raise FunnelDefinitionError(
+            f"tz is a time zone name such as 'Europe/Paris' (or a tzinfo); got {zone!r}"
+        )
     try:
         pd.Timestamp(0, tz=zone)
     except (KeyError, ValueError, TypeError):
@@ -53,21 +57,6 @@ def _time_zone(tz: str | dt.tzinfo | None, log_zone: str | None) -> str | dt.tzi
             "'Asia/Shanghai'"
         ) from None
     return zone
-
-
-def _engine_times(column: pa.ChunkedArray, unit: str) -> np.ndarray:
-    """A time column (as the engine reads it) as int64 epochs in the engine's unit."""
-    kind = column.type
-    if pa.types.is_timestamp(kind):
-        values = pc.cast(column, pa.int64())
-    elif pa.types.is_date32(kind):
-        days = pc.cast(pc.cast(column, pa.int32()), pa.int64())
-        values = pc.multiply(days, 86_400)  # the engine reads days as s
-    elif pa.types.is_integer(kind):
-        values = pc.cast(column, pa.int64())
-    else:
-        raise SchemaError(f"cannot read times of type {kind} for trends")
-    return values.to_numpy().astype(np.int64, copy=False)
 
 
 def _local_days(epochs: np.ndarray, unit: str, zone: str | dt.tzinfo) -> np.ndarray:
@@ -120,40 +109,43 @@ def conversion_trends(
     is 1 by definition), and ``in_progress``: entrants of the period whose window is still open
     at the analysis end, so the period's conversion may still rise.
 
-    >>> import altair as alt                                                   # doctest: +SKIP
-    >>> table = conversion_trends(result, "week", tz="Europe/Paris")           # doctest: +SKIP
-    >>> alt.Chart(table).mark_line().encode(x="period_start", y="conversion_from_first",
-    ...                                     color="label")                     # doctest: +SKIP
+    >>> table = conversion_trends(result, "week", tz="Europe/Paris")
+    >>> table[["period_start", "step", "entrants", "users", "in_progress"]]
+                   period_start  step  entrants  users  in_progress
+    0 2025-12-29 00:00:00+01:00     1         5      5            2
+    1 2025-12-29 00:00:00+01:00     2         5      3            2
+    2 2025-12-29 00:00:00+01:00     3         5      1            2
     """
-    from workbench.result import _IN_PROGRESS  # not at the top: result.py delegates to here
-
     if period not in PERIODS:
         raise FunnelDefinitionError(
             f"period must be one of 'day', 'week' or 'month'; got {period!r};"
             f"{did_you_mean(str(period), PERIODS)}"
         )
-    z = _z_for(confidence)
+    confidence_z(confidence)
     log = result.log
+    outcomes = result.outcomes
     zone = _time_zone(tz, log.time_zone)
-    unit = log.time_unit
-    n_steps = int(result.n_steps)
-    units, masks = _entrant_units(result)
-    rows = pa.array(result._entry_rows[units], pa.uint32())
-    entry_times = _engine_times(log.source.column(log.time_column).take(rows), unit)
-    codes = _period_codes(_local_days(entry_times, unit, zone), period)
-    still_open = ((result._unit_flags[units] & _IN_PROGRESS) != 0) & (
-        result._unit_levels[units] < n_steps
-    )
+    unit = outcomes.time_unit
+    n_steps = outcomes.n_steps
+    units = np.flatnonzero(outcomes.reached_step(1))
+    masks = outcomes.reached[units]
+    codes = _period_codes(_local_days(outcomes.entry_times[units], unit, zone), period)
+    still_open = outcomes.in_progress[units] & (outcomes.levels[units] < n_steps)
 
-    span = log._time_bounds  # None only when every row was dropped for nulls
-    ends = codes
-    if span is not None:
-        log_ends = _period_codes(_local_days(np.asarray(span, np.int64), unit, zone), period)
-        ends = np.concatenate([codes, log_ends])
-    lowest, highest = (int(ends.min()), int(ends.max())) if len(ends) else (0, -1)
+    span = np.asarray(log.time_bounds, np.int64)
+    ends = np.concatenate([codes, _period_codes(_local_days(span, unit, zone), period)])
+    lowest, highest = int(ends.min()), int(ends.max())
     stride = 7 if period == "week" else 1
+    n_periods = (highest - lowest) // stride + 1
+    if n_periods > MAX_PERIODS:
+        first, last = log.time_range
+        raise FunnelDefinitionError(
+            f"the log spans {n_periods:,} {period}s (from {first} to {last}), more than the "
+            f"{MAX_PERIODS:,} a trend lists; a timestamp far from the others is often an "
+            "integer epoch read in the wrong time_unit: check log.time_range, or take a longer "
+            "period"
+        )
     starts = np.arange(lowest, highest + 1, stride, dtype=np.int64)
-    n_periods = len(starts)
 
     index = (codes - lowest) // stride
     reached = np.stack(
@@ -165,7 +157,9 @@ def conversion_trends(
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(entrants > 0, counts / entrants, np.nan)
     step_numbers = np.tile(np.arange(1, n_steps + 1, dtype=np.int64), n_periods)
-    low, high = _rate_bounds(counts.astype(float), entrants.astype(float), step_numbers, z)
+    low, high = conversion_interval(counts, entrants, step_numbers, confidence)
+    low = np.where(entrants > 0, low, np.nan)
+    high = np.where(entrants > 0, high, np.nan)
     return pd.DataFrame(
         {
             "period_start": _period_starts(starts, period, zone).repeat(n_steps),

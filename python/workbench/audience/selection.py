@@ -15,7 +15,7 @@ as ``age:25-34`` need no quotes, while ``vip - churned`` (spaces) is a differenc
 else (spaces, operators, a leading ``-``) goes in single or double quotes with ``\\`` escaping
 the quote: ``"city:New York"``.
 
->>> from workbench.selection import parse, to_postfix
+>>> from workbench.audience.selection import parse, to_postfix
 >>> to_postfix(parse("(gender:F & age:25-34) | vip - churned"))
 ['gender:F', 'age:25-34', '&', 'vip', '|', 'churned', '-']
 """
@@ -25,15 +25,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench._names import closest
-from workbench.exceptions import AudienceError
+from workbench.exceptions import AudienceError, SelectionSyntaxError, UnknownTagError, caret
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
-    "SelectionSyntaxError",
-    "UnknownTagError",
+    "All",
+    "Binary",
+    "Node",
+    "Not",
+    "Tag",
+    "compile_program",
     "parse",
+    "tags_of",
     "to_postfix",
+    "tokenize",
+    "unknown_tag_message",
 ]
 
 MAX_LENGTH = 100_000
@@ -43,30 +50,6 @@ MAX_DEPTH = 100
 
 _OPERATORS = {"&", "|", "-", "^", "~", "!", "(", ")", "*"}
 _STOP = set("&|^~!()*\"'")
-
-
-class SelectionSyntaxError(AudienceError, ValueError):
-    """A selection expression does not parse; the message points at the offending token."""
-
-    def __init__(self, message: str, expression: str, position: int) -> None:
-        self.expression = expression
-        self.position = position
-        super().__init__(f"{message} at column {position + 1}\n{_caret(expression, position)}")
-
-
-class UnknownTagError(AudienceError, KeyError):
-    """A tag name that the store does not have; the message lists the closest names."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-def _caret(expression: str, position: int) -> str:
-    # Show a window of the line around the error so huge inputs give short messages.
-    start = max(0, position - 40)
-    snippet = expression[start : position + 40].replace("\n", " ").replace("\t", " ")
-    prefix = "…" if start > 0 else ""
-    return f"  {prefix}{snippet}\n  {' ' * (len(prefix) + position - start)}^"
 
 
 @dataclass(frozen=True)
@@ -107,7 +90,10 @@ Node = Tag | All | Not | Binary
 def tokenize(expression: str) -> list[Token]:
     """Split an expression into tokens; raise SelectionSyntaxError on a bad character."""
     if not isinstance(expression, str):
-        raise TypeError(f"a selection expression must be a string; got {type(expression).__name__}")
+        raise AudienceError(
+            f"a selection expression is text such as 'gender:F & vip'; got "
+            f"{type(expression).__name__}"
+        )
     if len(expression) > MAX_LENGTH:
         raise SelectionSyntaxError(
             f"expression is {len(expression):,} characters long; "
@@ -353,5 +339,5 @@ def unknown_tag_message(
     if "-" in name and all(part in pool for part in name.split("-") if part):
         message += f" (for a difference put spaces around '-': {' - '.join(name.split('-'))!r})"
     if expression is not None:
-        message += "\n" + _caret(expression, position)
+        message += "\n" + caret(expression, position)
     return message

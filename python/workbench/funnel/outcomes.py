@@ -1,0 +1,244 @@
+"""The per-unit outcome of a funnel run: the contract between engines and everything above.
+
+Every engine (the native one now; Spark, which runs the same kernel per partition) returns a
+:class:`FunnelOutcomes`. The result tables, trends, statistics, charts and drill-downs read only
+this, never an engine's internals, so a newcomer can follow one event from the engine to a chart
+through one set of documented arrays.
+
+A *unit* is a user (``counting="users"``) or one attempt (``counting="conversions"``). Users are
+named by their dense id, an index into ``user_keys``: the id space audiences share.
+
+>>> out = funnel.outcomes(log)
+>>> out.n_units, out.levels.tolist()
+(6, [3, 1, 2, 0, 2, 1])
+>>> out.unit_keys.to_pylist()
+[1, 2, 3, 4, 5, 6]
+>>> out.steps[0].step, out.steps[0].units.tolist()
+(2, [0, 2, 4])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+# The flag bits and the no-row marker are the engine's own (funnel_core/src/funnel/output.rs).
+from workbench._core import EXCLUDED, IN_PROGRESS, NO_ROW
+from workbench.exceptions import FunnelDefinitionError
+
+__all__ = ["EXCLUDED", "IN_PROGRESS", "NO_ROW", "FunnelOutcomes", "StepReach"]
+
+
+def _frozen(array: np.ndarray, dtype: type, name: str, length: int | None = None) -> np.ndarray:
+    """``array`` as a read-only 1-D array of ``dtype`` (no copy when it already is one)."""
+    out: np.ndarray = np.asarray(array, dtype=dtype)
+    if out.ndim != 1 or (length is not None and len(out) != length):
+        raise FunnelDefinitionError(
+            f"outcome array {name!r} must be one-dimensional with {length} entries; "
+            f"got shape {out.shape}"
+        )
+    if out.flags.writeable:
+        out = out.view()
+        out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class StepReach:
+    """The units that reached one step k ≥ 2, and how long it took them.
+
+    Attributes:
+        step: the 1-based step number (2..N).
+        units: unit indices (into the per-unit arrays) that reached it, ascending.
+        from_first: time from the chain's step-1 event to this step, in the log's time unit.
+        from_previous: time from the chain's previous reached step to this step.
+        rows: input row of the event that made the step (uint32), or None when the engine's
+            rows are not local (Spark).
+    """
+
+    step: int
+    units: np.ndarray
+    from_first: np.ndarray
+    from_previous: np.ndarray
+    rows: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.units)
+        object.__setattr__(self, "units", _frozen(self.units, np.int64, "units"))
+        object.__setattr__(self, "from_first", _frozen(self.from_first, np.int64, "from_first", n))
+        object.__setattr__(
+            self, "from_previous", _frozen(self.from_previous, np.int64, "from_previous", n)
+        )
+        if self.rows is not None:
+            object.__setattr__(self, "rows", _frozen(self.rows, np.uint32, "rows", n))
+
+
+@dataclass(frozen=True, eq=False)
+class FunnelOutcomes:
+    """How far each unit got, with its flags and times: immutable arrays, one entry per unit.
+
+    Attributes:
+        n_steps: the number of steps of the funnel run.
+        counting: ``"users"`` (one unit per user of the id space, in id order) or
+            ``"conversions"`` (one unit per attempt, ordered by user then time).
+        time_unit: the unit of every time below (``"s"``, ``"ms"``, ``"us"`` or ``"ns"``).
+        analysis_end: the instant at which open windows were judged (engine time).
+        user_keys: the original key of each dense user id (the id space of audiences).
+        users: dense user id of each unit (uint32).
+        levels: furthest step of the unit's best chain (uint8; 0: never did step 1).
+        reached: the steps in that chain, bit k-1 for step k (uint32); with optional steps a
+            chain may skip one, so this is not always a prefix of ``levels``.
+        flags: ``IN_PROGRESS`` (1: not completed, window still open at the analysis end) and
+            ``EXCLUDED`` (2: best chain voided by an exclusion) bits per unit (uint8).
+        entry_times: time of the chain's step-1 event (int64; 0 at level 0).
+        steps: one :class:`StepReach` per step 2..N (index 0 is step 2).
+        entry_rows, last_rows: input row of the chain's step-1 and last events (uint32,
+            ``NO_ROW`` = 2**32-1 at level 0), or None when rows are not local.
+        held: with ``hold=``/``session=True``, the held values that made the unit's chain
+            (one column per held property, null at level 0); None otherwise.
+    """
+
+    n_steps: int
+    counting: Literal["users", "conversions"]
+    time_unit: str
+    analysis_end: int
+    user_keys: pa.Array
+    users: np.ndarray
+    levels: np.ndarray
+    reached: np.ndarray
+    flags: np.ndarray
+    entry_times: np.ndarray
+    steps: tuple[StepReach, ...]
+    entry_rows: np.ndarray | None = None
+    last_rows: np.ndarray | None = None
+    held: pa.Table | None = None
+    _derived: dict[str, np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        n = len(self.levels)
+        fields = (
+            ("users", np.uint32),
+            ("levels", np.uint8),
+            ("reached", np.uint32),
+            ("flags", np.uint8),
+            ("entry_times", np.int64),
+        )
+        for name, dtype in fields:
+            object.__setattr__(self, name, _frozen(getattr(self, name), dtype, name, n))
+        for name in ("entry_rows", "last_rows"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _frozen(getattr(self, name), np.uint32, name, n))
+        if len(self.steps) != max(self.n_steps - 1, 0):
+            raise FunnelDefinitionError(
+                f"outcomes of a {self.n_steps}-step funnel need {self.n_steps - 1} step reaches; "
+                f"got {len(self.steps)}"
+            )
+        if self.held is not None and self.held.num_rows != n:
+            raise FunnelDefinitionError(
+                f"outcome table 'held' has {self.held.num_rows} rows for {n} units"
+            )
+
+    # -- derived views (computed once, kept) ----------------------------------------------------
+
+    def _keep(self, name: str, values: np.ndarray) -> np.ndarray:
+        values.flags.writeable = False
+        self._derived[name] = values
+        return values
+
+    @property
+    def n_units(self) -> int:
+        """How many units there are (users of the id space, or attempts)."""
+        return len(self.levels)
+
+    @property
+    def n_users(self) -> int:
+        """How many users the id space holds (``len(user_keys)``)."""
+        return len(self.user_keys)
+
+    @property
+    def in_progress(self) -> np.ndarray:
+        """Per unit: not completed, and its window still open at the analysis end."""
+        cached = self._derived.get("in_progress")
+        if cached is None:
+            cached = self._keep("in_progress", (self.flags & IN_PROGRESS) != 0)
+        return cached
+
+    @property
+    def excluded(self) -> np.ndarray:
+        """Per unit: its best chain was voided by an exclusion (counted at no step)."""
+        cached = self._derived.get("excluded")
+        if cached is None:
+            cached = self._keep("excluded", (self.flags & EXCLUDED) != 0)
+        return cached
+
+    @property
+    def counted(self) -> np.ndarray:
+        """Per unit: counted in the step table (not excluded)."""
+        cached = self._derived.get("counted")
+        if cached is None:
+            cached = self._keep("counted", ~self.excluded)
+        return cached
+
+    @property
+    def unit_keys(self) -> pa.Array:
+        """The original user key of each unit.
+
+        >>> funnel.outcomes(log).unit_keys[0].as_py()
+        1
+        """
+        return self.user_keys.take(pa.array(self.users))
+
+    def reached_step(self, step: int) -> np.ndarray:
+        """Per unit: its counted chain includes ``step`` (1-based).
+
+        >>> funnel.outcomes(log).reached_step(2).tolist()
+        [True, False, True, False, True, False]
+        """
+        self.check_step(step)
+        return (((self.reached >> np.uint32(step - 1)) & np.uint32(1)) != 0) & self.counted
+
+    def check_step(self, step: int, first: int = 1) -> int:
+        """``step`` as an int when it is a step number ``first..n_steps``; else a clear error.
+
+        >>> funnel.outcomes(log).check_step(4)
+        Traceback (most recent call last):
+        ...
+        workbench.exceptions.FunnelDefinitionError: step must be a step number 1..3 of this funnel; got 4
+        """  # noqa: E501
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise FunnelDefinitionError(
+                f"step must be a step number {first}..{self.n_steps}; got {step!r}"
+            )
+        if not first <= int(step) <= self.n_steps:
+            raise FunnelDefinitionError(
+                f"step must be a step number {first}..{self.n_steps} of this funnel; got {step}"
+            )
+        return int(step)
+
+    def user_levels(self) -> np.ndarray:
+        """Furthest step per dense user id over counted units (0 for excluded users), uint8.
+
+        >>> funnel.outcomes(log).user_levels().tolist()
+        [3, 1, 2, 0, 2, 1]
+        """
+        cached = self._derived.get("user_levels")
+        if cached is None:
+            if self.counting == "users":
+                levels = np.where(self.counted, self.levels, 0).astype(np.uint8)
+            else:
+                levels = np.zeros(self.n_users, dtype=np.uint8)
+                counted = self.counted
+                np.maximum.at(levels, self.users[counted], self.levels[counted])
+            cached = self._keep("user_levels", levels)
+        return cached
+
+    def per_user(self, unit_mask: np.ndarray) -> np.ndarray:
+        """Per dense user id: some unit of the user is flagged in ``unit_mask``."""
+        users = np.zeros(self.n_users, dtype=bool)
+        users[self.users[unit_mask]] = True
+        return users
