@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_EXCLUSIONS",
     "MAX_STEPS",
-    "group_counts",
     "held_columns",
     "run_native",
     "step_conditions",
@@ -218,19 +217,3 @@ def _outcomes(
 def _masked(values: pa.Array, missing: pa.Array) -> pa.Array:
     """``values`` with nulls where ``missing`` is true (units that never entered)."""
     return pc.if_else(missing, pa.scalar(None, values.type), values)
-
-
-def group_counts(outcomes: FunnelOutcomes, codes: np.ndarray, n_groups: int) -> dict[str, pa.Array]:
-    """Per group: units at each level, in progress, excluded, reaching each step, and the time
-    quantiles (linear interpolation, as ``np.quantile``), counted in one native pass."""
-    steps = outcomes.steps
-    return _core.group_tables(
-        pa.array(outcomes.levels),
-        pa.array(outcomes.reached),
-        pa.array(outcomes.flags),
-        [pa.array(reach.units) for reach in steps],
-        [pa.array(reach.from_first) for reach in steps],
-        [pa.array(reach.from_previous) for reach in steps],
-        pa.array(np.asarray(codes, dtype=np.int64)),
-        n_groups,
-    )

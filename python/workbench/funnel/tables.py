@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.funnel.engine import group_counts
 from workbench.funnel.outcomes import FunnelOutcomes
 from workbench.stats import previous_steps
 
@@ -78,7 +77,7 @@ def grouped_step_table(
     """
     n = outcomes.n_steps
     counted_name = "users" if outcomes.counting == "users" else "conversions"
-    native = group_counts(outcomes, codes, n_groups)
+    native = outcomes.group_counts(codes, n_groups)
 
     def grid(name: str, width: int) -> np.ndarray:
         return native[name].to_numpy(zero_copy_only=False).reshape(n_groups, width)
