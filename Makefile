@@ -114,6 +114,7 @@ bench: build
 	$(PY) benchmarks/bench_audience.py
 	$(PY) benchmarks/bench_plan.py
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_phases.py
 
 clean:
 	cargo clean
