@@ -36,12 +36,14 @@ __all__ = [
     "bitmap_keys",
     "encode_log",
     "event_user_counts",
+    "limit_threads",
     "load_audiences",
     "lookup_keys",
     "overlap_counts",
     "run_analysis",
     "run_funnel",
     "save_audiences",
+    "user_space",
 ]
 
 class _ArrowArray(Protocol):
@@ -103,6 +105,14 @@ def encode_log(
     drop_nulls: bool = False,
     progress: _Progress | None = None,
 ) -> EncodedLog: ...
+def user_space(
+    keys: _ArrowArray,
+    *,
+    event_names: list[str],
+    event_counts: list[int],
+    time_unit: str,
+) -> EncodedLog: ...
+def limit_threads(threads: int) -> int: ...
 
 # --- funnels (crates/funnel_py/src/funnel.rs) ----------------------------------------------------
 
