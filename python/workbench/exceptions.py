@@ -39,8 +39,10 @@ __all__ = [
     "CorruptDataError",
     "CountsError",
     "EmptyLogError",
+    "ExecutorMismatchError",
     "FunnelDefinitionError",
     "InternalError",
+    "MissingDependencyError",
     "NullValuesError",
     "OverlappingGroupsWarning",
     "PlanError",
@@ -72,6 +74,16 @@ class ColumnNotFoundError(SchemaError, _KeyMessageError):
 class CountsError(WorkbenchError):
     """Counts that cannot be a rate: negative, fractional, successes above trials, or no trials
     where a test needs some. The message names the value and its position."""
+
+
+class MissingDependencyError(WorkbenchError, ImportError):
+    """An optional part of the workbench needs a package or program that is not installed (pyspark,
+    Java); the message says what to install."""
+
+
+class ExecutorMismatchError(WorkbenchError):
+    """The Spark executors cannot run the workbench kernel: they cannot import it, or run another
+    version than the driver. The message names both versions and how to ship the same one."""
 
 
 class SelectionSyntaxError(AudienceError):

@@ -126,9 +126,14 @@ def property_groups(
             f"{did_you_mean(by, log.property_names)} the properties are "
             f"{listing(log.property_names)}"
         )
-    rows = attribution_rows(outcomes, attribution)
-    has_row = rows != NO_ROW
-    picked = _groupable(log.property_column(by), by).take(pa.array(rows[has_row]))
+    if outcomes.entry_rows is None:
+        # The engine's rows are elsewhere (Spark): it carried the values per unit instead.
+        has_row = np.ones(outcomes.n_units, dtype=bool)
+        picked = _groupable(outcomes.attributed_values(by, attribution), by)
+    else:
+        rows = attribution_rows(outcomes, attribution)
+        has_row = rows != NO_ROW
+        picked = _groupable(log.property_column(by), by).take(pa.array(rows[has_row]))
     # Arrow codes the values in one hashed pass; no Python object per unit.
     encoded = pc.dictionary_encode(picked)
     labels = encoded.dictionary.to_pylist()
