@@ -26,7 +26,17 @@ ENGINE_FACING = {
     "workbench.spark.log",
 }
 # Package-internal foundation modules: private to the package, imported by name.
-INTERNAL_MODULES = {"_arrow", "_core", "_durations", "_names", "_progress", "_yaml", "_logdata"}
+INTERNAL_MODULES = {
+    "_arrow",
+    "_core",
+    "_display",
+    "_durations",
+    "_files",
+    "_names",
+    "_progress",
+    "_yaml",
+    "_logdata",
+}
 
 
 def modules() -> dict[str, ast.Module]:

@@ -27,7 +27,9 @@ tests on counts), :mod:`workbench.exceptions` (every error).
 True
 """
 
-from workbench import _core, datasets, exceptions, stats
+from typing import TYPE_CHECKING, Any
+
+from workbench import _core, _display, datasets, exceptions, stats
 from workbench.audience import Audience, TagStore, compare, overlap, profile
 from workbench.exceptions import PlanError
 from workbench.funnel import Exclusion, Funnel, FunnelOutcomes, FunnelResult, Step
@@ -35,14 +37,42 @@ from workbench.log import EventLog
 from workbench.plan import CoverageReport, TrackingPlan, ValidationReport, with_coverage
 from workbench.predicates import col
 
+if TYPE_CHECKING:
+    from workbench import charts, widgets
+    from workbench.widgets import AudienceBuilder, FunnelBuilder
+
 __version__: str = _core.__version__
+
+# Charts and widgets need Altair and ipywidgets: they load on first use, never with the package.
+_display.register("funnel result", "workbench.charts.display:funnel_picture")
+_LAZY = {
+    "charts": ("workbench.charts", None),
+    "widgets": ("workbench.widgets", None),
+    "FunnelBuilder": ("workbench.widgets", "FunnelBuilder"),
+    "AudienceBuilder": ("workbench.widgets", "AudienceBuilder"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``wb.charts``, ``wb.widgets``, ``wb.FunnelBuilder`` and ``wb.AudienceBuilder``, imported
+    when first used."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _LAZY[name]
+    loaded = importlib.import_module(module)
+    return loaded if attribute is None else getattr(loaded, attribute)
+
 
 __all__ = [
     "Audience",
+    "AudienceBuilder",
     "CoverageReport",
     "EventLog",
     "Exclusion",
     "Funnel",
+    "FunnelBuilder",
     "FunnelOutcomes",
     "FunnelResult",
     "PlanError",
@@ -51,6 +81,7 @@ __all__ = [
     "TrackingPlan",
     "ValidationReport",
     "__version__",
+    "charts",
     "col",
     "compare",
     "datasets",
@@ -58,5 +89,6 @@ __all__ = [
     "overlap",
     "profile",
     "stats",
+    "widgets",
     "with_coverage",
 ]

@@ -1,5 +1,5 @@
-"""Durations as analysts write them: "30m", "2h", "7d", "1w", "90s", "500ms", "250us", or a
-timedelta; and back again (``1d``, not ``1 days 00:00:00``)."""
+"""Durations as analysts write them: "30m", "2h", "7d", "1w", "90s", "500ms", "250us", "10ns",
+or a timedelta; and back again (``1d``, not ``1 days 00:00:00``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ __all__ = ["format_duration", "humanize_duration", "parse_duration"]
 
 # What analysts write → pandas' own unit names.
 _UNITS = {
+    "ns": "ns",
     "us": "us",
     "ms": "ms",
     "s": "s",
@@ -50,30 +51,31 @@ def parse_duration(
     >>> parse_duration("500us")
     Timedelta('0 days 00:00:00.000500')
     """
-    if isinstance(value, (dt.timedelta, np.timedelta64)):
-        duration = pd.Timedelta(value)
-    elif isinstance(value, str):
+    if isinstance(value, str):
         match = _PATTERN.match(value.lower())
         if not match or match.group(2) not in _UNITS:
             raise FunnelDefinitionError(
                 f"cannot read the {what} {value!r}; write a number and a unit "
                 f"({', '.join(_UNITS)}), e.g. '30m', '2h', '7d', or pass a timedelta"
             )
-        try:
-            unit: Any = _UNITS[match.group(2)]
-            duration = pd.Timedelta(float(match.group(1)), unit=unit)
-            too_long = abs(duration) > _LONGEST
-        except (OverflowError, ValueError):
-            too_long = True
-        if too_long:
-            raise FunnelDefinitionError(
-                f"the {what} {value!r} is longer than the longest duration a log can hold "
-                f"({format_duration(_LONGEST)}, about 292 years)"
-            ) from None
+        unit: Any = _UNITS[match.group(2)]
+        number: Any = float(match.group(1))
+    elif isinstance(value, (dt.timedelta, np.timedelta64)):
+        unit, number = None, value
     else:
         raise FunnelDefinitionError(
             f"the {what} must be text such as '1d' or a timedelta; got {value!r}"
         )
+    try:
+        duration = pd.Timedelta(number, unit=unit) if unit else pd.Timedelta(number)
+        too_long = duration is not pd.NaT and abs(duration) > _LONGEST
+    except (OverflowError, ValueError):  # beyond what a Timedelta holds
+        too_long = True
+    if too_long:
+        raise FunnelDefinitionError(
+            f"the {what} {value!r} is longer than the longest duration a log can hold "
+            f"({format_duration(_LONGEST)}, about 292 years)"
+        ) from None
     if duration is pd.NaT:
         raise FunnelDefinitionError(f"the {what} is missing (NaT); pass a duration such as '1d'")
     if duration < pd.Timedelta(0):

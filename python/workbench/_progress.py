@@ -13,13 +13,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from workbench.exceptions import ArgumentError
+
 ProgressCallback = Callable[[int, int], Any]
 
 _DELAY_SECONDS = 1.0
 _REFRESH_SECONDS = 0.25
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
+    """Whether this runs in an IPython kernel (a notebook), not a script or a test."""
     shell = sys.modules.get("IPython")
     if shell is None:
         return False
@@ -87,10 +90,15 @@ def resolve(progress: bool | ProgressCallback | None, label: str) -> ProgressCal
     """
     if callable(progress):
         return progress
-    in_kernel = _in_kernel()
-    if progress is False or (progress is None and not in_kernel):
+    if progress is not None and not isinstance(progress, bool):
+        raise ArgumentError(
+            "progress= is True, False, None (automatic) or a callable taking (done, total); "
+            f"got {progress!r}"
+        )
+    kernel = in_kernel()
+    if progress is False or (progress is None and not kernel):
         return None
-    return _Bar(label, in_kernel)
+    return _Bar(label, kernel)
 
 
 def finish(callback: ProgressCallback | None) -> None:

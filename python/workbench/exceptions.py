@@ -41,8 +41,12 @@ __all__ = [
     "EmptyLogError",
     "ExecutorMismatchError",
     "FunnelDefinitionError",
+    "GalleryError",
+    "ImplausibleTimesError",
     "InternalError",
+    "MetadataError",
     "MissingDependencyError",
+    "MissingFileError",
     "NullValuesError",
     "OverlappingGroupsWarning",
     "PlanError",
@@ -69,6 +73,17 @@ class ArgumentError(WorkbenchError):
 
 class ColumnNotFoundError(SchemaError, _KeyMessageError):
     """A named column is not in the data; the message lists the columns there are."""
+
+
+class ImplausibleTimesError(SchemaError):
+    """Event times fall outside the span they are expected in (``EventLog(plausible_times=)``),
+    nearly always because integer epochs were read in the wrong ``time_unit`` or a sentinel date
+    stands for "unknown"; the message names the first such row and the fix."""
+
+
+class MissingFileError(WorkbenchError, FileNotFoundError):
+    """A file to read is not there; the message names the path and what was looked for. Also a
+    ``FileNotFoundError``, so code that catches that keeps working."""
 
 
 class CountsError(WorkbenchError):
@@ -105,6 +120,24 @@ class SelectionSyntaxError(AudienceError):
 
 class UnknownTagError(AudienceError, _KeyMessageError):
     """A tag name that the store does not have; the message lists the closest names."""
+
+
+class GalleryError(WorkbenchError):
+    """A request the JupyterLab gallery cannot serve (an unknown or unsafe notebook name, a folder
+    that cannot take the copy); ``status`` is the HTTP status the server answers with.
+
+    >>> GalleryError("'../x.ipynb' leaves the notebook library", status=400).status
+    400
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class MetadataError(WorkbenchError):
+    """A shipped notebook whose ``metadata.workbench`` does not follow the schema in
+    ``notebooks/README.md``; the message names the notebook, the field and what was expected."""
 
 
 class PlanError(WorkbenchError):
@@ -147,7 +180,7 @@ class PlanError(WorkbenchError):
                     where += f":{self.column}"
             where += ": "
         elif self.line is not None:
-            where = f"line {self.line}: "
+            where = f"line {self.line}" + (f", column {self.column}" if self.column else "") + ": "
         field = f"{self.field}: " if self.field else ""
         return f"{where}{field}{self.message}"
 

@@ -27,19 +27,42 @@ import pyarrow.compute as pc
 
 from workbench import _core, _progress
 from workbench._arrow import decoded
+from workbench._files import existing_path
 from workbench._names import did_you_mean, listing, plain
 from workbench.exceptions import (
     ArgumentError,
     ColumnNotFoundError,
+    CorruptDataError,
     EmptyLogError,
     FunnelDefinitionError,
+    ImplausibleTimesError,
     SchemaError,
 )
 
-__all__ = ["EventLog", "check_user_table", "column_times", "find_column", "to_arrow_table"]
+__all__ = [
+    "PLAUSIBLE_TIMES",
+    "TIME_UNITS",
+    "EventLog",
+    "check_unique_columns",
+    "check_user_table",
+    "column_times",
+    "find_column",
+    "to_arrow_table",
+]
 
 TimeUnit = Literal["s", "ms", "us", "ns"]
 """The units the engine keeps time in (that of the log's time column)."""
+TIME_UNITS: tuple[str, ...] = ("s", "ms", "us", "ns")
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+PLAUSIBLE_TIMES: tuple[str, str] = ("1900-01-01", "2200-01-01")
+"""The span (UTC, end excluded) event times are expected in. A time outside is nearly always
+misread: integer epochs in milliseconds declared ``time_unit="s"`` land in the year 57971, and
+sentinels such as 9999-12-31 or 0001-01-01 stand for "unknown". Such a log is refused (one row of
+year 57971 would also make a day-by-day trend list millions of days); 1970 data, a simulation in
+2100 and the like load as they are. ``EventLog(..., plausible_times=(start, end))`` changes the
+span; ``plausible_times=None`` accepts any time."""
 
 # Names tried, in order, when a role's column is not given.
 USER_COLUMNS = ("user_id", "user", "distinct_id", "person_id", "customer_id", "uid")
@@ -57,7 +80,7 @@ def to_arrow_table(data: Any) -> pa.Table:
     if isinstance(data, pa.RecordBatchReader):
         return data.read_all()
     if isinstance(data, pd.DataFrame):
-        return pa.Table.from_pandas(data, preserve_index=False)
+        return _from_pandas(data)
     if isinstance(data, (str, os.PathLike)):
         raise ArgumentError(
             "EventLog takes data; for files use EventLog.from_parquet(path) "
@@ -78,11 +101,73 @@ def to_arrow_table(data: Any) -> pa.Table:
     )
 
 
+def _from_pandas(frame: pd.DataFrame) -> pa.Table:
+    """A DataFrame as Arrow; a repeated column name or an object column Arrow cannot type (ints
+    and strings mixed, an integer beyond 64 bits) is named, with the fix, instead of Arrow's
+    conversion error."""
+    check_unique_columns([str(c) for c in frame.columns], "DataFrame")
+    unreadable = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except unreadable as err:
+        for name in frame.columns:
+            column = frame[name]
+            if column.dtype != object:
+                continue
+            try:
+                pa.array(column, from_pandas=True)
+            except unreadable:
+                raise SchemaError(_unreadable_column(str(name), column)) from None
+        raise SchemaError(f"cannot read the DataFrame as Arrow columns: {err}") from None
+
+
+def _unreadable_column(name: str, column: pd.Series) -> str:
+    """Why an object column has no Arrow type: an integer beyond 64 bits, or mixed kinds."""
+    for position, value in enumerate(column.tolist()):
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            return (
+                f"column {name!r} holds an integer beyond 64 bits at row {position} ({value}); "
+                f"a column holds 64-bit integers: keep such values as text, e.g. "
+                f"df[{name!r}] = df[{name!r}].astype(str)"
+            )
+    first: dict[str, tuple[int, Any]] = {}  # kind of value -> its first row and value
+    for position, value in enumerate(column.tolist()):
+        if not (pd.api.types.is_scalar(value) and pd.isna(value)):
+            first.setdefault(type(value).__name__, (position, value))
+    shown = ", ".join(f"{kind} at row {row}: {value!r}" for kind, (row, value) in first.items())
+    return (
+        f"column {name!r} mixes values of several kinds ({shown}); a column holds one kind: "
+        f"convert it first, e.g. df[{name!r}] = df[{name!r}].astype(str)"
+    )
+
+
+def check_unique_columns(names: Sequence[str], what: str) -> None:
+    """Refuse two columns of one name: which one a role or a condition reads would be a guess.
+
+    >>> check_unique_columns(["user_id", "event", "user_id"], "table")
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.SchemaError: the table has 2 columns named 'user_id' (positions 0 and 2); rename or drop one first
+    """  # noqa: E501
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        seen.setdefault(name, []).append(position)
+    for name, positions in seen.items():
+        if len(positions) > 1:
+            where = ", ".join(map(str, positions[:-1])) + f" and {positions[-1]}"
+            raise SchemaError(
+                f"the {what} has {len(positions)} columns named {name!r} (positions {where}); "
+                "rename or drop one first"
+            )
+
+
 def find_column(table: pa.Table, role: str, given: str | None, candidates: Sequence[str]) -> str:
     """The column that plays ``role`` (user, event, time...): ``given`` if named, else the first
     of ``candidates`` the table has; a :class:`ColumnNotFoundError` lists the columns otherwise."""
     names = table.column_names
     if given is not None:
+        if not isinstance(given, str):
+            raise ArgumentError(f"{role}= names a column; got {given!r}")
         if given not in names:
             raise ColumnNotFoundError(
                 f"the {role} column {given!r} is not in the data;{did_you_mean(given, names)}"
@@ -112,6 +197,10 @@ class EventLog:
         time_unit: unit of integer epoch timestamps: ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``.
         drop_nulls: skip rows with a null user, event or time instead of refusing the log.
         progress: show progress for a long load (default: in a notebook, after a second).
+        plausible_times: the span ``(start, end)`` (UTC) every event time must fall in, by
+            default :data:`PLAUSIBLE_TIMES` (1900 to 2200); a time outside is refused as
+            misread, naming its row and, for integer epochs, the unit that fits. Pass a wider
+            span, or None to accept any time.
 
     >>> import pyarrow as pa, workbench as wb
     >>> t = pa.table({"uid": ["a", "b"], "name": ["open", "open"], "ts": [0, 60]})
@@ -130,8 +219,18 @@ class EventLog:
         time_unit: str | None = None,
         drop_nulls: bool = False,
         progress: bool | _progress.ProgressCallback | None = None,
+        plausible_times: tuple[Any, Any] | None = PLAUSIBLE_TIMES,
     ) -> None:
+        if time_unit is not None and time_unit not in TIME_UNITS:
+            raise ArgumentError(
+                f"time_unit is the unit of integer epochs: one of {listing(TIME_UNITS)}; got "
+                f"{time_unit!r}"
+            )
+        if not isinstance(drop_nulls, bool):
+            raise ArgumentError(f"drop_nulls= is True or False; got {drop_nulls!r}")
+        span = _plausible_span(plausible_times)
         table = to_arrow_table(data)
+        check_unique_columns(table.column_names, "event log")
         if table.num_rows == 0:
             raise EmptyLogError("the event log is empty (no rows)")
         self.user_column = find_column(table, "user", user, USER_COLUMNS)
@@ -163,10 +262,16 @@ class EventLog:
             )
         finally:
             _progress.finish(callback)
+        if span is not None:
+            _check_plausible(self, span)
 
     @classmethod
     def from_parquet(cls, path: str | os.PathLike[str], **options: Any) -> EventLog:
         """Load a Parquet file (or directory of files); event names are read dictionary-coded.
+
+        A file that is not Parquet (or lost its footer in a cut-off copy) is refused with a
+        :class:`~workbench.exceptions.CorruptDataError` naming it, a directory without Parquet
+        files with an :class:`~workbench.exceptions.EmptyLogError`.
 
         >>> events.to_parquet("events.parquet")
         >>> wb.EventLog.from_parquet("events.parquet", user="user_id").n_users
@@ -174,31 +279,63 @@ class EventLog:
         """
         import pyarrow.parquet as pq
 
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no Parquet file at {str(path)!r}")
-        schema = pq.read_schema(path) if path.is_file() else None
-        event = options.get("event")
-        if event is None and schema is not None:
-            event = next((c for c in EVENT_COLUMNS if c in schema.names), None)
-        # Reading the event column as a dictionary lets the engine code names per distinct value.
-        table = pq.read_table(path, read_dictionary=[event] if event else None)
+        path = existing_path(path, "Parquet file", directory=True)
+        if path.is_dir():
+            _check_has_data_files(path, "Parquet")
+        try:
+            schema = pq.read_schema(path) if path.is_file() else None
+            event = options.get("event")
+            if event is None and schema is not None:
+                event = next((c for c in EVENT_COLUMNS if c in schema.names), None)
+            # Reading the event column as a dictionary lets the engine code names per value.
+            table = pq.read_table(path, read_dictionary=[event] if event else None)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowIOError) as err:
+            if isinstance(err, PermissionError):
+                raise
+            raise CorruptDataError(_unreadable(path, "Parquet", err)) from None
         return cls(table, **options)
 
     @classmethod
-    def from_csv(cls, path: str | os.PathLike[str], **options: Any) -> EventLog:
-        """Load a CSV file; timestamps in ISO 8601 are parsed as times.
+    def from_csv(
+        cls, path: str | os.PathLike[str], *, encoding: str = "utf-8", **options: Any
+    ) -> EventLog:
+        """Load a CSV file; timestamps in ISO 8601 are parsed as times. ``encoding`` names the
+        file's text encoding when it is not UTF-8 (``"latin-1"``, ``"cp1252"``, ...); text that
+        is not valid in it is refused with its line and column.
 
         >>> events.to_csv("events.csv", index=False)
         >>> wb.EventLog.from_csv("events.csv").time_range[1]
         Timestamp('2026-01-03 12:30:00')
         """
+        import codecs
+
         import pyarrow.csv as pcsv
 
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no CSV file at {str(path)!r}")
-        return cls(pcsv.read_csv(path), **options)
+        path = existing_path(path, "CSV file")
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, TypeError):
+            raise ArgumentError(
+                f"encoding={encoding!r} is not a text encoding Python knows; try 'utf-8', "
+                "'latin-1' or 'cp1252'"
+            ) from None
+        try:
+            table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(encoding=encoding))
+        except UnicodeError:  # raised by the codec that transcodes a non-UTF-8 file
+            raise SchemaError(_not_text(path, None, encoding)) from None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowIOError) as err:
+            if isinstance(err, PermissionError):
+                raise
+            raise CorruptDataError(_unreadable(path, "CSV", err)) from None
+        try:
+            names = table.column_names
+        except UnicodeDecodeError:  # a column name in the header is not text
+            raise SchemaError(_not_text(path, None, encoding)) from None
+        types = table.schema.types
+        undecoded = [n for n, t in zip(names, types, strict=True) if pa.types.is_binary(t)]
+        if undecoded:
+            raise SchemaError(_not_text(path, undecoded[0], encoding))
+        return cls(table, **options)
 
     # -- what the log holds ---------------------------------------------------------------------
 
@@ -297,23 +434,38 @@ class EventLog:
         >>> log.engine_time("2026-01-02") == log.engine_time(pd.Timestamp("2026-01-02"))
         True
         """
+        unit = self.time_unit
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            return int(value)
+            number = int(value)
+            if not _INT64_MIN <= number <= _INT64_MAX:
+                raise ArgumentError(
+                    f"{what}={number} is beyond the 64-bit integers a log's times are; pass a "
+                    f"datetime, a date string, or an integer in the log's time unit ({unit})"
+                )
+            return number
         try:
             stamp = pd.Timestamp(value)
+            if stamp is not pd.NaT:
+                if self.time_zone is not None and stamp.tz is None:
+                    stamp = stamp.tz_localize(self.time_zone)
+                if stamp.tz is not None:
+                    stamp = stamp.tz_convert("UTC").tz_localize(None)
         except (TypeError, ValueError, OverflowError):
             raise ArgumentError(
                 f"cannot read {what}={value!r} as a point in time; pass a datetime, a date "
                 "string such as '2026-10-31' or '2026-10-31 18:00', or an integer in the log's "
-                f"time unit ({self.time_unit})"
+                f"time unit ({unit})"
             ) from None
         if stamp is pd.NaT:
             raise ArgumentError(f"{what} is missing (NaT); pass a point in time")
-        if self.time_zone is not None and stamp.tz is None:
-            stamp = stamp.tz_localize(self.time_zone)
-        if stamp.tz is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        return int((stamp - pd.Timestamp(0)) // pd.Timedelta(1, unit=self.time_unit))
+        units = epoch_units(stamp, unit)
+        if not _INT64_MIN <= units <= _INT64_MAX:
+            first, last = (_describe(v, unit) for v in (_INT64_MIN + 1, _INT64_MAX))
+            raise ArgumentError(
+                f"{what}={value!r} is outside the times a log in {unit} can hold ({first} to "
+                f"{last}); pass a time within them"
+            )
+        return units
 
     def property_column(self, name: str) -> pa.Array:
         """An input column as one contiguous array (kept: gathers from it are much faster than
@@ -345,6 +497,12 @@ class EventLog:
                         f"cannot group events by {name!r}: it is not a column of the log;"
                         f"{did_you_mean(name, self.property_names)} the properties are "
                         f"{listing(self.property_names)}"
+                    )
+                kind = decoded(self.source.column(name)).type
+                if pa.types.is_nested(kind):
+                    raise FunnelDefinitionError(
+                        f"cannot group events by {name!r} (to hold it constant): it holds "
+                        f"{kind} values (lists or structs); use a column of plain values"
                     )
             codes = _combined_codes(self.source, list(key))
             self._group_codes[key] = codes.take(self.encoded.source_rows())
@@ -399,6 +557,168 @@ class EventLog:
             for k, v in self._summary().items()
         )
         return f"<div><strong>EventLog</strong><table>{rows}</table></div>"
+
+
+def _check_has_data_files(directory: Path, kind: str) -> None:
+    # Arrow skips names starting with "_" or "." (_SUCCESS, .crc) and reads every other file.
+    files = [p for p in directory.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))]
+    if not files:
+        raise EmptyLogError(
+            f"the directory {str(directory)!r} holds no {kind} files; give the path of a "
+            f"{kind} file or of a directory of them"
+        )
+
+
+def _unreadable(path: Path, kind: str, err: Exception) -> str:
+    text = str(err).strip()
+    detail = text.splitlines()[0].rstrip(".") if text else type(err).__name__
+    size = f" ({path.stat().st_size:,} bytes)" if path.is_file() else ""
+    return (
+        f"{str(path)!r}{size} is not a readable {kind} file: {detail}; check that it is {kind} "
+        "and was written or copied completely (a cut-off Parquet file loses its footer)"
+        if kind == "Parquet"
+        else f"{str(path)!r}{size} is not a readable {kind} file: {detail}; check that every "
+        "line has the header's columns and that quotes are closed"
+    )
+
+
+def _not_text(path: Path, column: str | None, encoding: str) -> str:
+    """Where a CSV file stops being text in ``encoding``: the first byte that does not decode."""
+    line, col, byte = _first_undecodable(path, encoding)
+    what = f"column {column!r}" if column is not None else "the file"
+    return (
+        f"{str(path)!r}: {what} is not {encoding} text (byte 0x{byte:02x} on line {line}, "
+        f"column {col}); save the file as UTF-8, or name its encoding: "
+        "EventLog.from_csv(path, encoding='latin-1') (or 'cp1252', ...)"
+    )
+
+
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, int, int]:
+    """1-based line and column of the first byte of ``path`` that is not text in ``encoding``,
+    and the byte; read in blocks, so a large file costs no memory."""
+    line, column, carry = 1, 1, b""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(1 << 20)
+            data = carry + block
+            try:
+                text, carry = data.decode(encoding), b""
+            except UnicodeError as err:
+                if not isinstance(err, UnicodeDecodeError):  # e.g. UTF-16 without its BOM
+                    return line, column, data[0] if data else 0
+                text = data[: err.start].decode(encoding)
+                if block and err.start >= len(data) - 8:
+                    carry = data[err.start :]  # a character cut in two by the block's end
+                else:
+                    line, column = _advance(line, column, text)
+                    return line, column, data[err.start]
+            line, column = _advance(line, column, text)
+            if not block:
+                return line, column, 0
+
+
+def _advance(line: int, column: int, text: str) -> tuple[int, int]:
+    newlines = text.count("\n")
+    if newlines:
+        return line + newlines, len(text) - text.rfind("\n")
+    return line, column + len(text)
+
+
+def epoch_units(stamp: pd.Timestamp, unit: str) -> int:
+    """A naive (UTC) timestamp as whole ``unit``s since 1970, floored, exactly (Python ints: no
+    overflow, whatever the year).
+
+    >>> epoch_units(pd.Timestamp("9999-12-31"), "s")
+    253402214400
+    """
+    raw = int(stamp.to_datetime64().astype(np.int64))
+    have, want = _PER_SECOND[stamp.unit], _PER_SECOND[unit]
+    return raw * (want // have) if want >= have else raw // (have // want)
+
+
+def _plausible_span(span: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    if span is None:
+        return None
+    try:
+        start, end = (pd.Timestamp(bound) for bound in span)
+        valid = start is not pd.NaT and end is not pd.NaT and start < end
+        if valid and start.tz is not None:
+            start = start.tz_convert("UTC").tz_localize(None)
+        if valid and end.tz is not None:
+            end = end.tz_convert("UTC").tz_localize(None)
+    except (TypeError, ValueError, OverflowError):
+        valid = False
+    if not valid:
+        raise ArgumentError(
+            "plausible_times is a span (start, end) of two points in time, start first, such as "
+            f"('1900-01-01', '2200-01-01'), or None to accept any time; got {span!r}"
+        )
+    return start, end
+
+
+def _check_plausible(log: EventLog, span: tuple[pd.Timestamp, pd.Timestamp]) -> None:
+    """Refuse a log with an event time outside ``span``: name the first such row, its value as
+    read, and the fix (the unit integer epochs fit, or filtering a sentinel out)."""
+    unit = log.time_unit
+    low, high = (epoch_units(bound, unit) for bound in span)
+    first, last = log.time_bounds
+    if low <= first and last < high:
+        return
+    column = log.source.column(log.time_column)
+    values, _, _ = column_times(column)
+    outside = (values < low) | (values >= high)
+    outside &= column.is_valid().to_numpy(zero_copy_only=False)
+    row = int(np.argmax(outside))
+    integers = pa.types.is_integer(column.type)
+    when = _describe(int(values[row]), unit)
+    if integers:
+        when = f"{column[row].as_py()} read as {_UNIT_NAMES[unit]} (time_unit={unit!r}): {when}"
+    message = (
+        f"column {log.time_column!r} has {int(outside.sum()):,} of {len(values):,} event times "
+        f"outside {_day(span[0])} to {_day(span[1])}, the span event times are expected in; "
+        f"the first is at row {row}: {when}."
+    )
+    fits = _fitting_unit(values[column.is_valid().to_numpy(zero_copy_only=False)], unit, span)
+    if integers and fits is not None:
+        message += f" The values fit as {_UNIT_NAMES[fits]}: pass time_unit={fits!r}."
+    else:
+        message += (
+            " If such times stand for unknown ones (a sentinel such as 9999-12-31), filter those "
+            "rows out first."
+        )
+    message += (
+        " To load times outside the span anyway, pass plausible_times=None (or a wider span, "
+        "e.g. plausible_times=('1800-01-01', '2300-01-01'))"
+    )
+    raise ImplausibleTimesError(message)
+
+
+def _day(stamp: pd.Timestamp) -> str:
+    return str(stamp.date()) if stamp == stamp.normalize() else str(stamp)
+
+
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+
+def _describe(value: int, unit: str) -> str:
+    try:
+        return str(pd.Timestamp(np.datetime64(value, cast(Any, unit))))
+    except (OverflowError, ValueError):
+        return f"around the year {1970 + value / _PER_SECOND[unit] / 31_556_952:,.0f}"
+
+
+def _fitting_unit(
+    values: np.ndarray, unit: str, span: tuple[pd.Timestamp, pd.Timestamp]
+) -> str | None:
+    """The time unit in which every one of ``values`` falls inside ``span``, if one does."""
+    low, high = int(values.min()), int(values.max())
+    for other in TIME_UNITS:
+        if other == unit:
+            continue
+        start, end = (epoch_units(bound, other) for bound in span)
+        if start <= low and high < end:
+            return other
+    return None
 
 
 def _combined_codes(source: pa.Table, columns: list[str]) -> pa.Array:

@@ -24,15 +24,18 @@ Comparing a text column with a number is refused rather than compared as text (w
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench._arrow import decoded_type
-from workbench._names import did_you_mean, listing
+from workbench._names import did_you_mean, listing, plain
 from workbench.exceptions import ColumnNotFoundError, FunnelDefinitionError
 
 __all__ = [
@@ -58,6 +61,7 @@ _COMPARISONS = {
 }
 OPERATORS: tuple[str, ...] = tuple(_COMPARISONS)
 """The comparison operators a :class:`Compare` takes."""
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 
 class Predicate:
@@ -136,11 +140,13 @@ def _value_type(column: pa.ChunkedArray) -> pa.DataType:
 
 
 def _is_text(kind: pa.DataType) -> bool:
-    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    return (
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Number) and not isinstance(value, (bool, np.bool_))
 
 
 def _refuse_text_against_number(name: str, column: pa.ChunkedArray, values: Iterable[Any]) -> None:
@@ -151,24 +157,114 @@ def _refuse_text_against_number(name: str, column: pa.ChunkedArray, values: Iter
     if number is not None:
         raise FunnelDefinitionError(
             f"column {name!r} holds text ({column.type}), so comparing it with the number "
-            f"{number!r} would compare text ('9' > '10'); load the column as numbers (e.g. "
-            f"df[{name!r}] = pd.to_numeric(df[{name!r}])) or compare with text "
-            f"(wb.col({name!r}) == {str(number)!r})"
+            f"{plain(number)!r} would compare text ('9' > '10'); load the column as numbers "
+            f"(e.g. df[{name!r}] = pd.to_numeric(df[{name!r}])) or compare with text "
+            f"(wb.col({name!r}) == {str(plain(number))!r})"
         )
+
+
+def _checked_number(name: str, value: Any) -> int | float:
+    """A number of a condition as a Python int or float: no integer beyond 64 bits (no column
+    holds one) and no NaN (which equals nothing, so the condition would silently match nothing).
+    """
+    value = plain(value)
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _UINT64_MAX:
+            raise FunnelDefinitionError(
+                f"the value {value} in a condition on column {name!r} is beyond the 64-bit "
+                f"integers a column can hold ({_INT64_MIN} to {_UINT64_MAX}); check the value, "
+                f"or write it as a float ({float(value):.6g}) to compare with a float column"
+            )
+        return value
+    number = float(value)
+    if math.isnan(number):
+        raise FunnelDefinitionError(
+            f"a condition on column {name!r} compares with NaN, which equals nothing; use "
+            f"wb.col({name!r}).is_null() for missing values"
+        )
+    return number
+
+
+def _integer_range(kind: pa.DataType) -> tuple[int, int]:
+    info = np.iinfo(kind.to_pandas_dtype())
+    return int(info.min), int(info.max)
+
+
+def _refuse_collection(name: str, value: Any) -> None:
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        raise FunnelDefinitionError(
+            f"a comparison on column {name!r} takes one value; got {value!r}; for any of "
+            f"several values use wb.col({name!r}).isin([...])"
+        )
+
+
+def _compare_numbers(column: pa.ChunkedArray, name: str, op: str, value: Any) -> pa.ChunkedArray:
+    """``column op value`` for a numeric column and a number, decided exactly: a value outside
+    an integer column's range (or between two integers) gives the answer the mathematics gives,
+    not a cast error or a rounded comparison."""
+    kind = _value_type(column)
+    number = _checked_number(name, value)
+    if pa.types.is_floating(kind):
+        return _COMPARISONS[op](column, pa.scalar(float(number)).cast(kind))
+    low, high = _integer_range(kind)
+    if number > high or number < low:
+        above = number > high
+        constant = {"==": False, "!=": True, "<": above, "<=": above, ">": not above}
+        return _constant(column, constant.get(op, not above))
+    if isinstance(number, float) and not number.is_integer():
+        if op in ("==", "!="):
+            return _constant(column, op == "!=")
+        # Between two integers: > 2.5 is >= 3, < 2.5 is <= 2.
+        op, number = (">=", math.ceil(number)) if op in (">", ">=") else ("<=", math.floor(number))
+    return _COMPARISONS[op](column, pa.scalar(int(number), type=kind))
+
+
+def _constant(column: pa.ChunkedArray, truth: bool) -> pa.ChunkedArray:
+    """The same truth for every row, null where the property is missing."""
+    return pc.if_else(pc.is_null(column), pa.scalar(None, pa.bool_()), truth)
 
 
 def _scalar_for(column: pa.ChunkedArray, name: str, value: Any) -> pa.Scalar:
     """Cast a Python value to the column's type so a mismatch is reported, not silently false."""
-    if value is None:
-        raise FunnelDefinitionError(
-            f"compare column {name!r} with None using .is_null() or .is_not_null()"
-        )
-    _refuse_text_against_number(name, column, [value])
     try:
         return pa.scalar(value).cast(_value_type(column))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError) as e:
         raise FunnelDefinitionError(
-            f"cannot compare column {name!r} of type {column.type} with {value!r}: {e}"
+            f"cannot compare column {name!r} of type {column.type} with {value!r}: {e}; "
+            "compare with a value of the column's kind"
+        ) from None
+
+
+def _is_numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
+
+
+def _value_set(column: pa.ChunkedArray, name: str, values: tuple[Any, ...]) -> pa.Array:
+    """The values an :class:`IsIn` looks for, in the column's type. For a numeric column,
+    numbers the column cannot hold (2.5 or 300 for an int8 column) can never match and are left
+    out rather than refused."""
+    kind = _value_type(column)
+    if _is_numeric(kind) and all(_is_number(v) or v is None for v in values):
+        kept: list[Any] = []
+        for value in values:
+            if value is None:
+                continue
+            number = _checked_number(name, value)
+            if pa.types.is_integer(kind):
+                low, high = _integer_range(kind)
+                if float(number).is_integer() and low <= number <= high:
+                    kept.append(int(number))
+            else:
+                kept.append(float(number))
+        if pa.types.is_floating(kind):
+            return pa.array(kept, pa.float64()).cast(kind)
+        return pa.array(kept, kind)
+    try:
+        return pa.array(list(values)).cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError) as e:
+        raise FunnelDefinitionError(
+            f"cannot compare column {name!r} of type {column.type} with {list(values)!r}: {e}; "
+            "give values of the column's kind"
         ) from None
 
 
@@ -192,6 +288,14 @@ class Compare(Predicate):
 
     def evaluate(self, table: pa.Table) -> pa.ChunkedArray:
         column = _column(table, self.column)
+        if self.value is None:
+            raise FunnelDefinitionError(
+                f"compare column {self.column!r} with None using .is_null() or .is_not_null()"
+            )
+        _refuse_collection(self.column, self.value)
+        _refuse_text_against_number(self.column, column, [self.value])
+        if _is_number(self.value) and _is_numeric(_value_type(column)):
+            return _compare_numbers(column, self.column, self.op, self.value)
         return _COMPARISONS[self.op](column, _scalar_for(column, self.column, self.value))
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,20 +314,16 @@ class IsIn(Predicate):
     negate: bool = False
     kind: ClassVar[str] = "isin"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", _value_list(self.values, "isin"))
+
     def columns(self) -> set[str]:
         return {self.column}
 
     def evaluate(self, table: pa.Table) -> pa.ChunkedArray:
         column = _column(table, self.column)
         _refuse_text_against_number(self.column, column, self.values)
-        try:
-            value_set = pa.array(list(self.values)).cast(_value_type(column))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
-            raise FunnelDefinitionError(
-                f"cannot compare column {self.column!r} of type {column.type} with "
-                f"{list(self.values)!r}: {err}"
-            ) from None
-        hit = pc.is_in(column, value_set=value_set)
+        hit = pc.is_in(column, value_set=_value_set(column, self.column, self.values))
         # A null property is neither in nor out of the set: it stays null and never matches.
         hit = pc.if_else(pc.is_null(column), pa.scalar(None, pa.bool_()), hit)
         return pc.invert(hit) if self.negate else hit
@@ -322,6 +422,17 @@ class Not(Predicate):
         return f"~{self.inner!r}"
 
 
+def _value_list(values: Any, word: str) -> tuple[Any, ...]:
+    """The values of an isin/not_in as a tuple; a string (whose letters would become the
+    values), a mapping or a single value is refused."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise FunnelDefinitionError(
+            f"{word}() takes a list of values, e.g. {word}(['ios', 'android']); got {values!r}"
+            " (for one value compare with ==)"
+        )
+    return tuple(values)
+
+
 def _from_dict(data: Any, where: str) -> Predicate:
     if not isinstance(data, Mapping):
         raise FunnelDefinitionError(f"{where}: a condition is a mapping; got {data!r}")
@@ -393,7 +504,7 @@ class Column:
         >>> col("platform").isin(["ios", "android"])
         col('platform').isin(['ios', 'android'])
         """
-        return IsIn(self.name, tuple(values), negate=False)
+        return IsIn(self.name, _value_list(values, "isin"), negate=False)
 
     def not_in(self, values: Iterable[Any]) -> Predicate:
         """Matches rows whose value is present and not one of ``values``.
@@ -401,7 +512,7 @@ class Column:
         >>> col("platform").not_in(["web"])
         col('platform').not_in(['web'])
         """
-        return IsIn(self.name, tuple(values), negate=True)
+        return IsIn(self.name, _value_list(values, "not_in"), negate=True)
 
     def is_null(self) -> Predicate:
         """Matches rows where the property is missing.

@@ -35,6 +35,14 @@ def _attribute_frame(attributes: Any) -> pd.DataFrame:
         ) from None
 
 
+def _check_audience(audience: Any) -> None:
+    # The Audience class sits a layer above this module: check for what the writer reads.
+    if not (hasattr(audience, "keys") and hasattr(audience, "log")):
+        raise AudienceError(
+            f"an audience key table needs a wb.Audience; got {type(audience).__name__}"
+        )
+
+
 def key_table(
     audience: Audience,
     attributes: Any = None,
@@ -50,6 +58,7 @@ def key_table(
     >>> key_table(result.entered(), limit=2).to_pylist()
     [{'user_id': 1}, {'user_id': 2}]
     """
+    _check_audience(audience)
     column = audience.log.user_column
     keys = pa.table({column: audience.keys(offset, limit)})
     if attributes is None:

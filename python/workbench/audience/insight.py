@@ -14,12 +14,13 @@ the statistics are vectorized arithmetic on those counts (:mod:`workbench.stats`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from workbench._display import NONE, count, p_value, percent, shown, written, yes
 from workbench.audience.set import Audience, ensure_audience, event_user_counts, overlap_counts
 from workbench.exceptions import AudienceError
 from workbench.stats import confidence_z, two_sided_p
@@ -36,13 +37,63 @@ MIN_PERSON_COUNT = 25
 MIN_PERSON_PERCENTAGE = 0.02
 
 
+def _ratio(value: float) -> str:
+    return NONE if pd.isna(value) else f"{value:.2f}"
+
+
+def _lifts(f: pd.DataFrame) -> list[str]:
+    return [
+        f"{_ratio(v)} ({_ratio(lo)}–{_ratio(hi)})"
+        for v, lo, hi in zip(f["lift"], f["lift_low"], f["lift_high"], strict=True)
+    ]
+
+
+def _with_share(who: str) -> Callable[[pd.DataFrame], list[str]]:
+    return lambda f: [
+        f"{count(n)} ({percent(share)})"
+        for n, share in zip(f[f"{who}_count"], f[f"{who}_share"], strict=True)
+    ]
+
+
+# How the tables display in a notebook (the values stay exact for code).
+_PROFILE_SHOWN = (
+    ("tag", written("tag")),
+    ("users", written("count", count)),
+    ("share", written("audience_share", percent)),
+    ("share of base", written("base_share", percent)),
+    ("TGI", written("tgi", lambda v: NONE if pd.isna(v) else f"{v:.0f}")),
+    ("lift (95% CI)", _lifts),
+    ("p", written("p_value", p_value)),
+)
+_COMPARE_SHOWN = (
+    ("feature", written("feature")),
+    ("kind", written("kind")),
+    ("in a", _with_share("a")),
+    ("in b", _with_share("b")),
+    ("odds ratio", written("odds_ratio", _ratio)),
+    ("leans to", written("correlation")),
+    ("p", written("p_value", p_value)),
+    ("significant", written("significant", yes)),
+)
+
+
 def _log_of(audience: object, what: str) -> EventLog:
     if not isinstance(audience, Audience):
         raise AudienceError(f"{what} must be a wb.Audience; got {type(audience).__name__}")
     return audience.log
 
 
+def _check_store(store: object) -> None:
+    # TagStore sits beside this module in the layers: check for what profile reads.
+    if not (hasattr(store, "counts") and hasattr(store, "names") and hasattr(store, "log")):
+        raise AudienceError(f"store must be a wb.TagStore; got {type(store).__name__}")
+
+
 def _support_threshold(min_support: float, size: int) -> float:
+    if isinstance(min_support, bool) or not isinstance(min_support, (int, float)):
+        raise AudienceError(
+            f"min_support is a share of the users (below 1) or a count of them; got {min_support!r}"
+        )
     if min_support < 0:
         raise AudienceError(f"min_support cannot be negative; got {min_support}")
     return min_support * size if min_support < 1 else min_support
@@ -72,6 +123,7 @@ def profile(
     2    age:35+      2           2  120.0
     3        vip      2           2  120.0
     """
+    _check_store(store)
     ensure_audience(audience, store.log, "audience")
     if base is not None:
         ensure_audience(base, store.log, "base")
@@ -117,9 +169,8 @@ def profile(
         }
     )
     table = table[table["count"] >= _support_threshold(min_support, n1)]
-    return table.sort_values(["tgi", "count"], ascending=[False, False], kind="stable").reset_index(
-        drop=True
-    )
+    ranked = table.sort_values(["tgi", "count"], ascending=[False, False], kind="stable")
+    return shown(ranked.reset_index(drop=True), _PROFILE_SHOWN)
 
 
 def compare(
@@ -145,6 +196,8 @@ def compare(
     2        vip    tag        1        1         4.0           a
     """
     ensure_audience(b, _log_of(a, "a"), "b")
+    if not isinstance(events, bool):
+        raise AudienceError(f"events= is True or False; got {events!r}")
     na, nb = len(a), len(b)
     if na == 0 or nb == 0:
         raise AudienceError(
@@ -153,6 +206,7 @@ def compare(
         )
     frames = []
     if store is not None:
+        _check_store(store)
         c = store.counts([a, b])
         frames.append(
             pd.DataFrame(
@@ -200,7 +254,7 @@ def compare(
         "p_value",
         "significant",
     ]
-    return t.iloc[order][columns].reset_index(drop=True)
+    return shown(t.iloc[order][columns].reset_index(drop=True), _COMPARE_SHOWN)
 
 
 def overlap(
@@ -220,6 +274,10 @@ def overlap(
     vip                      2    2         0
     gender:M                 1    0         2
     """
+    if isinstance(audiences, Audience) or not isinstance(audiences, (list, tuple)):
+        raise AudienceError(f"overlap takes a list of audiences; got {type(audiences).__name__}")
+    if names is not None and not isinstance(names, (list, tuple)):
+        raise AudienceError(f"names= is a list of names, one per audience; got {names!r}")
     audiences = list(audiences)
     if not audiences:
         raise AudienceError("overlap needs at least one audience")

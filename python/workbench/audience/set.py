@@ -15,17 +15,19 @@ Audience 'did view and not did pay'(4 of 6 users)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench import _core
 from workbench._arrow import decoded
-from workbench._names import did_you_mean
+from workbench._files import existing_path
+from workbench._names import did_you_mean, plain
 from workbench.audience.export import key_table, to_csv, to_parquet
 from workbench.exceptions import AudienceError
 from workbench.predicates import Predicate
@@ -34,8 +36,11 @@ if TYPE_CHECKING:
     from workbench.log import EventLog
 
 __all__ = [
+    "FORMATS",
     "Audience",
     "BitmapFormat",
+    "bitmap_options",
+    "boolean_flags",
     "ensure_audience",
     "event_user_counts",
     "key_array",
@@ -43,28 +48,37 @@ __all__ = [
 ]
 
 BitmapFormat = Literal["portable", "clickhouse", "doris", "starrocks"]
+FORMATS: tuple[str, ...] = ("portable", "clickhouse", "doris", "starrocks")
 _PAGE = 65_536
 
 
 def key_array(log: EventLog, keys: Any) -> pa.Array:
     """User keys as the int64 or string array the native lookup takes (one key, a list, a
-    pandas/numpy/Arrow array).
+    pandas/numpy/Arrow array); keys of another kind, or integers no user key can be (beyond
+    int64), are refused by an :class:`AudienceError` naming the first of them.
 
     >>> key_array(log, [1, 2]).type
     DataType(int64)
-    """
+    >>> key_array(log, [1, "2"])
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.AudienceError: the user keys given mix kinds (1 is int, '2' is str); the log's user keys are int64, so pass int64 keys only
+    """  # noqa: E501
+    int_log = pa.types.is_integer(log.user_keys.type)
+    expected = "int64" if int_log else "strings"
     if isinstance(keys, pa.ChunkedArray):
         array: pa.Array = keys.combine_chunks()
     elif isinstance(keys, pa.Array):
         array = keys
-    elif isinstance(keys, (pd.Series, pd.Index, np.ndarray)):
-        array = pa.array(np.asarray(keys) if isinstance(keys, np.ndarray) else keys.to_numpy())
-    elif isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
-        array = pa.array([keys])
     else:
-        array = pa.array(list(keys))
+        if isinstance(keys, (pd.Series, pd.Index)):
+            values: Any = keys.to_numpy()
+        elif isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+            values = [keys]
+        else:
+            values = keys if isinstance(keys, np.ndarray) else list(keys)
+        array = _read_keys(values, expected)
     array = decoded(array)
-    int_log = pa.types.is_integer(log.user_keys.type)
     if len(array) == 0:
         return pa.array([], pa.int64() if int_log else pa.string())
     if int_log:
@@ -72,10 +86,47 @@ def key_array(log: EventLog, keys: Any) -> pa.Array:
             raise AudienceError(
                 f"the log's user keys are integers but the keys given are {array.type}"
             )
-        return array.cast(pa.int64())
+        try:
+            return array.cast(pa.int64())
+        except pa.ArrowInvalid:
+            big = pc.max(array).as_py()
+            raise AudienceError(
+                f"user key {big} is beyond the 64-bit signed integers a user key can be (below "
+                "2**63); the log's user keys are int64"
+            ) from None
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         raise AudienceError(f"the log's user keys are strings but the keys given are {array.type}")
     return array.cast(pa.string())
+
+
+def _read_keys(values: Any, expected: str) -> pa.Array:
+    """Python or numpy keys as an Arrow array, or the reason they cannot be one."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
+        pass
+    items = list(values)
+    huge = next(
+        (k for k in items if isinstance(k, int) and not -(2**63) <= k < 2**63),
+        None,
+    )
+    if huge is not None:
+        raise AudienceError(
+            f"user key {huge} is beyond the 64-bit signed integers a user key can be (below "
+            f"2**63); the log's user keys are {expected}"
+        ) from None
+    first = next((k for k in items if k is not None), None)
+    other = next((k for k in items if k is not None and type(k) is not type(first)), None)
+    if other is not None:
+        raise AudienceError(
+            f"the user keys given mix kinds ({plain(first)!r} is {type(first).__name__}, "
+            f"{plain(other)!r} is {type(other).__name__}); the log's user keys are {expected}, "
+            f"so pass {expected} keys only"
+        ) from None
+    raise AudienceError(
+        f"cannot read the user keys given ({type(first).__name__} values such as {first!r}); "
+        f"the log's user keys are {expected}"
+    ) from None
 
 
 def ensure_audience(value: object, log: EventLog, what: str) -> Audience:
@@ -159,11 +210,7 @@ class Audience:
         >>> Audience.from_mask(log, np.arange(log.n_users) < 2, name="first two")
         Audience 'first two'(2 of 6 users)
         """
-        flags = np.asarray(mask, dtype=bool)
-        if flags.shape != (log.n_users,):
-            raise AudienceError(
-                f"a mask has one flag per user of the log ({log.n_users}); got shape {flags.shape}"
-            )
+        flags = boolean_flags(mask, log.n_users, "a mask", "user of the log")
         return cls(log, _core.audience_from_flags(log.encoded, pa.array(flags)), name)
 
     @classmethod
@@ -187,9 +234,15 @@ class Audience:
         >>> Audience.did(log, "cart", where=wb.col("price") > 6, min_times=1).keys().to_pylist()
         [1, 3, 5]
         """
+        if event is not None and not isinstance(event, (str, list, tuple, set)):
+            raise AudienceError(
+                f"event is an event name, a list of them, or None for any; got {event!r}"
+            )
         names = [] if event is None else [event] if isinstance(event, str) else list(event)
         codes = []
         for n in names:
+            if not isinstance(n, str):
+                raise AudienceError(f"event names are text; got {n!r}")
             code = log.encoded.event_code(n)
             if code is None:
                 raise AudienceError(
@@ -204,25 +257,19 @@ class Audience:
             if isinstance(where, Predicate):
                 mask = where.mask(log.source).combine_chunks()
             else:
-                flags = np.asarray(where, dtype=bool)
-                if flags.shape != (len(log.source),):
-                    raise AudienceError(
-                        f"where= is a condition or one flag per input row ({len(log.source)}); "
-                        f"got shape {flags.shape}"
-                    )
+                flags = boolean_flags(where, len(log.source), "where=", "input row")
                 mask = pa.array(flags)
         if isinstance(min_times, bool) or not isinstance(min_times, (int, np.integer)):
             raise AudienceError(f"min_times is a whole number of times; got {min_times!r}")
         if int(min_times) < 1:
             raise AudienceError(f"min_times must be at least 1; got {min_times}")
-        native = _core.audience_did(
-            log.encoded,
-            codes,
-            mask,
-            None if start is None else log.engine_time(start, "start"),
-            None if end is None else log.engine_time(end, "end"),
-            int(min_times),
-        )
+        since = None if start is None else log.engine_time(start, "start")
+        until = None if end is None else log.engine_time(end, "end")
+        if since is not None and until is not None and since > until:
+            raise AudienceError(
+                f"start={start!r} is after end={end!r}; the span is [start, end), start first"
+            )
+        native = _core.audience_did(log.encoded, codes, mask, since, until, int(min_times))
         label = name or (f"did {' or '.join(names)}" if names else "did anything")
         return cls(log, native, label)
 
@@ -243,11 +290,11 @@ class Audience:
         >>> Audience.from_levels(log, result.levels_array(), 2, 2).keys().to_pylist()
         [3, 5]
         """
-        lo = int(min_level)
-        hi = 255 if max_level is None else int(max_level)
+        lo = _whole(min_level, "min_level")
+        hi = 255 if max_level is None else _whole(max_level, "max_level")
         if not 0 <= lo <= 255 or not 0 <= hi <= 255:
             raise AudienceError(f"levels are between 0 and 255; got {min_level}..{max_level}")
-        array = pa.array(np.ascontiguousarray(levels, dtype=np.uint8))
+        array = pa.array(_levels(levels))
         return cls(log, _core.audience_from_levels(log.encoded, array, lo, hi), name)
 
     @classmethod
@@ -270,7 +317,11 @@ class Audience:
         """
         if missing not in ("error", "ignore"):
             raise AudienceError(f"missing= is 'error' or 'ignore'; got {missing!r}")
-        native, absent = _core.audience_from_bitmap(log.encoded, bytes(data), format, bits)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise AudienceError(f"bitmap bytes are bytes; got {type(data).__name__}")
+        native, absent = _core.audience_from_bitmap(
+            log.encoded, bytes(data), _format(format), _bits(bits)
+        )
         if len(absent) and missing != "ignore":
             shown = ", ".join(str(k) for k in absent.slice(0, 5).to_pylist())
             raise AudienceError(
@@ -287,7 +338,8 @@ class Audience:
         >>> Audience.load("picked.fwb", log)
         Audience 'picked'(2 of 6 users)
         """
-        names, natives, _dropped = _core.load_audiences(log.encoded, Path(path).read_bytes())
+        data = existing_path(path, "saved audience").read_bytes()
+        names, natives, _dropped = _core.load_audiences(log.encoded, data)
         if len(natives) != 1:
             raise AudienceError(
                 f"{str(path)!r} holds {len(natives)} bitmaps; use TagStore.load for a tag store"
@@ -310,11 +362,7 @@ class Audience:
                 f"cannot {op} an Audience and a {type(other).__name__}; both sides must be "
                 "audiences"
             )
-        if not self.bitmap.same_log(other.bitmap):
-            raise AudienceError(
-                f"cannot {op} audiences of different event logs; build both from the same EventLog"
-            )
-        return other
+        return ensure_audience(other, self.log, f"the right side of {op}")
 
     def __and__(self, other: Audience) -> Audience:
         o = self._other(other, "intersect (&)")
@@ -369,6 +417,8 @@ class Audience:
         >>> Audience.all(log).named("everyone")
         Audience 'everyone'(6 of 6 users)
         """
+        if not isinstance(name, str):
+            raise AudienceError(f"an audience's name is text; got {name!r}")
         return Audience(self.log, self.bitmap, name)
 
     # -- members --------------------------------------------------------------------------------
@@ -379,7 +429,9 @@ class Audience:
         >>> Audience.from_keys(log, [2, 5]).ids().to_pylist()
         [1, 4]
         """
-        return self.bitmap.ids(int(offset), None if limit is None else int(limit))
+        return self.bitmap.ids(
+            _whole(offset, "offset"), None if limit is None else _whole(limit, "limit")
+        )
 
     def mask(self) -> np.ndarray:
         """One flag per dense user id of the log: whether the user is a member.
@@ -436,7 +488,7 @@ class Audience:
         >>> list(pyroaring.BitMap.deserialize(Audience.from_keys(log, [1, 4]).to_bytes()))
         [1, 4]
         """
-        return bytes(self.bitmap.key_bitmap_bytes(format, bits))
+        return bytes(self.bitmap.key_bitmap_bytes(_format(format), _bits(bits)))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save the audience by original keys (any key type) to load onto this or a later log.
@@ -481,6 +533,7 @@ def event_user_counts(audiences: list[Audience]) -> np.ndarray:
     """
     if not audiences:
         raise AudienceError("event_user_counts needs at least one audience")
+    _same_log(audiences)
     counts = _core.event_user_counts([a.bitmap for a in audiences]).to_numpy()
     return counts.reshape(-1, len(audiences)).astype(np.int64)
 
@@ -494,8 +547,95 @@ def overlap_counts(audiences: list[Audience]) -> np.ndarray:
     k = len(audiences)
     if k == 0:
         raise AudienceError("overlap needs at least one audience")
+    _same_log(audiences)
     counts = _core.overlap_counts([a.bitmap for a in audiences]).to_numpy()
     return counts.reshape(k, k).astype(np.int64)
+
+
+def boolean_flags(
+    values: Any, length: int, what: str, per: str, *, missing: bool | None = None
+) -> np.ndarray:
+    """``values`` as ``length`` booleans, one per ``per``; text, numbers or a wrong length are
+    refused naming ``what`` (numpy would read any non-empty string as True). With ``missing``
+    set, nulls (None, NaN, NA) read as it.
+
+    >>> boolean_flags(["yes", "no"], 2, "where=", "input row")
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.AudienceError: where= is one True or False per input row; got str values such as 'yes'
+    """  # noqa: E501
+    array = np.asarray(values)
+    if array.shape != (length,):
+        raise AudienceError(
+            f"{what} is one True or False per {per} ({length:,}); got shape {array.shape}"
+        )
+    if array.dtype == bool:
+        return array
+    items = array.tolist()
+    if missing is not None:
+        items = [
+            missing if item is None or item is pd.NA or item != item else item for item in items
+        ]
+    odd = next((item for item in items if not isinstance(item, (bool, np.bool_))), None)
+    if odd is not None or array.dtype.kind not in "bO":
+        shown = odd if odd is not None else items[0]
+        raise AudienceError(
+            f"{what} is one True or False per {per}; got {type(shown).__name__} values such as "
+            f"{shown!r}"
+        )
+    return np.asarray(items, dtype=bool)
+
+
+def _levels(levels: Any) -> np.ndarray:
+    """Funnel levels as uint8, refusing what is no level (negative, fractional, above 255)."""
+    array = np.asarray(levels)
+    if array.dtype.kind not in "iu" or (array.size and (array.min() < 0 or array.max() > 255)):
+        raise AudienceError(
+            "levels are whole numbers from 0 to 255, one per user (as result.levels_array() "
+            f"gives); got {array.dtype} values"
+        )
+    return np.ascontiguousarray(array, dtype=np.uint8)
+
+
+def bitmap_options(format: Any, bits: Any) -> tuple[str, int | None]:
+    """``format`` and ``bits`` of a bitmap import or export, once known to be ones the engine
+    reads and writes (it names the formats and widths it knows when they do not fit together).
+
+    >>> bitmap_options("portable", 128)
+    Traceback (most recent call last):
+    ...
+    workbench.exceptions.AudienceError: bits= is 32, 64 or None (the format's default); got 128
+    """
+    return _format(format), _bits(bits)
+
+
+def _format(format: Any) -> str:
+    if format not in FORMATS:
+        raise AudienceError(
+            f"unknown bitmap format {format!r}; format= is one of {', '.join(map(repr, FORMATS))}"
+        )
+    return str(format)
+
+
+def _bits(bits: Any) -> int | None:
+    if bits is not None and (isinstance(bits, bool) or bits not in (32, 64)):
+        raise AudienceError(f"bits= is 32, 64 or None (the format's default); got {bits!r}")
+    return None if bits is None else int(bits)
+
+
+def _whole(value: Any, name: str) -> int:
+    """A count or position given by the caller: a whole number, zero or more."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise AudienceError(f"{name} is a whole number, zero or more; got {value!r}")
+    return int(value)
+
+
+def _same_log(audiences: Sequence[Audience]) -> None:
+    first = audiences[0]
+    if not isinstance(first, Audience):
+        raise AudienceError(f"audience 1 must be a wb.Audience; got {type(first).__name__}")
+    for index, audience in enumerate(audiences[1:], start=2):
+        ensure_audience(audience, first.log, f"audience {index}")
 
 
 def _nobody(log: EventLog) -> _core.Audience:

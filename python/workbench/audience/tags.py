@@ -27,10 +27,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench import _core
+from workbench._arrow import decoded
+from workbench._files import existing_path
 from workbench._names import did_you_mean
 from workbench.audience.selection import compile_program, unknown_tag_message
-from workbench.audience.set import Audience, BitmapFormat, ensure_audience, key_array
-from workbench.exceptions import AudienceError, UnknownTagError
+from workbench.audience.set import (
+    Audience,
+    BitmapFormat,
+    bitmap_options,
+    boolean_flags,
+    ensure_audience,
+    key_array,
+)
+from workbench.exceptions import ArgumentError, AudienceError, SchemaError, UnknownTagError
+from workbench.log import to_arrow_table
 from workbench.predicates import Column, Predicate
 
 if TYPE_CHECKING:
@@ -43,11 +53,20 @@ _PROGRAM_CACHE = 256
 
 
 def _as_table(users: Any) -> pa.Table:
-    if isinstance(users, pa.Table):
-        return users
-    if isinstance(users, pd.DataFrame):
-        return pa.Table.from_pandas(users, preserve_index=False)
-    return pa.table(users)
+    try:
+        if isinstance(users, Mapping):
+            return pa.table(dict(users))
+        return to_arrow_table(users)
+    except (ArgumentError, pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        raise AudienceError(
+            "a user table is a pandas or Polars DataFrame or a pyarrow Table; got "
+            f"{type(users).__name__}"
+        ) from None
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name:
+        raise AudienceError(f"a tag's name is non-empty text; got {name!r}")
 
 
 def _value_label(value: Any) -> str:
@@ -86,6 +105,38 @@ def bin_labels(edges: Sequence[float], integer: bool) -> list[str]:
         else:
             labels.append(f"{_number_label(lo)}-{_number_label(hi)}")
     return labels
+
+
+def _bin_edges(column: str, edges: Any) -> list[float]:
+    """Bin edges as floats: at least two numbers, strictly ascending, none NaN (NaN compares
+    false with everything, so it would pass an order check and bin nobody)."""
+    if isinstance(edges, (str, bytes)) or not isinstance(edges, Iterable):
+        raise AudienceError(
+            f"bins for {column!r} are a list of edges, e.g. [18, 25, 35, float('inf')]; got "
+            f"{edges!r}"
+        )
+    values = list(edges)
+    bad = next(
+        (
+            e
+            for e in values
+            if isinstance(e, (bool, np.bool_))
+            or not isinstance(e, (int, float, np.integer, np.floating))
+            or math.isnan(e)
+        ),
+        None,
+    )
+    if bad is not None:
+        raise AudienceError(
+            f"bins for {column!r} need numbers for edges (float('inf') for an open end); got "
+            f"{bad!r} in {values!r}"
+        )
+    floats = [float(e) for e in values]
+    if len(floats) < 2 or any(b <= a for a, b in itertools.pairwise(floats)):
+        raise AudienceError(
+            f"bins for {column!r} need at least two strictly ascending edges; got {values}"
+        )
+    return floats
 
 
 class TagStore:
@@ -156,8 +207,25 @@ class TagStore:
         column = table.column(on)
         if column.null_count:
             raise AudienceError(f"the key column {on!r} has {column.null_count} null(s)")
-        ids = _core.lookup_keys(self.log.encoded, key_array(self.log, column)).to_numpy()
+        keys = key_array(self.log, column)
+        repeated = pd.Index(keys.to_pandas()).duplicated()
+        if repeated.any():
+            # Two rows for one user would give the user both rows' tags (gender:F and gender:M).
+            user = keys[int(np.argmax(repeated))].as_py()
+            raise SchemaError(
+                f"the user table lists user {user!r} more than once in {on!r} "
+                f"({int(repeated.sum())} repeated key(s)); each user needs one row (for several "
+                "values per user, add a tag per value: tags.add(name, wb.Audience.from_keys(log, "
+                "keys)))"
+            )
+        ids = _core.lookup_keys(self.log.encoded, keys).to_numpy()
         known = ids >= 0
+        if len(ids) and not known.any():
+            raise AudienceError(
+                f"no key in the user table's {on!r} column is a user of the log (the table's "
+                f"keys are like {keys[0].as_py()!r}, the log's like "
+                f"{self.log.user_keys[0].as_py()!r}); every tag would be empty"
+            )
         self.skipped_rows = int((~known).sum())
         return ids, known
 
@@ -187,7 +255,12 @@ class TagStore:
         """
         table = _as_table(users)
         ids, _ = self._ids(table, key)
-        values = self._column(table, column)
+        values = decoded(self._column(table, column))
+        if pa.types.is_nested(values.type):
+            raise AudienceError(
+                f"cannot make a tag per value of {column!r}: it holds {values.type} values (lists "
+                "or structs); use a column of plain values"
+            )
         encoded = pc.dictionary_encode(values).combine_chunks()
         dictionary = encoded.dictionary.to_pylist()
         order = value_order(dictionary)
@@ -218,11 +291,7 @@ class TagStore:
         values = self._column(table, column)
         if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
             raise AudienceError(f"bins need a numeric column; {column!r} is {values.type}")
-        edges = [float(e) for e in edges]
-        if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
-            raise AudienceError(
-                f"bins for {column!r} need at least two strictly ascending edges; got {edges}"
-            )
+        edges = _bin_edges(column, edges)
         names_only = (
             list(labels)
             if labels is not None
@@ -247,6 +316,7 @@ class TagStore:
         >>> tags.add_predicate("big_spender", users, wb.col("spend") > 250)
         'big_spender'
         """
+        _check_name(name)
         table = _as_table(users)
         ids, _ = self._ids(table, key)
         if isinstance(condition, Column):
@@ -259,16 +329,11 @@ class TagStore:
             mask = condition(table.to_pandas())
         else:
             mask = condition
-        flags = np.asarray(
-            mask.to_numpy(zero_copy_only=False)
-            if isinstance(mask, (pa.Array, pa.ChunkedArray))
-            else mask
+        if isinstance(mask, (pa.Array, pa.ChunkedArray)):
+            mask = mask.to_numpy(zero_copy_only=False)
+        flags = boolean_flags(
+            mask, table.num_rows, f"the condition of tag {name!r}", "row", missing=False
         )
-        if flags.shape != (table.num_rows,):
-            raise AudienceError(
-                f"the condition of tag {name!r} gave {flags.shape} values for {table.num_rows} rows"
-            )
-        flags = pd.Series(flags).fillna(False).to_numpy(dtype=bool)
         codes = np.where(flags, 0, -1).astype(np.int64)
         self._add_codes([name], ids, codes)
         return name
@@ -288,6 +353,7 @@ class TagStore:
         >>> tags.add_behaviour("payer", "pay")
         Audience 'payer'(1 of 6 users)
         """
+        _check_name(name)
         audience = Audience.did(self.log, event, where, start, end, min_times, name=name)
         self.add(name, audience)
         return audience
@@ -299,6 +365,7 @@ class TagStore:
         >>> len(tags["dropped_at_cart"])
         1
         """
+        _check_name(name)
         ensure_audience(audience, self.log, f"tag {name!r}")
         self._index = None
         self._native.add(name, audience.bitmap)
@@ -311,6 +378,8 @@ class TagStore:
         False
         """
         self._index = None
+        if not isinstance(name, str):
+            raise UnknownTagError(f"tag names are text; got {name!r}")
         if not self._native.remove(name):
             raise UnknownTagError(unknown_tag_message(name, self.names))
 
@@ -344,6 +413,8 @@ class TagStore:
         return iter(self.names)
 
     def __getitem__(self, name: str) -> Audience:
+        if not isinstance(name, str):
+            raise UnknownTagError(f"tag names are text; got {name!r}")
         native = self._native.get(name)
         if native is None:
             raise UnknownTagError(unknown_tag_message(name, self.names))
@@ -409,7 +480,8 @@ class TagStore:
         >>> TagStore.load("tags.fwb", log)
         TagStore(6 tags over 6 users)
         """
-        native, dropped = _core.TagStore.load_bytes(log.encoded, Path(path).read_bytes())
+        data = existing_path(path, "saved tag store").read_bytes()
+        native, dropped = _core.TagStore.load_bytes(log.encoded, data)
         store = cls(log, native=native)
         store.dropped = dict(zip(native.names(), (int(d) for d in dropped), strict=True))
         return store
@@ -425,7 +497,9 @@ class TagStore:
         """
         return dict(
             zip(
-                self.names, (bytes(b) for b in self._native.key_bitmaps(format, bits)), strict=False
+                self.names,
+                (bytes(b) for b in self._native.key_bitmaps(*bitmap_options(format, bits))),
+                strict=False,
             )
         )
 

@@ -10,5 +10,7 @@ What is planted in the data is written down for teachers in ``STORIES.md`` next 
 """
 
 from workbench.datasets._ecommerce import EcommerceDemo, ecommerce, plan_path
+from workbench.datasets.exercises import Exercises, exercises
+from workbench.datasets.stories import Stories
 
-__all__ = ["EcommerceDemo", "ecommerce", "plan_path"]
+__all__ = ["EcommerceDemo", "Exercises", "Stories", "ecommerce", "exercises", "plan_path"]

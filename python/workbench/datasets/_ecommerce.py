@@ -31,7 +31,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.datasets.stories import CAMPAIGNS, PLATFORMS, RELEASES, Stories, stories_for
 from workbench.exceptions import ArgumentError
+
+# What is planted does not depend on the period; its dates do (EcommerceDemo.stories).
+_STORY = stories_for("2026-09-01", 60)
 
 if TYPE_CHECKING:
     from workbench.log import EventLog
@@ -42,27 +46,25 @@ __all__ = ["EcommerceDemo", "ecommerce"]
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
 
-PLATFORMS = ("web", "ios", "android")
-_PLATFORM_P = (0.40, 0.27, 0.33)
+_PLATFORM_P = (0.40, 0.27, 0.33)  # web, ios, android (stories.PLATFORMS)
 
 # name, share of users, flight (first, last) as fractions of the period, intent multiplier.
-_CAMPAIGNS = (
-    ("organic", 0.40, (0.0, 1.0), 1.0),
-    ("google_search", 0.16, (0.0, 1.0), 1.15),
-    ("meta_feed", 0.10, (0.0, 1.0), 0.9),
-    ("newsletter", 0.06, (0.0, 1.0), 1.3),
-    ("referral", 0.06, (0.0, 1.0), 1.2),
-    ("influencer_oct", 0.22, (0.30, 0.55), 1.0),
-)
-_JUNK_CAMPAIGN = 5  # index into _CAMPAIGNS: users who look around and never buy
+_CAMPAIGNS = tuple((c.name, c.share, c.flight, c.intent) for c in CAMPAIGNS)
+_JUNK_CAMPAIGN = [c.name for c in CAMPAIGNS].index(_STORY.junk_campaign.name)
 
-# App releases per platform: (version, release day as a fraction of the period; < 0 is "before").
+# App releases per platform code: (version, release day as a fraction of the period).
 _RELEASES = {
-    1: (("5.4.2", -1.0), ("5.5.0", 0.12), ("5.6.0", 0.33), ("5.6.1", 0.57), ("5.7.0", 0.82)),
-    2: (("4.6.3", -1.0), ("4.7.0", 0.20), ("4.8.0", 0.50)),
+    PLATFORMS.index(platform): tuple((r.version, r.at) for r in releases)
+    for platform, releases in RELEASES.items()
 }
-_BROKEN_PAY = (2, "4.8.0")  # android 4.8.0: the payment SDK callback fails
-_BROKEN_TRACKING = (1, "5.6.0")  # ios 5.6.0: add_to_cart is sent without product_id
+_BROKEN_PAY = (  # the payment SDK callback fails on this build
+    PLATFORMS.index(_STORY.payment_failure.platform),
+    _STORY.payment_failure.version,
+)
+_BROKEN_TRACKING = (  # this build sends the event without the property
+    PLATFORMS.index(_STORY.tracking_bug.platform),
+    _STORY.tracking_bug.version,
+)
 
 EVENTS = (
     "app_open",  # 0
@@ -194,6 +196,17 @@ class EcommerceDemo:
         return EventLog(
             self.events, user="user_id", event="event", time="time", session="session_id"
         )
+
+    @property
+    def stories(self) -> Stories:
+        """What is planted in this period, with its dates: the truth the case studies' exercises
+        check answers against (see ``STORIES.md``).
+
+        Example:
+            >>> ecommerce(n_users=500).stories.tracking_bug.fixed
+            Timestamp('2026-10-05 10:00:00+0000', tz='UTC')
+        """
+        return stories_for(self.start, self.days)
 
     def plan(self) -> TrackingPlan:
         """The shipped tracking plan, loaded.

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench._arrow import decoded
-from workbench._names import did_you_mean, listing
+from workbench._names import did_you_mean, listing, plain
 from workbench.exceptions import (
     ArgumentError,
     ColumnNotFoundError,
@@ -158,8 +158,22 @@ def user_table_groups(
         raise ArgumentError(f"users= takes a pandas DataFrame of users; got {type(users).__name__}")
     key = on or log.user_column
     check_user_table(users, key, by)
-    attribute = users.set_index(key)[by].reindex(log.users)
-    user_codes, labels = pd.factorize(attribute)
+    table = users.set_index(key)
+    if not table.index.isin(log.users).any():
+        theirs = f"like {plain(table.index[0])!r} ({table.index.dtype})" if len(table) else "none"
+        raise FunnelDefinitionError(
+            f"no key in users[{key!r}] is a user of the log, so every user would be "
+            f"{MISSING!r} (the table's keys: {theirs}; the log's: like {plain(log.users[0])!r} "
+            f"({log.users.dtype})); join on the log's user keys, converted to their kind"
+        )
+    attribute = table[by].reindex(log.users)
+    try:
+        user_codes, labels = pd.factorize(attribute)
+    except TypeError:
+        raise FunnelDefinitionError(
+            f"cannot break down by {by!r}: the user table's column holds lists or mappings; "
+            "break down by a column of plain values"
+        ) from None
     missing = len(labels)
     user_codes = np.where(user_codes < 0, missing, user_codes)
     codes = user_codes[outcomes.users].astype(np.int64)

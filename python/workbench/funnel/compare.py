@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench._display import NONE, count, p_value, percent, shown, written, yes
 from workbench._names import did_you_mean, listing
 from workbench.audience import ensure_audience
 from workbench.exceptions import (
@@ -87,7 +88,7 @@ def _compare(
     n_b = np.full(len(steps), float(reached_b[0]))
     test = proportion_test(s_a, n_a, s_b, n_b, alpha)
     labels = result.labels
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "step": np.asarray(steps, dtype=np.int64),
             "label": [labels[k - 1] for k in steps],
@@ -107,6 +108,41 @@ def _compare(
             "significant": test.p_value < alpha,
         }
     )
+    return shown(table, _SHOWN)
+
+
+def _conversion(f: pd.DataFrame, side: str) -> list[str]:
+    return [
+        f"{percent(p)} ({count(n)} of {count(d)})"
+        for p, n, d in zip(
+            f[f"conversion_{side}"], f[f"reached_{side}"], f[f"entrants_{side}"], strict=True
+        )
+    ]
+
+
+def _points(value: float) -> str:
+    return NONE if pd.isna(value) else f"{value * 100:+.1f} pp"
+
+
+def _differences(f: pd.DataFrame) -> list[str]:
+    return [
+        f"{_points(d)} ({_points(lo)} to {_points(hi)})"
+        for d, lo, hi in zip(f["difference"], f["low"], f["high"], strict=True)
+    ]
+
+
+# How the table displays in a notebook (the values stay exact for code).
+_SHOWN = (
+    ("step", written("step")),
+    ("label", written("label")),
+    ("a", written("group_a")),
+    ("conversion a", lambda f: _conversion(f, "a")),
+    ("b", written("group_b")),
+    ("conversion b", lambda f: _conversion(f, "b")),
+    ("difference (CI)", _differences),
+    ("p", written("p_value", p_value)),
+    ("significant", written("significant", yes)),
+)
 
 
 def compare_groups(

@@ -28,6 +28,7 @@ import pandas as pd
 
 from workbench import _progress, _yaml
 from workbench._durations import format_duration, parse_duration
+from workbench._files import existing_path
 from workbench._names import did_you_mean, listing
 from workbench.exceptions import ArgumentError, FunnelDefinitionError
 from workbench.funnel.engine import MAX_EXCLUSIONS, MAX_STEPS, run_native
@@ -390,7 +391,15 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
         self.counting: Counting = counting
         if isinstance(exclusions, Exclusion):
             exclusions = [exclusions]
+        if not isinstance(exclusions, (list, tuple)):
+            raise FunnelDefinitionError(
+                f"exclusions= takes a list of wb.Exclusion(...); got {exclusions!r}"
+            )
         self.exclusions: list[Exclusion] = list(exclusions)
+        if hold is not None and not isinstance(hold, (str, list, tuple)):
+            raise FunnelDefinitionError(
+                f"hold= takes a column name or a list of them, e.g. hold='product_id'; got {hold!r}"
+            )
         self.hold: list[str] = [hold] if isinstance(hold, str) else list(hold or [])
         self.session = _flag(session, "session")
         self.analysis_end = _checked_end(analysis_end)
@@ -402,6 +411,11 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
                 strict=True,
             )
         }
+        if labels is not None and not isinstance(labels, Mapping):
+            raise FunnelDefinitionError(
+                "labels map event names or step numbers to display names, e.g. "
+                f"{{'view': 'Product page', 2: 'Cart'}}; got {labels!r}"
+            )
         self.labels: dict[str | int, str] = dict(labels or {})
         self._validate()
 
@@ -640,7 +654,7 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
     @classmethod
-    def from_yaml(cls, text: str, *, source: str = "<text>") -> Funnel:
+    def from_yaml(cls, text: str | bytes, *, source: str = "<text>") -> Funnel:
         """Read a funnel from YAML (or JSON) text; errors name ``source`` and the line.
 
         >>> Funnel.from_yaml("steps: [view, pay]\\nwindow: 2h\\n")
@@ -677,20 +691,26 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
         >>> Funnel.load(Funnel(["view", "pay"]).save("checkout.json"))
         Funnel(['view', 'pay'], window='1d')
         """
-        source = Path(path)
+        source = existing_path(path, "funnel file")
         try:
-            text = source.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise FunnelDefinitionError(
-                f"{source}: not UTF-8 text (byte {err.start}); a funnel file is YAML or JSON"
-            ) from None
+            text = _yaml.read_file(source)
+        except _yaml.UnsafeYamlError as err:
+            where = f"{source}:{err.line}:{err.column}" if err.line else str(source)
+            raise FunnelDefinitionError(f"{where}: {err.message}") from None
         return cls.from_yaml(text, source=str(source))
 
 
 def _checked_end(value: Any) -> Any:
     """``analysis_end`` as given, once it is known to be a point in time (it is converted to
     the log's time unit and zone when the funnel runs)."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**63) <= value < 2**63:
+            raise FunnelDefinitionError(
+                f"analysis_end={value} is beyond the 64-bit integers a log's times are; pass a "
+                "datetime, a date string, or an integer in the log's time unit"
+            )
+        return value
+    if value is None:
         return value
     try:
         readable = pd.Timestamp(value) is not pd.NaT

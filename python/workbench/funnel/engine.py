@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from workbench import _core, _progress
 from workbench._names import did_you_mean
-from workbench.exceptions import FunnelDefinitionError, UnknownEventWarning
+from workbench.exceptions import FunnelDefinitionError, UnknownEventWarning, WorkbenchError
 from workbench.funnel.outcomes import FunnelOutcomes, StepReach
 
 if TYPE_CHECKING:
@@ -72,7 +72,12 @@ def step_conditions(
                 codes.append(code)
         event_codes.append(codes)
         if item.where is not None:
-            row_filters.append((index, item.where.mask(log.source).combine_chunks()))
+            try:
+                mask = item.where.mask(log.source)
+            except WorkbenchError as err:
+                # Say which step's condition is at fault, keeping the class the caller catches.
+                raise type(err)(f"{what} {index + 1} ({' | '.join(item.events)}): {err}") from None
+            row_filters.append((index, mask.combine_chunks()))
     return event_codes, row_filters
 
 

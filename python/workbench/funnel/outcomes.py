@@ -19,7 +19,7 @@ named by their dense id, an index into ``user_keys``: the id space audiences sha
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -291,31 +291,8 @@ class FunnelOutcomes:
             cached = self._keep("user_levels", levels)
         return cached
 
-    def user_flags(self, flag: int) -> np.ndarray:
-        """Per dense user id: some unit of the user has ``flag`` (``IN_PROGRESS``, ...)."""
-        users = np.zeros(self.n_users, dtype=bool)
-        users[self.users[(self.flags & flag) != 0]] = True
-        return users
-
     def per_user(self, unit_mask: np.ndarray) -> np.ndarray:
         """Per dense user id: some unit of the user is flagged in ``unit_mask``."""
         users = np.zeros(self.n_users, dtype=bool)
         users[self.users[unit_mask]] = True
         return users
-
-    @staticmethod
-    def step_reach(
-        step: int,
-        units: Sequence[int] | np.ndarray,
-        from_first: Sequence[int] | np.ndarray,
-        from_previous: Sequence[int] | np.ndarray,
-        rows: Sequence[int] | np.ndarray | None = None,
-    ) -> StepReach:
-        """Build one :class:`StepReach` (for engines other than the native one)."""
-        return StepReach(
-            step,
-            np.asarray(units),
-            np.asarray(from_first),
-            np.asarray(from_previous),
-            None if rows is None else np.asarray(rows),
-        )

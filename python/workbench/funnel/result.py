@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from workbench import _display
 from workbench._durations import format_duration, humanize_duration
 from workbench.audience import Audience, ensure_audience
 from workbench.exceptions import ArgumentError, FunnelDefinitionError
@@ -72,6 +73,7 @@ class FunnelResult:
         self.funnel = funnel
         self.log = log
         self.outcomes = outcomes
+        self._shown: str | None = None  # the notebook display, drawn once
 
     # -- shape -------------------------------------------------------------------------------
 
@@ -339,9 +341,9 @@ class FunnelResult:
         [3]
         """
         out = self.outcomes
-        last = out.n_steps - 1 if out.n_steps > 1 else 1
         step = out.check_step(step)
-        if out.n_steps > 1 and step > last:
+        if step == out.n_steps:
+            # The table's drop-off at the last step is 0, in a one-step funnel too.
             raise FunnelDefinitionError(
                 f"nobody drops off after the last step ({out.n_steps}): it is conversion; use "
                 "converted()"
@@ -505,13 +507,36 @@ class FunnelResult:
         )
         return header + "\n" + self.summary().to_string(index=False)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """What a notebook shows: the funnel chart beside the compact :meth:`summary` (the
+        chart is an SVG picture drawn offline by :mod:`workbench.charts`; without Altair, the
+        table alone). The full table is :attr:`table`.
+
+        >>> sorted(result._repr_mimebundle_())
+        ['text/html', 'text/plain']
+        """
+        return {"text/plain": repr(self), "text/html": self._display_html()}
+
     def _repr_html_(self) -> str:
-        caption = html.escape(
-            f"Funnel of {self.n_steps} steps, window {format_duration(self.funnel.window)}, "
-            f"counting {self.counted}; {self.log.n_users:,} users in the log. "
-            "Full table: result.table"
-        )
-        return f"<div><p><strong>{caption}</strong></p>{self.summary().to_html(index=False)}</div>"
+        return self._display_html()
+
+    def _display_html(self) -> str:
+        if self._shown is None:
+            caption = html.escape(
+                f"Funnel of {self.n_steps} steps, window {format_duration(self.funnel.window)}, "
+                f"counting {self.counted}; {self.log.n_users:,} users in the log. "
+                "Full table: result.table"
+            )
+            table = f"<p><strong>{caption}</strong></p>{self.summary().to_html(index=False)}"
+            chart = _display.picture("funnel result", self)
+            if chart is None:
+                self._shown = f"<div>{table}</div>"
+            else:
+                self._shown = (
+                    "<div style='display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start'>"
+                    f"<div>{chart}</div><div>{table}</div></div>"
+                )
+        return self._shown
 
 
 def _percent(value: float) -> str:

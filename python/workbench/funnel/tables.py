@@ -119,6 +119,14 @@ def _time_quantiles(
         keep = counted[reach.units]
         if not keep.any():
             continue
+        if n_groups == 1:
+            # One group (the step table itself, redrawn on every change in a builder): numpy's
+            # quantile is the same linear interpolation, without a group-by.
+            for since, times in (("first", reach.from_first), ("previous", reach.from_previous)):
+                median, p90 = np.quantile(times[keep], [0.5, 0.9])
+                out[f"median_time_from_{since}"][0, reach.step - 1] = median
+                out[f"p90_time_from_{since}"][0, reach.step - 1] = p90
+            continue
         frame = pd.DataFrame(
             {
                 "group": codes[reach.units[keep]],

@@ -45,6 +45,10 @@ _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
 def _time_zone(tz: str | dt.tzinfo | None, log_zone: str | None) -> str | dt.tzinfo:
     zone = tz if tz is not None else (log_zone or "UTC")
+    if not isinstance(zone, (str, dt.tzinfo)):
+        raise FunnelDefinitionError(
+            f"tz is a time zone name such as 'Europe/Paris' (or a tzinfo); got {zone!r}"
+        )
     try:
         pd.Timestamp(0, tz=zone)
     except (KeyError, ValueError, TypeError):

@@ -131,6 +131,10 @@ def funnel_coverage(
     the step's events and condition), ``violating_rows``, ``violation_share`` and
     ``top_violation`` (``event.property: violation`` with the most of the step's rows).
     """
+    if not hasattr(funnel, "steps"):
+        raise ArgumentError(
+            f"funnel_coverage takes a funnel (wb.Funnel); got {type(funnel).__name__}"
+        )
     data = LogData.of(log)
     report = report if report is not None else validate(plan, data)
     bad = report.violating_row_mask

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.exceptions import ArgumentError
 from workbench.plan._logdata import LogData
 from workbench.plan.model import EventSpec, PropertySpec
 from workbench.plan.tracking_plan import TrackingPlan
@@ -62,6 +63,10 @@ def _castable(column: pa.Array) -> bool:
 
 def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
     """See :meth:`TrackingPlan.infer`."""
+    if isinstance(max_allowed, bool) or not isinstance(max_allowed, int) or max_allowed < 0:
+        raise ArgumentError(
+            f"max_allowed is a whole number of values (0 for no allowed lists); got {max_allowed!r}"
+        )
     data = LogData.of(log)
     codes = data.codes
     names = data.event_names
@@ -84,6 +89,8 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
     own: list[dict[str, PropertySpec]] = [{} for _ in range(n_codes)]
     for prop in data.property_names:
         column = data.column(prop)
+        if pa.types.is_nested(column.type):
+            continue  # lists and structs: the plan language has no type to draft for them
         kind = column_kind(column.type)
         ptype = kind if kind != "other" else "string"
         valid, values, dictionary = _column_values(column, kind)

@@ -34,6 +34,8 @@ from typing import Any, Literal
 import pandas as pd
 import yaml
 
+from workbench import _yaml
+from workbench._files import existing_path
 from workbench._names import did_you_mean
 from workbench.exceptions import PlanError
 
@@ -212,26 +214,17 @@ class Marks:
         )
 
 
-def read_yaml(text: str, file: str | None) -> tuple[Any, Marks]:
-    """Parse YAML text into Python data plus the position of every key and value."""
+def read_yaml(text: str | bytes, file: str | None) -> tuple[Any, Marks]:
+    """Parse YAML text into Python data plus the position of every key and value. The text is
+    untrusted (:mod:`workbench._yaml`): aliases, deep nesting and oversized text are refused."""
     marks = Marks(file=file)
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        node = _yaml.compose(text)
         if node is None:
             raise PlanError("the plan file is empty", file=file, line=1)
-        data = _build(node, (), marks, loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = " ".join(str(x) for x in (exc.context, exc.problem) if x)
-        raise PlanError(
-            f"not valid YAML: {message}",
-            file=file,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
-    finally:
-        loader.dispose()
+        data = _build(node, (), marks, _yaml.Values())
+    except _yaml.UnsafeYamlError as err:
+        raise PlanError(err.message, file=file, line=err.line, column=err.column) from None
     return data, marks
 
 
@@ -239,12 +232,12 @@ def _position(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(node: yaml.Node, path: Path_, marks: Marks, loader: yaml.SafeLoader) -> Any:
+def _build(node: yaml.Node, path: Path_, marks: Marks, values: _yaml.Values) -> Any:
     marks.values[path] = _position(node)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = values.of(key_node)
             if not isinstance(key, (str, int, float, bool)):
                 raise marks.error(f"a key must be a name, got {key!r}", path)
             key = str(key) if not isinstance(key, str) else key
@@ -259,11 +252,11 @@ def _build(node: yaml.Node, path: Path_, marks: Marks, loader: yaml.SafeLoader) 
                     field=".".join(map(str, child)),
                 )
             marks.keys[child] = _position(key_node)
-            out[key] = _build(value_node, child, marks, loader)
+            out[key] = _build(value_node, child, marks, values)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), marks, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+        return [_build(item, (*path, i), marks, values) for i, item in enumerate(node.value)]
+    return values.of(node)
 
 
 # -- checking the document ------------------------------------------------------------------------
@@ -528,13 +521,11 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     )
 
 
-def positions_of(path: Path_, marks: Marks) -> tuple[int, int] | None:
-    """Line and column of a field, for tools that point at the plan (e.g. an editor)."""
-    return marks.keys.get(path) or marks.values.get(path)
-
-
 def plan_file_text(path: str | Path) -> str:
+    """The text of a plan file; bytes that are not UTF-8 text, NUL bytes or a file too large to
+    be a plan are refused with the file, line and column."""
+    found = existing_path(path, "tracking plan")
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no tracking plan at {str(path)!r}") from None
+        return _yaml.read_file(found)
+    except _yaml.UnsafeYamlError as err:
+        raise PlanError(err.message, file=found, line=err.line, column=err.column) from None

@@ -87,8 +87,8 @@ class TrackingPlan:
         return cls._from_parsed(data, Marks(), None)
 
     @classmethod
-    def from_yaml(cls, text: str) -> TrackingPlan:
-        """Build a plan from YAML text; errors give the line in that text."""
+    def from_yaml(cls, text: str | bytes) -> TrackingPlan:
+        """Build a plan from YAML text (or UTF-8 bytes); errors give the line in that text."""
         data, marks = read_yaml(text, None)
         return cls._from_parsed(data, marks, None)
 
@@ -262,6 +262,7 @@ class TrackingPlan:
         A property seen on every event becomes a common property. A property is marked required
         when it was never null; strings with at most ``max_allowed`` distinct values get those
         values as ``allowed``. What was observed is kept under ``observed`` for the reviewer.
+        Columns of lists or structs are left out: a plan has no type for them.
 
         Example:
             >>> draft = TrackingPlan.infer(log)

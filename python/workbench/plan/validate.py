@@ -191,6 +191,8 @@ class _Collector:
 def _values_text(column: pa.Array, rows: np.ndarray, limit: int = 5) -> str:
     """The most frequent values among ``rows`` of ``column``, as ``'a' (12), 'b' (3)``."""
     picked = column.take(pa.array(rows[:100_000]))
+    if pa.types.is_nested(picked.type):  # lists and structs have no hash kernel: show them as text
+        picked = pa.array([None if v is None else str(v) for v in picked[:1000].to_pylist()])
     counts = pc.value_counts(picked).to_pylist()
     counts.sort(key=lambda d: (-d["counts"], str(d["values"])))
     shown = ", ".join(f"{d['values']!r} ({d['counts']:,})" for d in counts[:limit])
