@@ -25,6 +25,7 @@ from workbench.exceptions import (
     ColumnNotFoundError,
     ExecutorMismatchError,
     FunnelDefinitionError,
+    ImplausibleTimesError,
     MissingDependencyError,
     NullValuesError,
     SchemaError,
@@ -84,6 +85,25 @@ def test_integer_epochs_need_their_unit(spark: Any) -> None:
         ws.run(FUNNEL, df)
     local = FUNNEL.run(wb.EventLog(data, time_unit="s"))
     assert_same_result(local, ws.run(FUNNEL, df, time_unit="s"))
+
+
+def test_implausible_times_are_refused_before_any_task_as_locally(spark: Any) -> None:
+    # Epochs in milliseconds declared as seconds land tens of thousands of years ahead.
+    data = table(pa.array([d * 86_400_000 for d in days()], pa.int64()))
+    df = spark.createDataFrame(data)
+    with pytest.raises(ImplausibleTimesError):  # the local engine refuses the same log
+        wb.EventLog(data, time_unit="s")
+    with pytest.raises(
+        ImplausibleTimesError,
+        match=r"column 'time' has event times outside 1900-01-01 to 2200-01-01.*: "
+        r"56730-11-18 00:00:00 and 56752-10-13 00:00:00\. For integer epochs check time_unit="
+        r".*plausible_times=None",
+    ):
+        ws.run(FUNNEL, df, time_unit="s")
+    local = FUNNEL.run(wb.EventLog(data, time_unit="s", plausible_times=None))
+    assert_same_result(local, ws.run(FUNNEL, df, time_unit="s", plausible_times=None))
+    with pytest.raises(ArgumentError, match=r"plausible_times is a span \(start, end\)"):
+        ws.run(FUNNEL, df, time_unit="ms", plausible_times=("2200-01-01", "1900-01-01"))
 
 
 def test_null_roles_are_refused_or_dropped_as_locally(spark: Any) -> None:

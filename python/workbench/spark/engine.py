@@ -34,6 +34,7 @@ from functools import partial
 from typing import Any, TypedDict, Unpack
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
@@ -44,6 +45,7 @@ import workbench
 from workbench.exceptions import (
     ArgumentError,
     EmptyLogError,
+    ImplausibleTimesError,
     InternalError,
     NullValuesError,
     SchemaError,
@@ -51,7 +53,14 @@ from workbench.exceptions import (
 from workbench.funnel import Exclusion, Funnel, FunnelOutcomes, FunnelResult, Step, StepReach
 from workbench.funnel.engine import held_columns, step_conditions
 from workbench.funnel.outcomes import EXCLUDED, IN_PROGRESS
-from workbench.log import EVENT_COLUMNS, SESSION_COLUMNS, TIME_COLUMNS, USER_COLUMNS
+from workbench.log import (
+    EVENT_COLUMNS,
+    PLAUSIBLE_TIMES,
+    SESSION_COLUMNS,
+    TIME_COLUMNS,
+    USER_COLUMNS,
+    epoch_units,
+)
 from workbench.spark.columns import arrow_schema, arrow_type, check_columns, find_role
 from workbench.spark.environment import map_in_arrow, worker_error
 from workbench.spark.kernel import (
@@ -92,6 +101,7 @@ class RunOptions(TypedDict, total=False):
     properties: Sequence[str]
     attributions: Sequence[str | int]
     drop_nulls: bool
+    plausible_times: tuple[Any, Any] | None
     partitions: int | None
 
 
@@ -103,8 +113,10 @@ def run(funnel: Funnel, df: DataFrame, **options: Unpack[RunOptions]) -> FunnelR
     names the event properties to break down by later (``result.breakdown("platform")``), for
     each of ``attributions`` (``"first_touch"``, ``"last_touch"``, step numbers). ``partitions``
     sets the number of tasks (default: the cores, or more so no task takes more than
-    :data:`ROWS_PER_TASK` rows). The result's ``log`` is a :class:`SparkEventLog`: the users of
-    the data, the id space of every audience of the result.
+    :data:`ROWS_PER_TASK` rows). ``drop_nulls`` and ``plausible_times`` are
+    :class:`~workbench.EventLog`'s, checked on the driver from the summary pass. The
+    result's ``log`` is a :class:`SparkEventLog`: the users of the data, the id space of every
+    audience of the result.
 
     To keep the per-user outcome in the cluster, call :func:`outcomes` and :func:`to_result`.
     """
@@ -163,6 +175,7 @@ def plan(
     properties: Sequence[str] = (),
     attributions: Sequence[str | int] = ("first_touch", "last_touch"),
     drop_nulls: bool = False,
+    plausible_times: tuple[Any, Any] | None = PLAUSIBLE_TIMES,
     partitions: int | None = None,
 ) -> FunnelPlan:
     """Check ``funnel`` against the events of ``df`` (one summary pass) and plan its run; the
@@ -198,6 +211,7 @@ def plan(
     check_columns(schema, "property", sorted(conditions | set(funnel.hold) | set(breakdown)))
     time_kind = schema[time].dataType
     unit = _time_unit(time, time_kind, time_unit)
+    span = _plausible_span(plausible_times)
     if user in _UNIT_COLUMNS or user.startswith("step_") or user in ("first_touch", "last_touch"):
         raise SchemaError(
             f"the user column is called {user!r}, like a column of the outcome; rename it "
@@ -221,6 +235,8 @@ def plan(
         zone=zone,
         drop_nulls=drop_nulls,
     )
+    if span is not None:
+        _check_plausible(summary, span)
     # An id space without users checks the funnel against the log before any task runs: the
     # window's unit, the analysis end, unknown events (warned about), predicates, sessions.
     space = SparkEventLog(summary, pa.array([], arrow_type(schema[user].dataType)))
@@ -467,6 +483,55 @@ def _summarize(
         event_counts=dict(sorted(event_counts.items())),
         time_bounds=bounds,
     )
+
+
+def _plausible_span(span: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """``plausible_times=`` as two naive UTC timestamps, start first (None: any time)."""
+    if span is None:
+        return None
+    try:
+        start, end = (pd.Timestamp(bound) for bound in span)
+        bounds = [
+            b.tz_convert("UTC").tz_localize(None) if b.tz is not None else b for b in (start, end)
+        ]
+        if bounds[0] is not pd.NaT and bounds[1] is not pd.NaT and bounds[0] < bounds[1]:
+            return bounds[0], bounds[1]
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        pass
+    raise ArgumentError(
+        "plausible_times is a span (start, end) of two points in time, start first, such as "
+        f"('1900-01-01', '2200-01-01'), or None to accept any time; got {span!r}"
+    )
+
+
+def _check_plausible(summary: LogSummary, span: tuple[pd.Timestamp, pd.Timestamp]) -> None:
+    """Refuse, as :class:`~workbench.EventLog` does, event times outside ``span``: from the
+    summary's first and last time, so no task meets them (nearly always epochs read in the
+    wrong unit, or a sentinel date standing for "unknown")."""
+    unit = summary.time_unit
+    low, high = (epoch_units(bound, unit) for bound in span)
+    if summary.time_bounds is None:
+        raise InternalError("the summary pass found no event times")
+    first, last = summary.time_bounds
+    if low <= first and last < high:
+        return
+    outside = [_when(t, unit) for t in (first, last) if not low <= t < high]
+    raise ImplausibleTimesError(
+        f"column {summary.time_column!r} has event times outside {span[0].date()} to "
+        f"{span[1].date()}, the span event times are expected in: {' and '.join(outside)}. "
+        "For integer epochs check time_unit= (milliseconds read as seconds land thousands of "
+        "years ahead); if such times stand for unknown ones (a sentinel such as 9999-12-31), "
+        "filter those rows out first. To run on times outside the span anyway, pass "
+        "plausible_times=None (or a wider span)"
+    )
+
+
+def _when(value: int, unit: str) -> str:
+    try:
+        return str(pd.Timestamp(np.datetime64(value, unit)))  # type: ignore[call-overload]
+    except (OverflowError, ValueError):
+        per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+        return f"around the year {1970 + value / per_second / 31_556_952:,.0f}"
 
 
 def _arrow_or_null(kind: st.DataType) -> pa.DataType:

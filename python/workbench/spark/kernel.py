@@ -131,6 +131,7 @@ def run_funnel_partition(
         time=task.time,
         session=task.session,
         time_unit=task.time_unit,
+        plausible_times=None,  # the driver checked the log's first and last time
         progress=False,
     )
     funnel = Funnel.from_dict(task.funnel)
