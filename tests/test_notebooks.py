@@ -387,3 +387,47 @@ def test_scale_out_is_only_run_where_it_exists() -> None:
     for module in ("workbench.spark", "workbench.sql"):
         if importlib.util.find_spec(module) is None:
             assert module not in code, f"a code cell uses {module}, which is not installed"
+
+
+def _shown(nb: nbformat.NotebookNode, mime: str, prefix: str) -> int:
+    """How many outputs of the executed notebook are `mime` with a text/plain starting `prefix`."""
+    return sum(
+        1
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+        if mime in output.get("data", {}) and output.data.get("text/plain", "").startswith(prefix)
+    )
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.mark.parametrize("name", list(GUIDES))
+def test_guide_shows_its_charts_through_the_offline_renderer(
+    name: str, run: Callable[[Path], Run]
+) -> None:
+    """Every guide draws charts, and each reaches the screen as vl-convert's offline chart
+    widget (no CDN script), which is what JupyterLab can show with no internet."""
+    nb = run(_guide(name))[0]
+    calls = sum(
+        1
+        for cell in nb.cells
+        if cell.cell_type == "code" and cell.source.splitlines()[-1].startswith("wb.charts.")
+    )
+    assert calls >= 1, f"{name} shows no chart"
+    assert _shown(nb, WIDGET, "<altair.jupyter.jupyter_chart.JupyterChart") == calls
+    assert "cdn.jsdelivr" not in json.dumps([c.get("outputs", []) for c in nb.cells])
+
+
+@pytest.mark.parametrize(
+    ("name", "builder"),
+    [
+        ("01-quickstart.ipynb", "FunnelBuilder("),
+        ("03-product-managers.ipynb", "FunnelBuilder("),
+        ("04-who-dropped-off.ipynb", "AudienceBuilder("),
+    ],
+)
+def test_guide_displays_its_builder_before_driving_it(
+    name: str, builder: str, run: Callable[[Path], Run]
+) -> None:
+    assert _shown(run(_guide(name))[0], WIDGET, builder) == 1
