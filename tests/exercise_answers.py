@@ -1,5 +1,10 @@
-"""How the answer to an exercise could be written down, so tests can prove that no hint, question
-or case-study notebook gives it away.
+"""The answers to the exercises, right and wrong, and how an answer could be written down, so
+tests can prove that no hint, question or case-study notebook gives it away.
+
+``right_answers(ex)`` computes an answer a student would give from the dataset's own truth (never
+typed in here); ``wrong_answers(ex)`` gives a plausible wrong one for every exercise.
+``as_source(answer, folder)`` writes an answer as the Python a student would type in place of
+``...`` (an audience as the path of its CSV export in ``folder``).
 
 ``spellings(truth)`` lists the strings that would reveal ``truth``: a name as it is, a count with
 and without thousands separators, a rate as a percentage or a decimal, a day in ISO form or in
@@ -24,13 +29,65 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 import workbench as wb
+from workbench.datasets.exercises import EXERCISES
 
-__all__ = ["reveals", "spellings"]
+__all__ = ["as_source", "reveals", "right_answers", "spellings", "wrong_answers"]
+
+
+def right_answers(ex: wb.datasets.Exercises) -> dict[str, Any]:
+    """Every exercise's answer as a student would write it: a day as text, a rate rounded."""
+    answers = {}
+    for key, exercise in EXERCISES.items():
+        truth = exercise.truth(ex)
+        if exercise.kind == "day":
+            truth = pd.Timestamp(truth).strftime("%Y-%m-%d")
+        elif exercise.kind == "rate":
+            truth = round(float(truth), 4)
+        elif exercise.kind == "number":
+            truth = int(truth)
+        answers[key] = truth
+    return answers
+
+
+def wrong_answers(ex: wb.datasets.Exercises) -> dict[str, Any]:
+    """A plausible wrong answer to every exercise (a neighbour of the truth, not nonsense)."""
+    wrong: dict[str, Any] = {
+        "payment.platform": "ios",
+        "payment.version": "4.7.0",
+        "payment.day": "2026-09-15",
+        "payment.error_code": "card_declined",
+        "payment.unpaid_users": 10,
+        "campaign.most_traffic": "newsletter",
+        "campaign.worst": "referral",
+        "campaign.conversion": 0.5,
+        "campaign.significant": False,
+        "tracking.finding": ("pay_success", "amount"),
+        "tracking.build": ("android", "4.8.0"),
+        "tracking.share": 0.5,
+        "tracking.real_drop_off": True,
+    }
+    # Whether the top two campaigns differ is read from the data, so the wrong answer is too.
+    wrong["campaign.best_vs_runner_up"] = not EXERCISES["campaign.best_vs_runner_up"].truth(ex)
+    wrong["payment.winback"] = ex.unpaid_on_broken_build()  # includes those who paid since
+    return wrong
+
+
+def as_source(answer: Any, folder: Path) -> str:
+    """``answer`` as the Python expression a student types in place of ``...``; an audience is
+    exported to ``folder`` and given as the path of the file, as the exercise allows."""
+    if isinstance(answer, wb.Audience):
+        path = folder / f"audience-{len(list(folder.glob('*.csv')))}.csv"
+        answer.to_csv(path)
+        return repr(str(path))
+    if isinstance(answer, (str, bool, int, float, tuple)):
+        return repr(answer)
+    raise TypeError(f"no source for an answer of type {type(answer).__name__}")
 
 
 def _rate(value: float) -> set[str]:

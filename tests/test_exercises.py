@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from exercise_answers import reveals, spellings
+from exercise_answers import reveals, right_answers, spellings, wrong_answers
 
 import workbench as wb
 from workbench.datasets import EcommerceDemo, ecommerce, exercises
@@ -118,24 +118,7 @@ def test_the_tracking_bug_is_told_apart_from_a_drop_off(demo, ex, log) -> None:
 
 
 def test_wrong_answers_get_a_hint_and_never_the_answer(ex, capsys) -> None:
-    wrong = {
-        "payment.platform": "ios",
-        "payment.version": "4.7.0",
-        "payment.day": "2026-09-15",
-        "payment.error_code": "card_declined",
-        "payment.unpaid_users": 10,
-        "campaign.most_traffic": "newsletter",
-        "campaign.worst": "referral",
-        "campaign.conversion": 0.5,
-        "campaign.significant": False,
-        "tracking.finding": ("pay_success", "amount"),
-        "tracking.build": ("android", "4.8.0"),
-        "tracking.share": 0.5,
-        "tracking.real_drop_off": True,
-    }
-    # Whether the top two campaigns differ is read from the data, so the wrong answer is too.
-    wrong["campaign.best_vs_runner_up"] = not EXERCISES["campaign.best_vs_runner_up"].truth(ex)
-    wrong["payment.winback"] = ex.unpaid_on_broken_build()  # includes those who paid since
+    wrong = wrong_answers(ex)
     assert set(wrong) == set(EXERCISES), "every exercise needs a wrong answer here"
     for key, answer in wrong.items():
         assert not ex.check(key, answer), key
@@ -162,6 +145,17 @@ def test_is_right_answers_silently_for_a_notebook_that_builds_on_the_answers(ex,
         assert ex.is_right(key, ...) is False
         assert ex.is_right(key, exercise.truth(ex)) is True, key
     assert capsys.readouterr().out == ""
+
+
+def test_right_answers_as_a_student_writes_them_are_accepted(ex, tmp_path, capsys) -> None:
+    answers = right_answers(ex)
+    assert set(answers) == set(EXERCISES)
+    for key, answer in answers.items():
+        assert ex.check(key, answer), key
+        assert capsys.readouterr().out == f"✓ {key}: right.\n"
+    assert isinstance(answers["payment.day"], str) and isinstance(
+        answers["campaign.conversion"], float
+    )
 
 
 def test_answers_of_the_wrong_kind_say_what_is_expected(ex) -> None:

@@ -21,6 +21,9 @@ ENGINE_FACING = {
     "workbench.funnel.outcomes",
     "workbench.audience.set",
     "workbench.audience.tags",
+    # The Spark engine: its tasks cap the engine's threads, its driver numbers users natively.
+    "workbench.spark.kernel",
+    "workbench.spark.log",
 }
 # Package-internal foundation modules: private to the package, imported by name.
 INTERNAL_MODULES = {

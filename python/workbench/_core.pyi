@@ -38,12 +38,14 @@ __all__ = [
     "encode_parquet",
     "event_user_counts",
     "group_tables",
+    "limit_threads",
     "load_audiences",
     "lookup_keys",
     "overlap_counts",
     "run_analysis",
     "run_funnel",
     "save_audiences",
+    "user_space",
 ]
 
 class _ArrowArray(Protocol):
@@ -114,6 +116,14 @@ def encode_parquet(
     drop_nulls: bool = False,
     progress: Callable[[int, int], Any] | None = None,
 ) -> tuple[EncodedLog | None, str]: ...
+def user_space(
+    keys: _ArrowArray,
+    *,
+    event_names: list[str],
+    event_counts: list[int],
+    time_unit: str,
+) -> EncodedLog: ...
+def limit_threads(threads: int) -> int: ...
 
 # --- funnels (crates/funnel_py/src/funnel.rs) ----------------------------------------------------
 

@@ -39,11 +39,13 @@ __all__ = [
     "CorruptDataError",
     "CountsError",
     "EmptyLogError",
+    "ExecutorMismatchError",
     "FunnelDefinitionError",
     "GalleryError",
     "ImplausibleTimesError",
     "InternalError",
     "MetadataError",
+    "MissingDependencyError",
     "MissingFileError",
     "NullValuesError",
     "OverlappingGroupsWarning",
@@ -87,6 +89,16 @@ class MissingFileError(WorkbenchError, FileNotFoundError):
 class CountsError(WorkbenchError):
     """Counts that cannot be a rate: negative, fractional, successes above trials, or no trials
     where a test needs some. The message names the value and its position."""
+
+
+class MissingDependencyError(WorkbenchError, ImportError):
+    """An optional part of the workbench needs a package or program that is not installed (pyspark,
+    Java); the message says what to install."""
+
+
+class ExecutorMismatchError(WorkbenchError):
+    """The Spark executors cannot run the workbench kernel: they cannot import it, or run another
+    version than the driver. The message names both versions and how to ship the same one."""
 
 
 class SelectionSyntaxError(AudienceError):

@@ -114,7 +114,8 @@ def test_an_afternoon_in_the_lab_leaves_git_status_as_it_was(
 
     # A notebook of one's own, from the launcher.
     page.locator("#jp-main-dock-panel .lm-TabBar-addButton").click()
-    page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+    # The launcher the lab opened with may still sit in a tab behind: use the one on screen.
+    page.locator(".jp-LauncherCard[data-category='Notebook']:visible").first.click()
     expect(current_tab).to_contain_text("Untitled", timeout=60_000)
     new_name = current_tab.inner_text().strip()
     mine = open_notebook(lab, new_name, navigate=False)

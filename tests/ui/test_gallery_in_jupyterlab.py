@@ -13,21 +13,17 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
-PLACEHOLDER_CASES = Path(__file__).parent / "fixtures" / "cases"
 
 
 @pytest.fixture
 def library(tmp_path: Path) -> Path:
-    """The repository's guides and cases; while it has no case yet, a placeholder from the test
-    fixtures stands in for one (never shipped)."""
+    """A copy of the repository's guides and cases, so that nothing the test does can touch them."""
     library = tmp_path / "library"
     for folder in ("guides", "cases"):
         (library / folder).mkdir(parents=True)
         for notebook in sorted((REPO / "notebooks" / folder).glob("*.ipynb")):
             shutil.copy(notebook, library / folder)
-    if not any((library / "cases").iterdir()):
-        for notebook in PLACEHOLDER_CASES.glob("*.ipynb"):
-            shutil.copy(notebook, library / "cases")
+    assert any((library / "cases").iterdir()), "notebooks/cases/ has no case study"
     return library
 
 

@@ -18,7 +18,7 @@ use pyo3_arrow::PyArray;
 
 use crate::arrow_out;
 use crate::errors::{to_py, AudienceError};
-use crate::log::PyEncodedLog;
+use crate::log::{require_events, PyEncodedLog};
 
 /// A set of users of one event log.
 #[pyclass(name = "Audience", module = "workbench._core", frozen)]
@@ -232,6 +232,7 @@ pub fn audience_did(
     min_times: u32,
 ) -> PyResult<PyAudience> {
     let log = log_arc(log);
+    require_events(&log, "Audience.did")?;
     let mask: Option<Vec<bool>> = match mask {
         None => None,
         Some(m) => {
@@ -452,6 +453,7 @@ pub fn event_user_counts(
         first.check_same_log(a, "compare")?;
     }
     let log = first.log.clone();
+    require_events(&log, "counting the events of audiences")?;
     let inners: Vec<Arc<Audience>> = audiences.iter().map(|a| a.inner.clone()).collect();
     let counts = py
         .detach(|| {

@@ -20,7 +20,7 @@ use pyo3_arrow::PyArray;
 use crate::arrow_out;
 use crate::errors::{to_py, FunnelDefinitionError};
 use crate::interrupt::run_interruptible;
-use crate::log::PyEncodedLog;
+use crate::log::{require_events, PyEncodedLog};
 
 /// The arrays of one funnel run; the Python `FunnelResult` aggregates them on demand.
 #[pyclass(name = "FunnelOutput", module = "workbench._core", frozen)]
@@ -181,6 +181,7 @@ pub fn run_funnel(
     allow_reentry: bool,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyFunnelOutput> {
+    require_events(&log.inner, "a funnel")?;
     let mode = Mode {
         strict_deduplication,
         strict_order,
@@ -344,6 +345,7 @@ pub fn run_analysis(
     analysis_end: i64,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyFunnelOutput> {
+    require_events(&log.inner, "a funnel")?;
     let spec = AnalysisSpec {
         steps: event_codes.len(),
         window,

@@ -26,5 +26,19 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(funnel::run_funnel, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::run_analysis, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::group_tables, m)?)?;
+    m.add_function(wrap_pyfunction!(log::user_space, m)?)?;
+    m.add_function(wrap_pyfunction!(limit_threads, m)?)?;
     Ok(())
+}
+
+/// Give the engine at most `threads` threads in this process before its first parallel call (a
+/// Spark task runs beside others on the same cores: it wants one). Returns the number the
+/// engine's pool has, which differs from `threads` when the pool had already started.
+#[pyfunction]
+fn limit_threads(threads: usize) -> usize {
+    // An error only means the pool already runs; the count returned says with how many.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build_global();
+    rayon::current_num_threads()
 }

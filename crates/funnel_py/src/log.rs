@@ -5,16 +5,20 @@ use std::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::Array;
+use arrow_schema::DataType;
 use funnel_core::log::{
     encode, encode_parquet as core_encode_parquet, ColumnRef, EncodeOptions, EncodedLog,
     LogColumns, TimeUnit, UserKeys,
 };
 use funnel_core::CoreError;
 use pyo3::prelude::*;
-use pyo3_arrow::PyChunkedArray;
+use pyo3_arrow::{PyArray, PyChunkedArray};
 
 use crate::arrow_out;
-use crate::errors::SchemaError;
+use crate::errors::{EmptyLogError, SchemaError};
 use crate::interrupt::run_interruptible;
 
 /// An event log encoded once: dense users, rows sorted by (user, time), coded event names.
@@ -96,18 +100,6 @@ impl PyEncodedLog {
     }
 }
 
-fn parse_time_unit(time_unit: Option<&str>) -> PyResult<Option<TimeUnit>> {
-    time_unit
-        .map(|unit| {
-            TimeUnit::parse(unit).ok_or_else(|| {
-                SchemaError::new_err(format!(
-                    "time_unit must be one of 's', 'ms', 'us', 'ns'; got {unit:?}"
-                ))
-            })
-        })
-        .transpose()
-}
-
 /// Encode a log straight from Parquet files (read in the given order as one table), decoding
 /// only the three named columns. Returns `(log, "")`, or `(None, why)` when the native reader
 /// does not take the input (a corrupt file, an unsupported type or encoding, nulls that need
@@ -125,7 +117,7 @@ pub fn encode_parquet(
 ) -> PyResult<(Option<PyEncodedLog>, String)> {
     let options = EncodeOptions {
         drop_nulls,
-        int_time_unit: parse_time_unit(time_unit)?,
+        int_time_unit: time_unit.map(parse_time_unit).transpose()?,
     };
     let (user, event, time) = names;
     let outcome = run_interruptible(py, progress.as_ref(), |control| {
@@ -173,7 +165,7 @@ pub fn encode_log(
     drop_nulls: bool,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<PyEncodedLog> {
-    let int_time_unit = parse_time_unit(time_unit)?;
+    let int_time_unit = time_unit.map(parse_time_unit).transpose()?;
     let (user_name, event_name, time_name) = names;
     let options = EncodeOptions {
         drop_nulls,
@@ -200,4 +192,114 @@ pub fn encode_log(
     Ok(PyEncodedLog {
         inner: Arc::new(encoded),
     })
+}
+
+fn parse_time_unit(unit: &str) -> PyResult<TimeUnit> {
+    TimeUnit::parse(unit).ok_or_else(|| {
+        SchemaError::new_err(format!(
+            "time_unit must be one of 's', 'ms', 'us', 'ns'; got {unit:?}"
+        ))
+    })
+}
+
+/// The users of a log whose events live elsewhere (a Spark cluster): the id space that a result
+/// and its audiences share, with the log's event names and counts, and no rows. `keys` are the
+/// distinct user keys (int64 or strings), ascending, as the encoder would order them.
+#[pyfunction]
+#[pyo3(signature = (keys, *, event_names, event_counts, time_unit))]
+pub fn user_space(
+    keys: PyArray,
+    event_names: Vec<String>,
+    event_counts: Vec<u64>,
+    time_unit: &str,
+) -> PyResult<PyEncodedLog> {
+    let time_unit = parse_time_unit(time_unit)?;
+    let array = keys.array();
+    if array.null_count() > 0 {
+        return Err(SchemaError::new_err(format!(
+            "user keys contain {} null(s); a user key cannot be null",
+            array.null_count()
+        )));
+    }
+    let user_keys = match array.data_type() {
+        DataType::Int64 => UserKeys::Int(array.as_primitive::<Int64Type>().values().to_vec()),
+        DataType::Utf8 => UserKeys::Str(
+            array
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect(),
+        ),
+        DataType::LargeUtf8 => UserKeys::Str(
+            array
+                .as_string::<i64>()
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect(),
+        ),
+        other => {
+            return Err(SchemaError::new_err(format!(
+                "user keys must be int64 or strings; got {other}"
+            )))
+        }
+    };
+    let unordered = match &user_keys {
+        UserKeys::Int(k) => k.windows(2).position(|w| w[0] >= w[1]),
+        UserKeys::Str(k) => k.windows(2).position(|w| w[0] >= w[1]),
+    };
+    if let Some(i) = unordered {
+        return Err(SchemaError::new_err(format!(
+            "user keys must be distinct and ascending; the key at position {} does not follow the one before it",
+            i + 1
+        )));
+    }
+    if user_keys.len() >= u32::MAX as usize {
+        return Err(SchemaError::new_err(format!(
+            "the log has {} users; at most {} are supported",
+            user_keys.len(),
+            u32::MAX - 1
+        )));
+    }
+    if let Some(i) = event_names.windows(2).position(|w| w[0] >= w[1]) {
+        return Err(SchemaError::new_err(format!(
+            "event names must be distinct and ascending; {:?} follows {:?}",
+            event_names[i + 1],
+            event_names[i]
+        )));
+    }
+    if event_counts.len() != event_names.len() {
+        return Err(SchemaError::new_err(format!(
+            "{} event counts given for {} event names",
+            event_counts.len(),
+            event_names.len()
+        )));
+    }
+    let n_users = user_keys.len();
+    Ok(PyEncodedLog {
+        inner: Arc::new(EncodedLog {
+            user_offsets: vec![0; n_users + 1],
+            times: Vec::new(),
+            events: funnel_core::log::EventCodes::U8(Vec::new()),
+            source_rows: Vec::new(),
+            event_names,
+            event_counts,
+            user_keys,
+            time_unit,
+            dropped_rows: 0,
+            recycled: Default::default(),
+        }),
+    })
+}
+
+/// Refuse work that reads events on a log that holds only users (a [`user_space`]).
+pub fn require_events(log: &EncodedLog, what: &str) -> PyResult<()> {
+    if log.n_rows() == 0 {
+        return Err(EmptyLogError::new_err(format!(
+            "{what} reads events, but this log holds only the users of a run made elsewhere (its \
+             events stay in Spark); work on the events with workbench.spark"
+        )));
+    }
+    Ok(())
 }

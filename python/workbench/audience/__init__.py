@@ -29,7 +29,7 @@ from workbench.audience.set import (
     key_array,
     overlap_counts,
 )
-from workbench.audience.tags import TagStore, bin_labels
+from workbench.audience.tags import TagStore, bin_labels, value_order
 
 __all__ = [
     "Audience",
@@ -48,4 +48,5 @@ __all__ = [
     "to_csv",
     "to_parquet",
     "to_table",
+    "value_order",
 ]

@@ -46,7 +46,7 @@ from workbench.predicates import Column, Predicate
 if TYPE_CHECKING:
     from workbench.log import EventLog
 
-__all__ = ["TagStore"]
+__all__ = ["TagStore", "bin_labels", "value_order"]
 
 _PROGRAM_CACHE = 256
 """Compiled selections kept per store (cleared whole when full)."""
@@ -79,6 +79,16 @@ def _value_label(value: Any) -> str:
 
 def _number_label(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def value_order(values: Sequence[Any]) -> list[int]:
+    """The positions of distinct column values in the order their ``column:value`` tags are
+    listed (by value; values of mixed types grouped by type).
+
+    >>> value_order(["b", "a", "c"])
+    [1, 0, 2]
+    """
+    return sorted(range(len(values)), key=lambda i: (str(type(values[i])), values[i]))
 
 
 def bin_labels(edges: Sequence[float], integer: bool) -> list[str]:
@@ -253,9 +263,7 @@ class TagStore:
             )
         encoded = pc.dictionary_encode(values).combine_chunks()
         dictionary = encoded.dictionary.to_pylist()
-        order = sorted(
-            range(len(dictionary)), key=lambda i: (str(type(dictionary[i])), dictionary[i])
-        )
+        order = value_order(dictionary)
         rank = np.empty(len(dictionary), dtype=np.int64)
         rank[order] = np.arange(len(dictionary))
         indices = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)

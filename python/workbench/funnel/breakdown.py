@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench._arrow import decoded
 from workbench._names import did_you_mean, listing, plain
@@ -119,17 +120,34 @@ def property_groups(
     event property ``by`` on each unit's attributed event.
     """
     _check_group_column(by)
-    if by not in log.source.column_names:
+    if by not in log.column_names:
         raise ColumnNotFoundError(
             f"cannot break down by {by!r}: it is not a column of the log;"
             f"{did_you_mean(by, log.property_names)} the properties are "
             f"{listing(log.property_names)}"
         )
+    if outcomes.entry_rows is None:
+        # The engine's rows are elsewhere (Spark): it carried the values per unit instead.
+        picked = _groupable(outcomes.attributed_values(by, attribution), by)
+        encoded = pc.dictionary_encode(picked)
+        labels = encoded.dictionary.to_pylist()
+        codes = encoded.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)
+        codes = codes.astype(np.int64)
+    else:
+        codes, labels = _coded_by_row(log, outcomes, by, attribution)
+    codes[outcomes.levels == 0] = -1
+    return codes, [*labels, MISSING]
+
+
+def _coded_by_row(
+    log: EventLog, outcomes: FunnelOutcomes, by: str, attribution: str | int
+) -> tuple[np.ndarray, list[Any]]:
+    """Group codes from the log's rows: the log codes the column once; a breakdown gathers the
+    codes of its units' attributed rows and renumbers the values in the order units first show
+    them (units without a row get the code after the last value)."""
     rows = attribution_rows(outcomes, attribution)
     has_row = rows != NO_ROW
     _groupable(log.property_column(by), by)
-    # The log codes the column once; a breakdown gathers the codes of its units' rows and
-    # renumbers the values in the order units first show them.
     row_codes, values = log.property_codes(by)
     picked = row_codes[rows[has_row]]
     missing = len(values)
@@ -139,11 +157,9 @@ def property_groups(
     shown = shown[np.argsort(first[shown], kind="stable")]
     renumber = np.full(missing + 1, len(shown), dtype=np.int64)
     renumber[shown] = np.arange(len(shown))
-    labels = [values[v] for v in shown]
-    codes = np.full(outcomes.n_units, len(labels), dtype=np.int64)
+    codes = np.full(outcomes.n_units, len(shown), dtype=np.int64)
     codes[has_row] = renumber[picked]
-    codes[outcomes.levels == 0] = -1
-    return codes, [*labels, MISSING]
+    return codes, [values[v] for v in shown]
 
 
 def user_table_groups(

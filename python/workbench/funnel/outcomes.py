@@ -19,7 +19,9 @@ named by their dense id, an index into ``user_keys``: the id space audiences sha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -100,6 +102,11 @@ class FunnelOutcomes:
             ``NO_ROW`` = 2**32-1 at level 0), or None when rows are not local.
         held: with ``hold=``/``session=True``, the held values that made the unit's chain
             (one column per held property, null at level 0); None otherwise.
+        attributed: for engines whose rows are not local (Spark), the breakdown properties
+            named at run time as they were on each unit's attributed event: one table per
+            attribution (``"first_touch"``, ``"last_touch"`` or a step number k >= 2), one row
+            per unit, null where the unit has no such event; None when rows are local (the
+            values are then read from the log at ``entry_rows``/``last_rows``/``rows``).
     """
 
     n_steps: int
@@ -116,6 +123,7 @@ class FunnelOutcomes:
     entry_rows: np.ndarray | None = None
     last_rows: np.ndarray | None = None
     held: pa.Table | None = None
+    attributed: Mapping[str | int, pa.Table] | None = None
     _derived: dict[str, np.ndarray] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -143,6 +151,17 @@ class FunnelOutcomes:
             raise FunnelDefinitionError(
                 f"outcome table 'held' has {self.held.num_rows} rows for {n} units"
             )
+        if self.attributed is not None:
+            tables: dict[str | int, pa.Table] = {}
+            for key, table in self.attributed.items():
+                attribution = self._attribution_key(key)
+                if table.num_rows != n:
+                    raise FunnelDefinitionError(
+                        f"outcome table 'attributed[{key!r}]' has {table.num_rows} rows for {n} "
+                        "units"
+                    )
+                tables[attribution] = table
+            object.__setattr__(self, "attributed", MappingProxyType(tables))
 
     # -- derived views (computed once, kept) ----------------------------------------------------
 
@@ -202,6 +221,41 @@ class FunnelOutcomes:
         """
         self.check_step(step)
         return (((self.reached >> np.uint32(step - 1)) & np.uint32(1)) != 0) & self.counted
+
+    def _attribution_key(self, attribution: str | int) -> str | int:
+        """``attribution`` as the key of :attr:`attributed`: step 1 is ``"first_touch"``."""
+        if attribution in ("first_touch", "last_touch"):
+            return attribution
+        if isinstance(attribution, (int, np.integer)) and not isinstance(attribution, bool):
+            step = self.check_step(int(attribution))
+            return "first_touch" if step == 1 else step
+        raise FunnelDefinitionError(
+            f"attribution must be 'first_touch', 'last_touch' or a step number; got {attribution!r}"
+        )
+
+    def attributed_values(self, by: str, attribution: str | int = "first_touch") -> pa.Array:
+        """Per unit, property ``by`` on its attributed event as the engine carried it (for
+        outcomes whose rows are not local); a clear error names what was carried otherwise.
+
+        >>> out = wb.FunnelOutcomes(1, "users", "s", 0, pa.array([7]), [0], [1], [1], [0], [5],
+        ...                         (), attributed={"first_touch": pa.table({"city": ["Oslo"]})})
+        >>> out.attributed_values("city").to_pylist()
+        ['Oslo']
+        """
+        key = self._attribution_key(attribution)
+        tables = self.attributed or {}
+        table = tables.get(key)
+        if table is None or by not in table.column_names:
+            carried = sorted({c for t in tables.values() for c in t.column_names})
+            attributions = [str(a) for a in tables]
+            raise FunnelDefinitionError(
+                f"this result was computed where its events live (Spark) and carries no "
+                f"{by!r} for attribution {attribution!r}; it carries "
+                f"{carried or 'no properties'} for {attributions or 'no attribution'}: run "
+                f"again naming it, e.g. properties=[{by!r}]"
+                + ("" if key in ("first_touch", "last_touch") else f", attributions=[{key}]")
+            )
+        return table.column(by).combine_chunks()
 
     def check_step(self, step: int, first: int = 1) -> int:
         """``step`` as an int when it is a step number ``first..n_steps``; else a clear error.

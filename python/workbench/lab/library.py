@@ -6,7 +6,7 @@ the wheel). Each notebook there describes itself in ``metadata.workbench`` (the 
 author can see what to fix. The demo datasets are listed too: opening one writes a starter
 notebook that loads it (``workbench.lab.starters``).
 
-A gallery item is named by its id, its path in the library (``guides/01-first-funnel.ipynb``).
+A gallery item is named by its id, its path in the library (``guides/01-quickstart.ipynb``).
 Opening one writes a copy into the same folder of the working folder (``guides/`` there) under a
 name that is free: the original stays as shipped, and an existing copy is never overwritten. Only
 ids the library lists are served, and copies are written only into real folders inside the working
@@ -305,7 +305,7 @@ class Gallery:
                 a file, 500 when the file system refuses the copy.
         """
         items, problems = scan(self.library)
-        example = items[0].id if items else "guides/01-first-funnel.ipynb"
+        example = items[0].id if items else "guides/01-quickstart.ipynb"
         item_id = check_id(raw_id, example)
         starter = self.starters.get(item_id)
         if starter is not None:

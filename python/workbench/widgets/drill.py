@@ -57,12 +57,12 @@ EXPORT_FORMATS: dict[str, str] = {"csv": ".csv", "parquet": ".parquet", "bitmap"
 
 def default_kind(result: FunnelResult, step: int) -> DrillKind:
     """What a click on ``step`` opens: who dropped off after it (at the last step, who
-    converted).
+    converted: nobody drops off there, in a one-step funnel too).
 
     >>> default_kind(result, 2), default_kind(result, 3)
     ('dropped', 'converted')
     """
-    return "converted" if step == result.n_steps and result.n_steps > 1 else "dropped"
+    return "converted" if step == result.n_steps else "dropped"
 
 
 def drill_down(result: FunnelResult, step: int, kind: DrillKind = "dropped") -> Audience:

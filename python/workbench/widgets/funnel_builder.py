@@ -827,11 +827,7 @@ class FunnelBuilder(w.VBox):
             self.panel.show(None, "Click a step's bar to see its users")
             return
         step = min(max(int(self.step), 1), result.n_steps)
-        kinds = [
-            k
-            for k in _KIND_LABELS
-            if not (k == "dropped" and step == result.n_steps and result.n_steps > 1)
-        ]
+        kinds = [k for k in _KIND_LABELS if not (k == "dropped" and step == result.n_steps)]
         kind = self.kind if self.kind in kinds else kinds[0]
         self._syncing = True
         try:

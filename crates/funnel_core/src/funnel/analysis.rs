@@ -320,6 +320,33 @@ thread_local! {
     static ROWS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// A user's outcome from the best chain of each held value (one outcome without `hold`), by the
+/// rule one machine applies to its own chains: the furthest wins, a clean chain before an
+/// excluded one at the same step; its times are those of the chain that got there first; the
+/// user is in progress while any clean chain at that step can still move on. The held values'
+/// numbering (first seen in the input) therefore never decides the answer.
+fn best_of(outcomes: &[Outcome]) -> Option<Outcome> {
+    let reach = |o: &Outcome| {
+        (
+            o.chain.last_time(),
+            o.chain.first_time(),
+            o.chain.last_row(),
+        )
+    };
+    let mut best = *outcomes.iter().reduce(|best, o| {
+        if o.beats(best) || (!best.beats(o) && reach(o) < reach(best)) {
+            o
+        } else {
+            best
+        }
+    })?;
+    best.in_progress = !best.excluded
+        && outcomes
+            .iter()
+            .any(|o| o.in_progress && !o.excluded && o.chain.level() == best.chain.level());
+    Some(best)
+}
+
 /// One counted unit, reduced to what the output keeps.
 struct Unit {
     user: u32,
@@ -348,14 +375,8 @@ impl PartUnits {
     ) {
         match counting {
             Counting::Users => {
-                let best = outcomes
-                    .iter()
-                    .fold(None::<&Outcome>, |best, o| match best {
-                        Some(b) if !o.beats(b) => Some(b),
-                        _ => Some(o),
-                    });
-                if let Some(best) = best {
-                    self.add(log, user as u32, user as u32, best);
+                if let Some(best) = best_of(outcomes) {
+                    self.add(log, user as u32, user as u32, &best);
                 }
             }
             Counting::Conversions => {
