@@ -54,39 +54,39 @@ def test_the_payment_failure_is_found_by_platform_then_version(demo, ex, log) ->
     before = conversion_by(orders.run(events_between(demo, None, "2026-10-01")), "platform")
     after = conversion_by(orders.run(events_between(demo, "2026-10-03", None)), "platform")
     platform = (before - after).idxmax()
-    assert ex.check("payment.platform", platform)
+    assert ex.is_right("payment.platform", platform)
     on_platform = wb.Funnel(
         [wb.Step("place_order", where=wb.col("platform") == platform), "pay_success"],
         window="1d",
     ).run(log)
     version = conversion_by(on_platform, "app_version").idxmin()
-    assert ex.check("payment.version", version)
+    assert ex.is_right("payment.version", version)
     events = demo.events.to_pandas()
     first_seen = events.query("app_version == @version")["time"].min()
-    assert ex.check("payment.day", first_seen.strftime("%Y-%m-%d"))
+    assert ex.is_right("payment.day", first_seen.strftime("%Y-%m-%d"))
     fails = events[events["event"] == "pay_fail"]
     codes = pd.crosstab(fails["error_code"], fails["app_version"])
     others = codes.drop(columns=version).sum(axis=1)
-    assert ex.check("payment.error_code", (codes[version] - others).idxmax())
+    assert ex.is_right("payment.error_code", (codes[version] - others).idxmax())
     on_build = (wb.col("platform") == platform) & (wb.col("app_version") == version)
     broken = wb.Funnel([wb.Step("place_order", where=on_build), "pay_success"], window="1d")
     lost = broken.run(log).dropped_after(1)
-    assert ex.check("payment.unpaid_users", len(lost))
+    assert ex.is_right("payment.unpaid_users", len(lost))
     paid_since = wb.Audience.did(log, "pay_success", start=first_seen.floor("D"))
     winback = lost - paid_since
     assert 0 < len(winback) < len(lost)
-    assert ex.check("payment.winback", winback)
+    assert ex.is_right("payment.winback", winback)
     # Everyone who did not pay within a day is not the win-back audience: some paid since.
-    assert not ex.check("payment.winback", lost)
+    assert not ex.is_right("payment.winback", lost)
 
 
 def test_the_winback_audience_is_accepted_as_an_export(ex, tmp_path) -> None:
     audience = ex.winback()
     path = tmp_path / "winback.csv"
     audience.to_csv(path)
-    assert ex.check("payment.winback", str(path))
+    assert ex.is_right("payment.winback", str(path))
     audience.to_parquet(tmp_path / "winback.parquet")
-    assert ex.check("payment.winback", tmp_path / "winback.parquet")
+    assert ex.is_right("payment.winback", tmp_path / "winback.parquet")
 
 
 def test_the_junk_campaign_is_judged_by_conversion_with_significance(ex, log) -> None:
@@ -94,34 +94,35 @@ def test_the_junk_campaign_is_judged_by_conversion_with_significance(ex, log) ->
     table = journey.breakdown("campaign")
     paid = table[table["campaign"] != "organic"]
     entrants = paid[paid["step"] == 1].set_index("campaign")["users"]
-    assert ex.check("campaign.most_traffic", entrants.idxmax())
+    assert ex.is_right("campaign.most_traffic", entrants.idxmax())
     conversion = paid[paid["step"] == len(JOURNEY)].set_index("campaign")["conversion_from_first"]
     worst = conversion.idxmin()
-    assert ex.check("campaign.worst", worst)
-    assert ex.check("campaign.conversion", round(float(conversion.min()), 4))
+    assert ex.is_right("campaign.worst", worst)
+    assert ex.is_right("campaign.conversion", round(float(conversion.min()), 4))
     test = journey.compare_groups("campaign", worst, "organic", step=len(JOURNEY))
-    assert ex.check("campaign.significant", bool(test["significant"].iloc[0]))
+    assert ex.is_right("campaign.significant", bool(test["significant"].iloc[0]))
     best, runner_up = conversion.sort_values(ascending=False).index[:2]
     test = journey.compare_groups("campaign", best, runner_up, step=len(JOURNEY))
-    assert ex.check("campaign.best_vs_runner_up", bool(test["significant"].iloc[0]))
+    assert ex.is_right("campaign.best_vs_runner_up", bool(test["significant"].iloc[0]))
 
 
 def test_the_tracking_bug_is_told_apart_from_a_drop_off(demo, ex, log) -> None:
     report = demo.plan().validate(log)
     finding = report.table.iloc[0]
-    assert ex.check("tracking.finding", (finding["event"], finding["property"]))
+    assert ex.is_right("tracking.finding", (finding["event"], finding["property"]))
     rows = report.rows(finding["event"], finding["property"]).to_pandas()
     build = rows.groupby(["platform", "app_version"]).size().idxmax()
-    assert ex.check("tracking.build", build)
-    assert ex.check("tracking.share", round(float(finding["share"]), 3))
-    assert ex.check("tracking.real_drop_off", False)
+    assert ex.is_right("tracking.build", build)
+    assert ex.is_right("tracking.share", round(float(finding["share"]), 3))
+    assert ex.is_right("tracking.real_drop_off", False)
 
 
 def test_wrong_answers_get_a_hint_and_never_the_answer(ex, capsys) -> None:
     wrong = wrong_answers(ex)
     assert set(wrong) == set(EXERCISES), "every exercise needs a wrong answer here"
     for key, answer in wrong.items():
-        assert not ex.check(key, answer), key
+        assert not ex.is_right(key, answer), key
+        ex.check(key, answer)
         printed = capsys.readouterr().out
         assert printed.startswith(f"✗ {key}: not this one.") and EXERCISES[key].hint in printed
 
@@ -136,7 +137,7 @@ def test_no_question_or_hint_spells_out_any_answer(ex) -> None:
 
 def test_unanswered_exercises_let_the_notebook_run_on(ex, capsys) -> None:
     for key in EXERCISES:
-        assert ex.check(key, ...) is False
+        assert ex.check(key, ...) is None  # a cell shows the message, not a bool
         assert "not answered yet" in capsys.readouterr().out
 
 
@@ -151,7 +152,8 @@ def test_right_answers_as_a_student_writes_them_are_accepted(ex, tmp_path, capsy
     answers = right_answers(ex)
     assert set(answers) == set(EXERCISES)
     for key, answer in answers.items():
-        assert ex.check(key, answer), key
+        assert ex.is_right(key, answer), key
+        ex.check(key, answer)
         assert capsys.readouterr().out == f"✓ {key}: right.\n"
     assert isinstance(answers["payment.day"], str) and isinstance(
         answers["campaign.conversion"], float
@@ -176,9 +178,9 @@ def test_answers_of_the_wrong_kind_say_what_is_expected(ex) -> None:
 
 
 def test_text_answers_ignore_case_spaces_and_a_version_prefix(ex) -> None:
-    assert ex.check("payment.platform", "  Android ")
-    assert ex.check("payment.version", "v4.8.0")
-    assert ex.check("tracking.build", ["iOS", "5.6.0"])
+    assert ex.is_right("payment.platform", "  Android ")
+    assert ex.is_right("payment.version", "v4.8.0")
+    assert ex.is_right("tracking.build", ["iOS", "5.6.0"])
 
 
 def test_the_stories_match_the_data_they_are_planted_in(demo) -> None:

@@ -9,10 +9,8 @@ the analysis that finds it when it is not. The answer itself is never printed.
 >>> ex = exercises(ecommerce(n_users=2_000))
 >>> ex.check("payment.platform", ...)
 ○ payment.platform: not answered yet — replace ... with your answer and run the cell again.
-False
 >>> ex.check("payment.platform", "web")
 ✗ payment.platform: not this one. Break the funnel place_order → pay_success down by platform, once for the first weeks and once for the last: which platform's conversion falls?
-False
 """  # noqa: E501
 
 from __future__ import annotations
@@ -119,8 +117,9 @@ class Exercises:
         """  # noqa: E501
         print(f"{key}: {_exercise(key).question}")
 
-    def check(self, key: str, answer: Any) -> bool:
-        """Print whether ``answer`` is right (a hint when it is not) and return it as a bool.
+    def check(self, key: str, answer: Any) -> None:
+        """Print whether ``answer`` is right (a hint when it is not); :meth:`is_right` is the
+        same judgement as a bool. Nothing is returned, so a notebook cell shows the message only.
 
         ``...`` (or None) means "not answered yet": the notebook still runs top to bottom.
         """
@@ -129,13 +128,10 @@ class Exercises:
             print(
                 f"○ {key}: not answered yet — replace ... with your answer and run the cell again."
             )
-            return False
-        correct = self._matches(exercise, answer)
-        if correct:
+        elif self._matches(exercise, answer):
             print(f"✓ {key}: right.")
         else:
             print(f"✗ {key}: not this one. {exercise.hint}")
-        return correct
 
     def is_right(self, key: str, answer: Any) -> bool:
         """Whether ``answer`` is right, printing nothing (``...`` or None: not yet), for a
@@ -396,6 +392,5 @@ def exercises(demo: EcommerceDemo) -> Exercises:
     >>> ex = exercises(wb.datasets.ecommerce(n_users=500))
     >>> ex.check("tracking.real_drop_off", True)
     ✗ tracking.real_drop_off: not this one. Those users did the step; their events lack the property. Put the coverage beside the funnel with wb.with_coverage(result, coverage) and read that step.
-    False
     """  # noqa: E501
     return Exercises(demo)
