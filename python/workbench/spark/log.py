@@ -108,12 +108,20 @@ class SparkEventLog(EventLog):
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks()
         array = pc.unique(array).sort()
+        event, time = ("event", "time") if user_column not in ("event", "time") else ("name", "at")
         summary = LogSummary(
             user_column=user_column,
-            event_column="event",
-            time_column="time",
+            event_column=event,
+            time_column=time,
             session_column=None,
-            schema=pa.schema([pa.field(user_column, array.type)]),
+            # No events: the event and time columns exist, empty, as in a table with no rows.
+            schema=pa.schema(
+                [
+                    pa.field(user_column, array.type),
+                    pa.field(event, pa.string()),
+                    pa.field(time, pa.timestamp("us")),
+                ]
+            ),
             time_unit="us",
             time_zone=None,
             n_rows=0,
