@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ __all__ = [
     "drill_down",
     "export",
     "first_rows",
+    "kinds_at",
     "profile_table",
     "save_segment",
     "summary_line",
@@ -55,14 +56,25 @@ ExportFormat = Literal["csv", "parquet", "bitmap"]
 EXPORT_FORMATS: dict[str, str] = {"csv": ".csv", "parquet": ".parquet", "bitmap": ".roaring"}
 
 
+def kinds_at(result: FunnelResult, step: int) -> list[DrillKind]:
+    """The drill-downs ``step`` offers, in the panel's order: nobody drops off after the last
+    step (in a one-step funnel too), so it has no ``"dropped"``.
+
+    >>> kinds_at(result, 2), kinds_at(result, 3)
+    (['dropped', 'converted', 'in_progress'], ['converted', 'in_progress'])
+    """
+    last = step == result.n_steps
+    return [k for k in get_args(DrillKind) if not (k == "dropped" and last)]
+
+
 def default_kind(result: FunnelResult, step: int) -> DrillKind:
     """What a click on ``step`` opens: who dropped off after it (at the last step, who
-    converted: nobody drops off there, in a one-step funnel too).
+    converted).
 
     >>> default_kind(result, 2), default_kind(result, 3)
     ('dropped', 'converted')
     """
-    return "converted" if step == result.n_steps else "dropped"
+    return kinds_at(result, step)[0]
 
 
 def drill_down(result: FunnelResult, step: int, kind: DrillKind = "dropped") -> Audience:

@@ -827,7 +827,7 @@ class FunnelBuilder(w.VBox):
             self.panel.show(None, "Click a step's bar to see its users")
             return
         step = min(max(int(self.step), 1), result.n_steps)
-        kinds = [k for k in _KIND_LABELS if not (k == "dropped" and step == result.n_steps)]
+        kinds = drill.kinds_at(result, step)
         kind = self.kind if self.kind in kinds else kinds[0]
         self._syncing = True
         try:
@@ -835,6 +835,6 @@ class FunnelBuilder(w.VBox):
             self.kind_buttons.value = kind
         finally:
             self._syncing = False
-        audience = drill.drill_down(result, step, kind)  # type: ignore[arg-type]
+        audience = drill.drill_down(result, step, kind)
         label = result.labels[step - 1]
         self.panel.show(audience, f"Step {step}. {label}: {drill.KINDS[kind]} {label}")
