@@ -125,6 +125,15 @@ def user_space(
 ) -> EncodedLog: ...
 def limit_threads(threads: int) -> int: ...
 
+# --- tracking plan (crates/funnel_py/src/plan.rs) ------------------------------------------------
+
+def code_text(
+    column: _ArrowColumn, known: list[str], *, name: str
+) -> tuple[pa.UInt32Array, list[str]]: ...
+def present_by_code(
+    codes: _ArrowArray, n_codes: int, column: _ArrowColumn, *, name: str
+) -> list[int]: ...
+
 # --- funnels (crates/funnel_py/src/funnel.rs) ----------------------------------------------------
 
 @final

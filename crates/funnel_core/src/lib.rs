@@ -11,6 +11,7 @@ pub mod funnel;
 pub mod log;
 #[doc(hidden)]
 pub mod phases;
+pub mod plan;
 
 pub use control::Control;
 pub use error::{CoreError, Result};

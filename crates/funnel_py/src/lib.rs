@@ -9,6 +9,7 @@ mod errors;
 mod funnel;
 mod interrupt;
 mod log;
+mod plan;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -27,6 +28,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(funnel::run_analysis, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::group_tables, m)?)?;
     m.add_function(wrap_pyfunction!(log::user_space, m)?)?;
+    m.add_function(wrap_pyfunction!(plan::code_text, m)?)?;
+    m.add_function(wrap_pyfunction!(plan::present_by_code, m)?)?;
     m.add_function(wrap_pyfunction!(limit_threads, m)?)?;
     Ok(())
 }

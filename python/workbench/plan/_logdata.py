@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench import _core
 from workbench._arrow import decoded
 from workbench.log import (
     EVENT_COLUMNS,
@@ -27,7 +28,7 @@ from workbench.log import (
     to_arrow_table,
 )
 
-__all__ = ["LogData"]
+__all__ = ["LogData", "is_text"]
 
 
 @dataclass
@@ -69,12 +70,19 @@ class LogData:
         return [c for c in self.table.column_names if c not in roles]
 
     @cached_property
-    def _coded(self) -> tuple[np.ndarray, list[str]]:
-        encoded = pc.dictionary_encode(decoded(self.table.column(self.event)).combine_chunks())
+    def _coded(self) -> tuple[np.ndarray, list[str], pa.UInt32Array | None]:
+        column = self.table.column(self.event)
+        if is_text(column.type):
+            # The native coder: same codes and first-seen order as dictionary_encode, several
+            # times faster; a null reads as -1 through the signed view.
+            coded, values = _core.code_text(column, [], name=self.event)
+            return coded.to_numpy().view(np.int32), values, coded
+        encoded = pc.dictionary_encode(decoded(column).combine_chunks())
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         if encoded.null_count:
             codes = np.where(encoded.is_null().to_numpy(zero_copy_only=False), -1, codes)
-        return codes.astype(np.int32, copy=False), [str(v) for v in encoded.dictionary.to_pylist()]
+        names = [str(v) for v in encoded.dictionary.to_pylist()]
+        return codes.astype(np.int32, copy=False), names, None
 
     @property
     def codes(self) -> np.ndarray:
@@ -86,9 +94,25 @@ class LogData:
         """Event name per code."""
         return self._coded[1]
 
+    @property
+    def native_codes(self) -> pa.UInt32Array:
+        """The event codes as a uint32 Arrow array (a null as 2**32 - 1), for native kernels."""
+        coded = self._coded[2]
+        if coded is None:
+            coded = pa.array(self.codes.view(np.uint32))
+        return coded
+
     @cached_property
     def event_rows(self) -> np.ndarray:
         """Rows per event code."""
+        if self._coded[2] is not None:
+            counts = _core.present_by_code(
+                self.native_codes,
+                len(self.event_names),
+                self.table.column(self.event),
+                name=self.event,
+            )
+            return np.array(counts[:-1], dtype=np.int64)
         valid = self.codes[self.codes >= 0]
         return np.bincount(valid, minlength=len(self.event_names))
 
@@ -101,9 +125,20 @@ class LogData:
         """Time per row as int64 in the column's unit (nulls as the smallest int64)."""
         return self._time[0]
 
+    def times_at(self, rows: np.ndarray) -> np.ndarray:
+        """``time_values[rows]``, reading only those rows when they are few."""
+        if "_time" in self.__dict__ or len(rows) > self.n_rows // 8:
+            return self.time_values[rows]
+        return column_times(self.table.column(self.time).take(pa.array(rows)))[0]
+
+    @cached_property
+    def _time_kind(self) -> tuple[str | None, str | None]:
+        _, unit, tz = column_times(self.table.column(self.time).slice(0, 0))
+        return unit, tz
+
     def to_time(self, values: np.ndarray) -> pd.Series | np.ndarray:
         """Int64 times back to timestamps (or left as numbers for integer time columns)."""
-        _, unit, tz = self._time
+        unit, tz = self._time_kind
         if unit is None:
             return values
         stamps: Any = pd.to_datetime(values, unit=cast(Any, unit), utc=tz is not None)
@@ -122,3 +157,14 @@ class LogData:
     @cached_property
     def _index(self) -> dict[str, int]:
         return {name: code for code, name in enumerate(self.event_names)}
+
+
+def is_text(dtype: pa.DataType) -> bool:
+    """Strings of any width, or a dictionary of them: what the native text coder reads."""
+    if pa.types.is_dictionary(dtype):
+        return pa.types.is_integer(dtype.index_type) and is_text(dtype.value_type)
+    return (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or pa.types.is_string_view(dtype)
+    )

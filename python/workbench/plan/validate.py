@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -19,9 +20,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench import _core
 from workbench._arrow import decoded_type
 from workbench._names import did_you_mean
-from workbench.plan._logdata import LogData
+from workbench.plan._logdata import LogData, is_text
 from workbench.plan.model import PropertySpec
 
 if TYPE_CHECKING:
@@ -80,7 +82,9 @@ class _Values:
     unit: str | None = None
 
 
-def _as_planned(column: pa.Array, kind: str, ptype: str, valid: np.ndarray) -> _Values:
+def _as_planned(
+    column: pa.Array | pa.ChunkedArray, kind: str, ptype: str, valid: np.ndarray
+) -> _Values:
     n = len(column)
     nothing = np.zeros(n, dtype=bool)
     if ptype == "string":
@@ -141,7 +145,7 @@ def _bound(value: Any, unit: str | None) -> float:
 
 
 class _Collector:
-    """Turns violation masks into report rows: counts, first/last time, sample row numbers."""
+    """Turns violating rows into report rows: counts, first/last time, sample row numbers."""
 
     def __init__(self, data: LogData) -> None:
         self.data = data
@@ -151,22 +155,22 @@ class _Collector:
 
     def add(
         self,
-        mask: np.ndarray,
+        idx: np.ndarray,
         violation: str,
         prop: str | None,
         detail: Any,
     ) -> None:
-        """``detail`` is text, or a function of (event name, row numbers) giving text."""
-        idx = np.flatnonzero(mask)
+        """``idx``: the violating row numbers, ascending. ``detail`` is text, or a function of
+        (event name, row numbers) giving text."""
         if len(idx) == 0:
             return
-        self.bad |= mask
+        self.bad[idx] = True
         codes = self.data.codes[idx]
         order = np.argsort(codes, kind="stable")
         idx, codes = idx[order], codes[order]
         starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
         ends = np.append(starts[1:], len(idx))
-        times = self.data.time_values[idx]
+        times = self.data.times_at(idx)
         first = np.minimum.reduceat(times, starts)
         last = np.maximum.reduceat(times, starts)
         event_rows = self.data.event_rows
@@ -201,27 +205,123 @@ def _values_text(column: pa.Array, rows: np.ndarray, limit: int = 5) -> str:
     return shown + (", …" if len(counts) > limit else "")
 
 
+# Types whose nulls (and NaNs) the native counter reads in place; others take the Arrow path.
+def _counted_natively(dtype: pa.DataType) -> bool:
+    return (
+        is_text(dtype)
+        or pa.types.is_integer(dtype)
+        or pa.types.is_float32(dtype)
+        or pa.types.is_float64(dtype)
+        or pa.types.is_boolean(dtype)
+        or pa.types.is_timestamp(dtype)
+        or pa.types.is_date(dtype)
+    )
+
+
+class _Column:
+    """One property column as the checks read it, each reading made once and only if asked:
+    present values per event code, the per-row present mask, planned-type readings."""
+
+    def __init__(self, data: LogData, name: str) -> None:
+        self.data = data
+        self.name = name
+        self.chunks = data.table.column(name)
+        self.kind = column_kind(self.chunks.type)
+        self._readings: dict[str, _Values] = {}
+        self._codes: dict[tuple[str, ...], np.ndarray] = {}
+
+    @cached_property
+    def array(self) -> pa.Array:
+        """The column as one contiguous array, dictionary decoded (what value tests read)."""
+        return self.data.column(self.name)
+
+    @property
+    def _plain(self) -> pa.Array | pa.ChunkedArray:
+        """The chunks as they are where readings need no one array (saves a copy), else
+        ``array``: text is read through one dictionary, dictionaries are decoded."""
+        if pa.types.is_dictionary(self.chunks.type) or self.kind == "string":
+            return self.array
+        return self.chunks
+
+    @cached_property
+    def _plain_floats(self) -> np.ndarray | None:
+        dtype = self.chunks.type
+        if pa.types.is_float32(dtype) or pa.types.is_float64(dtype):
+            # Nulls come out as NaN; float64 as the Arrow path casts, so bounds compare alike.
+            return self.chunks.to_numpy().astype(np.float64, copy=False)
+        return None
+
+    @cached_property
+    def valid(self) -> np.ndarray:
+        """Bool per row: the value is present (not null, not NaN)."""
+        floats = self._plain_floats
+        if floats is not None:
+            return ~np.isnan(floats)
+        plain = self.array if pa.types.is_dictionary(self.chunks.type) else self.chunks
+        valid = plain.is_valid().to_numpy(zero_copy_only=False)
+        if self.kind == "float":
+            valid &= ~pc.is_nan(plain).fill_null(False).to_numpy(zero_copy_only=False)
+        return valid
+
+    @cached_property
+    def present(self) -> np.ndarray:
+        """Rows with a present value per event code (the last slot: null event names)."""
+        data = self.data
+        n_codes = len(data.event_names)
+        if _counted_natively(self.chunks.type):
+            counts = _core.present_by_code(data.native_codes, n_codes, self.chunks, name=self.name)
+            return np.array(counts, dtype=np.int64)
+        codes = data.codes[self.valid]
+        return np.bincount(np.where(codes < 0, n_codes, codes), minlength=n_codes + 1)
+
+    def reading(self, ptype: str) -> _Values:
+        """The column read as the planned type ``ptype`` (the same for every rule using it)."""
+        if ptype not in self._readings:
+            floats = self._plain_floats
+            if floats is not None and ptype == "float":
+                # Absent values (NaN here) are never tested: every check keeps present rows only.
+                self._readings[ptype] = _Values(floats, _NOTHING)
+            else:
+                self._readings[ptype] = _as_planned(self._plain, self.kind, ptype, self.valid)
+        return self._readings[ptype]
+
+    def outside(self, allowed: tuple[str, ...]) -> np.ndarray:
+        """Rows whose text is present and not among ``allowed``, ascending (native coder)."""
+        if allowed not in self._codes:
+            known = list(dict.fromkeys(allowed))
+            coded, _ = _core.code_text(self.chunks, known, name=self.name)
+            self._codes[allowed] = np.flatnonzero(coded.to_numpy().view(np.int32) >= len(known))
+        return self._codes[allowed]
+
+
+# A shared "no row" mask marker: the planned type reads every present value.
+_NOTHING = np.zeros(0, dtype=bool)
+
+
 def validate(plan: TrackingPlan, log: Any) -> ValidationReport:
-    """Check ``log`` (an EventLog or a table) against ``plan``: :meth:`TrackingPlan.validate`."""
+    """Check ``log`` (an EventLog or a table) against ``plan``: :meth:`TrackingPlan.validate`.
+
+    Every check first counts per event code whether anything can break (present values per
+    code from one native pass per column), and only reads rows where something does.
+    """
     data = LogData.of(log)
-    codes = data.codes
+    codes = data.codes  # -1 for a null event: as an index it reads the extra last slot
     names = data.event_names
-    n_codes = len(names)
     out = _Collector(data)
+    event_rows = np.append(data.event_rows, 0)
 
     planned = np.array([plan.has_event(name) for name in names] + [False], dtype=bool)
-    # Index n_codes (the extra slot) stands for a null event name: never checked.
-    safe_codes = np.where(codes < 0, n_codes, codes)
-    unplanned_rows = ~planned[safe_codes] & (codes >= 0)
     planned_names = plan.event_names
-    out.add(
-        unplanned_rows,
-        "unplanned_event",
-        None,
-        lambda name, rows: (
-            "not in the plan;" + (did_you_mean(name, planned_names) or " no similar planned event")
-        ),
-    )
+    if event_rows[~planned].any():
+        out.add(
+            np.flatnonzero(~planned[codes] & (codes >= 0)),
+            "unplanned_event",
+            None,
+            lambda name, rows: (
+                "not in the plan;"
+                + (did_you_mean(name, planned_names) or " no similar planned event")
+            ),
+        )
 
     specs_by_event: list[dict[str, PropertySpec]] = [
         plan.properties_of(name) if plan.has_event(name) else {} for name in names
@@ -233,46 +333,42 @@ def validate(plan: TrackingPlan, log: Any) -> ValidationReport:
         on_event = np.array([s is not None for s in spec_of], dtype=bool)
         required = np.array([s is not None and s.required for s in spec_of], dtype=bool)
         if prop not in columns:
-            if required.any():
+            if event_rows[required].any():
                 out.add(
-                    required[safe_codes],
+                    np.flatnonzero(required[codes]),
                     "missing_required_property",
                     prop,
                     "the log has no column of this name",
                 )
             continue
-        column = data.column(prop)
-        valid = column.is_valid().to_numpy(zero_copy_only=False)
-        kind = column_kind(column.type)
-        if kind == "float":
-            valid &= ~pc.is_nan(column).fill_null(False).to_numpy(zero_copy_only=False)
-        if required.any():
+        column = _Column(data, prop)
+        present = column.present
+        if required.any() and (event_rows - present)[required].any():
             out.add(
-                required[safe_codes] & ~valid,
+                np.flatnonzero(required[codes] & ~column.valid),
                 "missing_required_property",
                 prop,
                 f"required {_first(spec_of).type} is null",
             )
         unknown = planned & ~on_event
-        if unknown.any():
-            mask = unknown[safe_codes] & valid
-            if mask.any():
-                out.add(
-                    mask,
-                    "unknown_property",
-                    prop,
-                    lambda name, rows, c=column: (
-                        "not planned for this event; values: " + _values_text(c, rows)
-                    ),
-                )
+        if present[unknown].any():
+            out.add(
+                np.flatnonzero(unknown[codes] & column.valid),
+                "unknown_property",
+                prop,
+                lambda name, rows, c=column: (
+                    "not planned for this event; values: " + _values_text(c.array, rows)
+                ),
+            )
         # One pass per distinct rule (usually one: the common or the event's own property).
         rules: dict[int, tuple[PropertySpec, np.ndarray]] = {}
         for code, spec in enumerate(spec_of):
             if spec is not None:
-                lut = rules.setdefault(id(spec), (spec, np.zeros(n_codes + 1, dtype=bool)))[1]
+                lut = rules.setdefault(id(spec), (spec, np.zeros(len(names) + 1, dtype=bool)))[1]
                 lut[code] = True
         for spec, events_lut in rules.values():
-            _check_rule(out, data, prop, column, kind, valid, spec, events_lut[safe_codes])
+            if present[events_lut].any():
+                _check_rule(out, data, column, spec, events_lut)
     return ValidationReport(plan, data, out)
 
 
@@ -291,62 +387,96 @@ def _first(specs: Iterable[PropertySpec | None]) -> PropertySpec:
     return next(s for s in specs if s is not None)
 
 
+def _on_events(rows: np.ndarray, data: LogData, events_lut: np.ndarray) -> np.ndarray:
+    """The ``rows`` (ascending) whose event is one the rule is planned on."""
+    return rows[events_lut[data.codes[rows]]]
+
+
 def _check_rule(
     out: _Collector,
     data: LogData,
-    prop: str,
-    column: pa.Array,
-    kind: str,
-    valid: np.ndarray,
+    column: _Column,
     spec: PropertySpec,
-    on_rows: np.ndarray,
+    events_lut: np.ndarray,
 ) -> None:
+    """One rule over the rows of the events it is planned on. Each test runs over the whole
+    column, independent of events (sparse results), then keeps the rule's events' rows."""
+    kind, prop = column.kind, column.name
     plain = (kind, spec.type) in _EXACT
     if plain and spec.allowed is None and spec.min is None and spec.max is None:
         return  # the column's type is the planned one and no value rule: nothing can break
-    rows = on_rows & valid
-    if not rows.any():
+    if (
+        kind == "string"
+        and spec.type == "string"
+        and spec.min is None
+        and spec.max is None
+        and spec.allowed is not None
+        and all(isinstance(v, str) for v in spec.allowed)
+        and is_text(column.chunks.type)
+    ):
+        # Text against a list of words: the native coder tells each row's word from the list.
+        mask_rows = _on_events(column.outside(tuple(cast(Any, spec.allowed))), data, events_lut)
+        _add_outside(out, column, spec, mask_rows, [_allowed_text(spec)])
         return
-    values = _as_planned(column, kind, spec.type, valid)
-    bad_type = rows & values.unreadable
-    if bad_type.any():
-        out.add(
-            bad_type,
-            "type_mismatch",
-            prop,
-            lambda name, r: (
-                f"plan: {spec.type}; column: {column.type}; values: " + _values_text(column, r)
-            ),
-        )
-    readable = rows & ~values.unreadable
-    outside = np.zeros(len(rows), dtype=bool)
+    values = column.reading(spec.type)
+    valid = column.valid
+    unreadable = values.unreadable if values.unreadable is not _NOTHING else None
+    if unreadable is not None:
+        bad_type = _on_events(np.flatnonzero(valid & unreadable), data, events_lut)
+        if len(bad_type):
+            out.add(
+                bad_type,
+                "type_mismatch",
+                prop,
+                lambda name, r: (
+                    f"plan: {spec.type}; column: {column.array.type}; values: "
+                    + _values_text(column.array, r)
+                ),
+            )
+    outside: np.ndarray | None = None
     rules = []
     if spec.allowed is not None:
-        if spec.type == "string":
-            inside = pc.is_in(column, value_set=pa.array(spec.allowed, pa.string()))
+        if spec.type == "string" and kind == "string":
+            inside = pc.is_in(column.array, value_set=pa.array(spec.allowed, pa.string()))
             inside = inside.fill_null(False).to_numpy(zero_copy_only=False)
+            outside = ~inside
+        elif spec.type == "string":  # no value of another type reads as text: all mismatched
+            outside = np.zeros(len(valid), dtype=bool)
         elif values.numbers is not None:
-            inside = np.isin(values.numbers, np.array(spec.allowed, dtype=np.float64))
-        else:
-            inside = np.ones(len(rows), dtype=bool)
-        outside |= ~inside
-        shown = ", ".join(map(str, spec.allowed[:10]))
-        rules.append(f"allowed: {shown}" + (", …" if len(spec.allowed) > 10 else ""))
+            outside = ~np.isin(values.numbers, np.array(spec.allowed, dtype=np.float64))
+        rules.append(_allowed_text(spec))
     if (spec.min is not None or spec.max is not None) and values.numbers is not None:
         lo = _bound(spec.min, values.unit) if spec.min is not None else -np.inf
         hi = _bound(spec.max, values.unit) if spec.max is not None else np.inf
-        outside |= (values.numbers < lo) | (values.numbers > hi)
+        beyond = (values.numbers < lo) | (values.numbers > hi)
+        outside = beyond if outside is None else outside | beyond
         low = spec.min if spec.min is not None else "…"
         high = spec.max if spec.max is not None else "…"
         rules.append(f"range: {low} … {high}")
-    mask = readable & outside
-    if mask.any():
+    if outside is None:
+        return
+    readable = valid & outside
+    if unreadable is not None:
+        readable &= ~unreadable
+    _add_outside(out, column, spec, _on_events(np.flatnonzero(readable), data, events_lut), rules)
+
+
+def _allowed_text(spec: PropertySpec) -> str:
+    allowed = cast(tuple[Any, ...], spec.allowed)
+    shown = ", ".join(map(str, allowed[:10]))
+    return f"allowed: {shown}" + (", …" if len(allowed) > 10 else "")
+
+
+def _add_outside(
+    out: _Collector, column: _Column, spec: PropertySpec, rows: np.ndarray, rules: list[str]
+) -> None:
+    if len(rows):
         rule = "; ".join(rules)
         out.add(
-            mask,
+            rows,
             "value_not_allowed",
-            prop,
-            lambda name, r: f"{rule}; seen: " + _values_text(column, r),
+            column.name,
+            lambda name, r: f"{rule}; seen: " + _values_text(column.array, r),
         )
 
 
@@ -391,7 +521,7 @@ class ValidationReport:
             table["violation"] = pd.Categorical([], VIOLATIONS, ordered=True)
         self.table: pd.DataFrame = table
         self.event_rows = pd.Series(data.event_rows, index=data.event_names, name="rows")
-        bad_codes = data.codes[self._bad]
+        bad_codes = data.codes[np.flatnonzero(self._bad)]
         self.violating_rows = pd.Series(
             np.bincount(bad_codes[bad_codes >= 0], minlength=len(data.event_names)),
             index=data.event_names,
