@@ -133,6 +133,7 @@ def code_text(
 def present_by_code(
     codes: _ArrowArray, n_codes: int, column: _ArrowColumn, *, name: str
 ) -> list[int]: ...
+def rows_outside(column: _ArrowColumn, allowed: list[str], *, name: str) -> pa.UInt64Array: ...
 
 # --- funnels (crates/funnel_py/src/funnel.rs) ----------------------------------------------------
 

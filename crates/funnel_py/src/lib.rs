@@ -30,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log::user_space, m)?)?;
     m.add_function(wrap_pyfunction!(plan::code_text, m)?)?;
     m.add_function(wrap_pyfunction!(plan::present_by_code, m)?)?;
+    m.add_function(wrap_pyfunction!(plan::rows_outside, m)?)?;
     m.add_function(wrap_pyfunction!(limit_threads, m)?)?;
     Ok(())
 }

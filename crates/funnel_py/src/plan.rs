@@ -69,3 +69,26 @@ pub fn present_by_code(
     })
     .map_err(to_py)
 }
+
+/// Rows (uint64, ascending) of a text column whose value is present and not in `allowed`.
+#[pyfunction]
+#[pyo3(signature = (column, allowed, *, name))]
+pub fn rows_outside(
+    py: Python<'_>,
+    column: PyChunkedArray,
+    allowed: Vec<String>,
+    name: String,
+) -> PyResult<Py<PyAny>> {
+    let rows = py
+        .detach(|| {
+            plan::rows_outside(
+                ColumnRef {
+                    name: &name,
+                    chunks: column.chunks(),
+                },
+                &allowed,
+            )
+        })
+        .map_err(to_py)?;
+    arrow_out::u64s(py, rows)
+}

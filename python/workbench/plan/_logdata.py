@@ -129,7 +129,14 @@ class LogData:
         """``time_values[rows]``, reading only those rows when they are few."""
         if "_time" in self.__dict__ or len(rows) > self.n_rows // 8:
             return self.time_values[rows]
-        return column_times(self.table.column(self.time).take(pa.array(rows)))[0]
+        column = self.table.column(self.time)
+        # Take from each chunk its own rows: a take across chunks first joins them all.
+        bounds = np.cumsum([0] + [len(chunk) for chunk in column.chunks])
+        which = np.searchsorted(bounds, rows, side="right") - 1
+        pieces = [
+            column.chunk(k).take(pa.array(rows[which == k] - bounds[k])) for k in np.unique(which)
+        ]
+        return column_times(pa.chunked_array(pieces, type=column.type))[0]
 
     @cached_property
     def _time_kind(self) -> tuple[str | None, str | None]:

@@ -1,10 +1,12 @@
-"""Checking an event log against a tracking plan, one vectorised pass per property column.
+"""Checking an event log against a tracking plan, reading only the rows that can break a rule.
 
-For each property column the checks are whole-column array operations: a per-event lookup table
-(is the property planned on this event? required? which rule?) is gathered by event code, and
-combined with the column's null mask and value tests (``pyarrow.compute.is_in``, numpy range
-comparisons). Counts per event come from ``numpy.bincount`` over the violating rows. No Python
-code runs per row, so ten million events take a couple of seconds (``benchmarks/bench_plan.py``).
+Event names are coded once (natively). For each property column one native pass counts its
+present values per event code; from those counts alone most checks are settled (a required
+property with no nulls on its events, a column never set on an event that lacks it). Value
+rules run as whole-column tests that return the few offending rows (a native scan for word
+lists, numpy comparisons for ranges), and only those rows are gathered by event to build the
+report. No Python code runs per row: ten million events in well under a second on a quiet
+machine (``benchmarks/bench_plan.py``).
 """
 
 from __future__ import annotations
@@ -228,7 +230,7 @@ class _Column:
         self.chunks = data.table.column(name)
         self.kind = column_kind(self.chunks.type)
         self._readings: dict[str, _Values] = {}
-        self._codes: dict[tuple[str, ...], np.ndarray] = {}
+        self._outside: dict[tuple[str, ...], np.ndarray] = {}
 
     @cached_property
     def array(self) -> pa.Array:
@@ -268,6 +270,8 @@ class _Column:
         """Rows with a present value per event code (the last slot: null event names)."""
         data = self.data
         n_codes = len(data.event_names)
+        if self.chunks.null_count == 0 and self.kind != "float":
+            return np.append(data.event_rows, data.n_rows - data.event_rows.sum())
         if _counted_natively(self.chunks.type):
             counts = _core.present_by_code(data.native_codes, n_codes, self.chunks, name=self.name)
             return np.array(counts, dtype=np.int64)
@@ -278,20 +282,23 @@ class _Column:
         """The column read as the planned type ``ptype`` (the same for every rule using it)."""
         if ptype not in self._readings:
             floats = self._plain_floats
+            dtype = self.chunks.type
             if floats is not None and ptype == "float":
                 # Absent values (NaN here) are never tested: every check keeps present rows only.
                 self._readings[ptype] = _Values(floats, _NOTHING)
+            elif pa.types.is_integer(dtype) and ptype in ("integer", "float"):
+                numbers = self.chunks.to_numpy().astype(np.float64, copy=False)
+                self._readings[ptype] = _Values(numbers, _NOTHING)
             else:
                 self._readings[ptype] = _as_planned(self._plain, self.kind, ptype, self.valid)
         return self._readings[ptype]
 
     def outside(self, allowed: tuple[str, ...]) -> np.ndarray:
-        """Rows whose text is present and not among ``allowed``, ascending (native coder)."""
-        if allowed not in self._codes:
-            known = list(dict.fromkeys(allowed))
-            coded, _ = _core.code_text(self.chunks, known, name=self.name)
-            self._codes[allowed] = np.flatnonzero(coded.to_numpy().view(np.int32) >= len(known))
-        return self._codes[allowed]
+        """Rows whose text is present and not among ``allowed``, ascending (native scan)."""
+        if allowed not in self._outside:
+            rows = _core.rows_outside(self.chunks, list(allowed), name=self.name)
+            self._outside[allowed] = rows.to_numpy().view(np.int64)
+        return self._outside[allowed]
 
 
 # A shared "no row" mask marker: the planned type reads every present value.
@@ -448,7 +455,12 @@ def _check_rule(
     if (spec.min is not None or spec.max is not None) and values.numbers is not None:
         lo = _bound(spec.min, values.unit) if spec.min is not None else -np.inf
         hi = _bound(spec.max, values.unit) if spec.max is not None else np.inf
-        beyond = (values.numbers < lo) | (values.numbers > hi)
+        if hi == np.inf:  # one comparison where the rule has one bound
+            beyond = values.numbers < lo
+        elif lo == -np.inf:
+            beyond = values.numbers > hi
+        else:
+            beyond = (values.numbers < lo) | (values.numbers > hi)
         outside = beyond if outside is None else outside | beyond
         low = spec.min if spec.min is not None else "…"
         high = spec.max if spec.max is not None else "…"

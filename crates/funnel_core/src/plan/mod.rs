@@ -5,7 +5,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef};
-use arrow_buffer::ArrowNativeType;
+use arrow_buffer::{ArrowNativeType, NullBuffer};
 use arrow_schema::DataType;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -118,50 +118,131 @@ pub fn present_by_code(codes: &[u32], n_codes: usize, column: ColumnRef<'_>) -> 
     let mut base = 0;
     for chunk in column.chunks {
         let rows = &codes[base..base + chunk.len()];
-        let present = present_rows(chunk);
-        for (i, &code) in rows.iter().enumerate() {
-            let slot = (code as usize).min(n_codes);
-            counts[slot] += u64::from(present.as_ref().is_none_or(|p| p[i]));
+        let mut count = |i: usize| counts[(rows[i] as usize).min(n_codes)] += 1;
+        let nulls = chunk.logical_nulls().filter(|n| n.null_count() > 0);
+        match (chunk.data_type(), nulls) {
+            (DataType::Float64, nulls) => {
+                let values = chunk.as_primitive::<Float64Type>().values();
+                for_present(rows.len(), nulls.as_ref(), |i| {
+                    if !values[i].is_nan() {
+                        count(i)
+                    }
+                });
+            }
+            (DataType::Float32, nulls) => {
+                let values = chunk.as_primitive::<Float32Type>().values();
+                for_present(rows.len(), nulls.as_ref(), |i| {
+                    if !values[i].is_nan() {
+                        count(i)
+                    }
+                });
+            }
+            (_, nulls) => for_present(rows.len(), nulls.as_ref(), count),
         }
         base += chunk.len();
     }
     Ok(counts)
 }
 
-/// Per row of `chunk`, whether its value is present; `None` when every row is.
-fn present_rows(chunk: &ArrayRef) -> Option<Vec<bool>> {
-    let valid: Option<Vec<bool>> = chunk
-        .logical_nulls()
-        .filter(|n| n.null_count() > 0)
-        .map(|n| n.iter().collect());
-    let nan: Option<Vec<bool>> = match chunk.data_type() {
-        DataType::Float64 => Some(
-            chunk
-                .as_primitive::<Float64Type>()
-                .values()
-                .iter()
-                .map(|v| v.is_nan())
-                .collect(),
-        ),
-        DataType::Float32 => Some(
-            chunk
-                .as_primitive::<Float32Type>()
-                .values()
-                .iter()
-                .map(|v| v.is_nan())
-                .collect(),
-        ),
-        _ => None,
+/// Visit the rows `0..len` that are not null, skipping nulls a word of the bitmap at a time.
+fn for_present(len: usize, nulls: Option<&NullBuffer>, visit: impl FnMut(usize)) {
+    match nulls {
+        None => (0..len).for_each(visit),
+        Some(nulls) => nulls.valid_indices().for_each(visit),
+    }
+}
+
+/// Rows of a text column (ascending) whose value is present and not one of `allowed`. A plain
+/// string chunk is read straight from its buffers, nulls skipped by bitmap words; a dictionary
+/// chunk tests each dictionary value once.
+pub fn rows_outside(column: ColumnRef<'_>, allowed: &[String]) -> Result<Vec<u64>> {
+    let words = Words::new(allowed);
+    let mut starts = Vec::with_capacity(column.chunks.len());
+    let mut base = 0u64;
+    for chunk in column.chunks {
+        starts.push(base);
+        base += chunk.len() as u64;
+    }
+    let found: Vec<Vec<u64>> = column
+        .chunks
+        .par_iter()
+        .zip(starts)
+        .map(|(chunk, base)| chunk_outside(column, chunk, base, &words))
+        .collect::<Result<_>>()?;
+    Ok(found.concat())
+}
+
+fn chunk_outside(
+    column: ColumnRef<'_>,
+    chunk: &ArrayRef,
+    base: u64,
+    words: &Words<'_>,
+) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    let nulls = chunk.logical_nulls().filter(|n| n.null_count() > 0);
+    let mut keep = |i: usize, bytes: &[u8]| {
+        if !words.has(bytes) {
+            out.push(base + i as u64);
+        }
     };
-    match (valid, nan) {
-        (None, None) => None,
-        (Some(valid), None) => Some(valid),
-        (valid, Some(nan)) => Some(
-            nan.iter()
-                .enumerate()
-                .map(|(i, &is_nan)| !is_nan && valid.as_ref().is_none_or(|v| v[i]))
-                .collect(),
-        ),
+    match chunk.data_type() {
+        DataType::Utf8 => {
+            let text = chunk.as_string::<i32>();
+            let (offsets, values) = (text.value_offsets(), text.value_data());
+            for_present(chunk.len(), nulls.as_ref(), |i| {
+                keep(i, &values[offsets[i] as usize..offsets[i + 1] as usize])
+            });
+        }
+        DataType::LargeUtf8 => {
+            let text = chunk.as_string::<i64>();
+            let (offsets, values) = (text.value_offsets(), text.value_data());
+            for_present(chunk.len(), nulls.as_ref(), |i| {
+                keep(i, &values[offsets[i] as usize..offsets[i + 1] as usize])
+            });
+        }
+        DataType::Utf8View => {
+            let text = chunk.as_string_view();
+            for_present(chunk.len(), nulls.as_ref(), |i| {
+                keep(i, text.value(i).as_bytes())
+            });
+        }
+        DataType::Dictionary(_, _) => {
+            // Code the dictionary's values against the words, then the rows by key.
+            let mut codes = vec![0u32; chunk.len()];
+            let values = code_piece(column, chunk, &mut codes)?;
+            let outside: Vec<bool> = values.iter().map(|v| !words.has(v.as_bytes())).collect();
+            for (i, code) in codes.iter().enumerate() {
+                if *code != NULL_TEXT && outside[*code as usize] {
+                    out.push(base + i as u64);
+                }
+            }
+        }
+        _ => return Err(column.unsupported(TEXT_EXPECTED)),
+    }
+    Ok(out)
+}
+
+/// A short list of words, looked up by length first: most values of a column that keeps to its
+/// list match on the first comparison.
+struct Words<'a> {
+    by_length: Vec<Vec<&'a [u8]>>,
+}
+
+impl<'a> Words<'a> {
+    fn new(words: &'a [String]) -> Self {
+        let longest = words.iter().map(String::len).max().unwrap_or(0);
+        let mut by_length: Vec<Vec<&'a [u8]>> = vec![Vec::new(); longest + 1];
+        for word in words {
+            by_length[word.len()].push(word.as_bytes());
+        }
+        Words { by_length }
+    }
+
+    #[inline]
+    fn has(&self, bytes: &[u8]) -> bool {
+        self.by_length
+            .get(bytes.len())
+            .is_some_and(|same| same.iter().any(|w| *w == bytes))
     }
 }
 
@@ -214,16 +295,52 @@ fn code_piece(column: ColumnRef<'_>, piece: &ArrayRef, out: &mut [u32]) -> Resul
     Ok(coder.values.into_iter().map(str::to_string).collect())
 }
 
-/// Local first-seen coding: a scan over the first few values, a hash map past them.
-#[derive(Default)]
+/// Local first-seen coding: a small direct-mapped cache of recent values (most rows of a column
+/// with few names hit it on one comparison), then a scan over the first few values, then a hash
+/// map past them.
 struct Coder<'a> {
     values: Vec<&'a str>,
     map: FxHashMap<&'a str, u32>,
+    cache: [(&'a str, u32); CACHE],
+}
+
+const CACHE: usize = 256;
+
+impl Default for Coder<'_> {
+    fn default() -> Self {
+        Coder {
+            values: Vec::new(),
+            map: FxHashMap::default(),
+            cache: [("", u32::MAX); CACHE],
+        }
+    }
 }
 
 impl<'a> Coder<'a> {
     #[inline]
+    fn slot(value: &str) -> usize {
+        let bytes = value.as_bytes();
+        let (first, last) = match bytes {
+            [] => (0, 0),
+            [only] => (*only, *only),
+            [first, .., last] => (*first, *last),
+        };
+        (bytes.len().wrapping_mul(31) ^ ((first as usize) << 1) ^ ((last as usize) << 3)) % CACHE
+    }
+
+    #[inline]
     fn code(&mut self, value: &'a str) -> Result<u32> {
+        let slot = Self::slot(value);
+        let (cached, code) = self.cache[slot];
+        if code != u32::MAX && cached == value {
+            return Ok(code);
+        }
+        let code = self.look_up(value)?;
+        self.cache[slot] = (value, code);
+        Ok(code)
+    }
+
+    fn look_up(&mut self, value: &'a str) -> Result<u32> {
         if self.values.len() <= FEW {
             if let Some(i) = self.values.iter().position(|v| *v == value) {
                 return Ok(i as u32);
@@ -360,6 +477,31 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "column 'c' has type Int64; expected strings (plain or dictionary-encoded)"
+        );
+    }
+
+    #[test]
+    fn rows_outside_the_words_by_type() {
+        let plain = text(&[Some("web"), None, Some("wap"), Some(""), Some("ios")]);
+        let dict: DictionaryArray<Int8Type> = vec![Some("ios"), Some("x"), None, Some("x")]
+            .into_iter()
+            .collect();
+        let chunks: [ArrayRef; 3] = [
+            plain.clone(),
+            Arc::new(dict),
+            Arc::new(arrow_array::LargeStringArray::from(vec![
+                Some("web"),
+                Some("webs"),
+            ])),
+        ];
+        let words = ["web".to_string(), "ios".to_string()];
+        assert_eq!(
+            rows_outside(column(&chunks), &words).unwrap(),
+            [2, 3, 6, 8, 10]
+        );
+        assert_eq!(
+            rows_outside(column(&chunks[..1]), &[]).unwrap(),
+            [0, 2, 3, 4]
         );
     }
 
