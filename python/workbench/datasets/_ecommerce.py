@@ -32,9 +32,8 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.datasets._columnar import (
-    grouped_cumsum,
+    bins_of,
     nullable_column,
-    ragged_arange,
     rows_of,
     scatter,
     sort_rows,
@@ -306,7 +305,7 @@ def _choice(rng: np.random.Generator, n: int, p: Sequence[float] | np.ndarray) -
     """Codes 0..len(p)-1 drawn with probabilities ``p``."""
     cdf = np.cumsum(np.asarray(p, dtype=np.float64))
     cdf /= cdf[-1]
-    return np.searchsorted(cdf, rng.random(n), side="right").astype(np.int64)
+    return bins_of(rng.random(n), cdf)
 
 
 def _draw_users(rng: np.random.Generator, n: int, days: int) -> dict[str, np.ndarray]:
@@ -386,18 +385,24 @@ def _draw_sessions(
     expected_returns = np.where(junk, 0.25, 1.2 + 3.2 * np.minimum(users["intent"], 3.0))
     per_user = 1 + np.minimum(rng.poisson(expected_returns), 40)
     user = np.repeat(np.arange(n, dtype=np.int64), per_user)
-    nth = ragged_arange(per_user)
+    user_start = np.cumsum(per_user) - per_user
+    nth = np.arange(len(user)) - user_start[user]
     # Days between a user's sessions: often the same or next day, sometimes weeks.
-    gap_days = np.where(nth == 0, 0, np.floor(rng.exponential(4.0, len(user)))).astype(np.int64)
-    day = users["first_day"][user] + grouped_cumsum(gap_days, per_user)
-    hour = _choice(rng, len(user), _HOURLY).astype(np.int64)
+    gap_days = np.floor(rng.exponential(4.0, len(user))).astype(np.int64)
+    gap_days[user_start] = 0
+    day = np.cumsum(gap_days)
+    day += (users["first_day"] - day[user_start])[user]
+    hour = _choice(rng, len(user), _HOURLY)
     offset_ms = rng.integers(0, _HOUR_MS, len(user))
     start = start_ms + day * _DAY_MS + hour * _HOUR_MS + offset_ms
     # A second session on the same day starts 1-4 hours after the previous one of that day.
     same_day = np.concatenate(([False], (user[1:] == user[:-1]) & (day[1:] == day[:-1])))
-    run_counts = np.diff(np.flatnonzero(np.concatenate((~same_day, [True]))))
-    later = np.where(same_day, rng.integers(_HOUR_MS, 4 * _HOUR_MS, len(user)), 0)
-    start = np.repeat(start[~same_day], run_counts) + grouped_cumsum(later, run_counts)
+    later = rng.integers(_HOUR_MS, 4 * _HOUR_MS, len(user))
+    later[~same_day] = 0
+    day_start = np.flatnonzero(~same_day)
+    run = np.cumsum(~same_day) - 1
+    later = np.cumsum(later)
+    start = later + (start[day_start] - later[day_start])[run]
     keep = start < start_ms + days * _DAY_MS
     user, nth, start = user[keep], nth[keep], start[keep]
     platform = users["platform"][user]
@@ -490,7 +495,6 @@ def _draw_events(
     }
     counts["add_to_wishlist"] = detail * rng.binomial(counts["product_detail"], 0.08)
     counts["remove_from_cart"] = (counts["add_to_cart"] >= 2) & (u() < 0.25)
-    counts = {name: np.asarray(c, dtype=np.int64) for name, c in counts.items()}
 
     session, key = {}, {}
     for name in EVENTS:
