@@ -138,11 +138,48 @@ def string_column(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
     return pc.take(pa.array(list(names), pa.string()), indices)
 
 
-def nullable_column(values: np.ndarray, valid: np.ndarray, type_: pa.DataType) -> pa.Array:
-    """``values`` as an Arrow column, null where ``valid`` is False.
+def _validity(n: int, parts: Sequence[tuple[np.ndarray, npt.ArrayLike]]) -> tuple[pa.Buffer, int]:
+    valid = scatter(n, False, np.bool_, [(positions, True) for positions, _ in parts])
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), n - int(valid.sum())
+
+
+def sparse_column(
+    n: int,
+    parts: Sequence[tuple[np.ndarray, np.ndarray]],
+    type_: pa.DataType,
+    fill: float,
+) -> pa.Array:
+    """A column of ``n`` rows, null but for ``values`` at ``positions`` in every
+    ``(positions, values)`` of ``parts``; ``fill`` sits under the nulls.
 
     Example:
-        >>> nullable_column(np.array([1.5, 0.0]), np.array([True, False]), pa.float64()).to_pylist()
-        [1.5, None]
+        >>> sparse_column(3, [(np.array([2]), np.array([1.5]))], pa.float64(), np.nan).to_pylist()
+        [None, None, 1.5]
     """
-    return pa.array(values, type=type_, mask=~valid)
+    values = scatter(n, fill, type_.to_pandas_dtype(), parts)
+    validity, nulls = _validity(n, parts)
+    return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(values)], null_count=nulls)
+
+
+def sparse_strings(
+    n: int, parts: Sequence[tuple[np.ndarray, np.ndarray]], names: Sequence[str]
+) -> pa.Array:
+    """A string column of ``n`` rows, null but for codes into ``names`` at ``positions`` in every
+    ``(positions, codes)`` of ``parts``. Only the rows that carry a string are looked up.
+
+    Example:
+        >>> sparse_strings(4, [(np.array([3, 1]), np.array([0, 1]))], ["ab", "c"]).to_pylist()
+        [None, 'c', None, 'ab']
+    """
+    positions = np.concatenate([p for p, _ in parts]) if parts else np.zeros(0, np.int64)
+    codes = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64)
+    in_order = np.argsort(positions)
+    positions, codes = positions[in_order], codes[in_order]
+    dictionary = pa.array(list(names), pa.string())
+    lengths = np.array([len(name.encode()) for name in names], dtype=np.int32)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    offsets[positions + 1] = lengths[codes]
+    np.cumsum(offsets, out=offsets)
+    data = pc.take(dictionary, pa.array(codes)).buffers()[2] or pa.py_buffer(b"")
+    validity, nulls = _validity(n, parts)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), data, validity, null_count=nulls)

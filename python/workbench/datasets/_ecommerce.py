@@ -20,7 +20,9 @@ The stories are described for teachers in ``STORIES.md`` next to this file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -33,10 +35,11 @@ import pyarrow as pa
 
 from workbench.datasets._columnar import (
     bins_of,
-    nullable_column,
     rows_of,
     scatter,
     sort_rows,
+    sparse_column,
+    sparse_strings,
     string_column,
 )
 from workbench.datasets.stories import (
@@ -618,13 +621,22 @@ def _draw_properties(
     )
 
 
-def _to_table(
-    rng: np.random.Generator,
-    users: dict[str, np.ndarray],
-    sessions: dict[str, np.ndarray],
-    events: _Events,
-    props: _Properties,
-) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+@dataclass(frozen=True)
+class _Order:
+    """Where the events land in the export, which is by time: for each exported row its time
+    (``time``, ms since the epoch), session and event code; for each event name where its events
+    (in ``_Events`` order) land (``row``)."""
+
+    time: np.ndarray
+    session: np.ndarray
+    code: np.ndarray
+    row: dict[str, np.ndarray]
+
+
+def _order(rng: np.random.Generator, sessions: dict[str, np.ndarray], events: _Events) -> _Order:
+    """Order the events inside their sessions by key, give them times, and sort them by time.
+
+    Uses up ``events.key``."""
     n_s = len(sessions["user"])
     session, counts = events.session, events.counts
     per_session = np.zeros(n_s, dtype=np.int64)
@@ -645,56 +657,81 @@ def _to_table(
             at[name] = np.arange(len(s)) + (earlier - (np.cumsum(c) - c))[s]
         rank[name] = at[name] - session_start[s]
         earlier += c
+    del earlier
 
     # Inside each session: order by key; equal keys keep the EVENTS order.
     s_sorted, code_sorted, rank_sorted = sort_rows(
         [
             [session[name] for name in EVENTS],
-            [(events.key[name] * _KEY_STEPS).astype(np.int64) for name in EVENTS],
+            [(events.key.pop(name) * _KEY_STEPS).astype(np.int64) for name in EVENTS],
             [np.full(len(session[name]), code, dtype=np.int8) for code, name in enumerate(EVENTS)],
-            [rank[name] for name in EVENTS],
+            [rank.pop(name) for name in EVENTS],
         ],
         keep=(0, 2, 3),
     )
-    at_sorted = session_start[s_sorted] + rank_sorted
-    del rank, rank_sorted
+    at_sorted = rank_sorted
+    at_sorted += session_start[s_sorted]
 
     # Then the time since the previous event of the session.
-    gap_s = _GAP_MEDIAN_S[code_sorted] * rng.lognormal(0.0, 0.8, n)
-    gap_ms = np.maximum(gap_s * 1000, 200).astype(np.int64)
-    del gap_s
-    nonempty = per_session > 0
-    gap_ms[session_start[nonempty]] = 0
-    time_ms = np.cumsum(gap_ms)
+    gap_ms = rng.lognormal(0.0, 0.8, n)
+    gap_ms *= _GAP_MEDIAN_S[code_sorted]
+    gap_ms *= 1000
+    np.maximum(gap_ms, 200, out=gap_ms)
+    time_ms = gap_ms.astype(np.int64)
+    del gap_ms
+    nonempty = session_start[per_session > 0]
+    time_ms[nonempty] = 0
+    np.cumsum(time_ms, out=time_ms)
     shift = sessions["start"].copy()
-    shift[nonempty] -= time_ms[session_start[nonempty]]
+    shift[per_session > 0] -= time_ms[nonempty]
     time_ms += shift[s_sorted]
-    del gap_ms, shift
+    del shift
 
     # Export order: by time; on equal times, by session (a session's own times all differ).
     earliest = int(time_ms.min()) if n else 0
     time_ms -= earliest
     time_out, at_out = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
-    time_out += earliest
     del time_ms
+    time_out += earliest
     code = np.empty(n, dtype=np.int8)
     code[at_sorted] = code_sorted
-    code_out = code[at_out]
+    del code_sorted, at_sorted
     session_out = s_sorted[at_out]  # the two layouts hold the same sessions in the same slots
-    del code, code_sorted, at_sorted, s_sorted
+    del s_sorted
+    code_out = code[at_out]
+    del code
     row_of = np.empty(n, dtype=np.int64)
     row_of[at_out] = np.arange(n)
     del at_out
-    row = {name: row_of[at[name]] for name in EVENTS}
-    del row_of, at
+    return _Order(
+        time=time_out,
+        session=session_out,
+        code=code_out,
+        row={name: row_of[at.pop(name)] for name in EVENTS},
+    )
 
+
+def _to_table(
+    rng: np.random.Generator,
+    users: dict[str, np.ndarray],
+    sessions: dict[str, np.ndarray],
+    events: _Events,
+    props: _Properties,
+) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+    order = _order(rng, sessions, events)
+    n = len(order.time)
+    row, session = order.row, events.session
     s_user = sessions["user"]
-    version = np.full(n_s, -1, dtype=np.int64)
+    # Per-session codes as small integers, so looking them up per row touches little memory.
+    platform = sessions["platform"].astype(np.int8)
+    version = np.full(len(s_user), -1, dtype=np.int8)
     version_dict: list[str] = []
     for p in (1, 2):
-        mine = sessions["platform"] == p
+        mine = platform == p
         version[mine] = len(version_dict) + sessions["version"][mine]
         version_dict.extend(v for v, _ in _RELEASES[p])
+    campaign = users["campaign"][s_user].astype(np.int8)
+    user_id = users["user_id"][s_user]
 
     def by_row(names: Sequence[str], values: dict[str, np.ndarray]) -> list[Any]:
         return [(row[name], values[name]) for name in names]
@@ -702,49 +739,41 @@ def _to_table(
     def per_order(values: np.ndarray) -> list[Any]:
         return [(row[name], values[session[name]]) for name in _ORDER_EVENTS]
 
-    price = scatter(n, np.nan, np.float64, by_row(_PRODUCT_EVENTS, props.price))
     cart_rows = ("add_to_cart", "remove_from_cart")
-    quantity = scatter(n, 0, np.int64, by_row(cart_rows, props.quantity))
-    has_quantity = scatter(n, False, np.bool_, [(row[name], True) for name in cart_rows])
-    order_id = scatter(n, -1, np.int64, per_order(props.order_id))
-    amount = scatter(n, np.nan, np.float64, per_order(props.amount))
-    table = pa.table(
-        {
-            "user_id": pa.array(users["user_id"][s_user][session_out]),
-            "event": string_column(code_out, EVENTS),
-            "time": pa.array(time_out, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-            "session_id": pa.array(900_000_000 + session_out * 13),
-            "platform": string_column(sessions["platform"][session_out], PLATFORMS),
-            "app_version": string_column(version[session_out], version_dict),
-            "campaign": string_column(
-                users["campaign"][s_user][session_out], [c[0] for c in _CAMPAIGNS]
-            ),
-            "category": string_column(
-                scatter(n, -1, np.int8, by_row(("browse", *_PRODUCT_EVENTS), props.category)),
-                _CATEGORIES,
-            ),
-            "product_id": string_column(
-                scatter(n, -1, np.int16, by_row(_PRODUCT_EVENTS, props.product)),
-                props.product_names,
-            ),
-            "price": nullable_column(price, ~np.isnan(price), pa.float64()),
-            "quantity": nullable_column(quantity, has_quantity, pa.int64()),
-            "order_id": nullable_column(order_id, order_id >= 0, pa.int64()),
-            "amount": nullable_column(amount, ~np.isnan(amount), pa.float64()),
-            "payment_method": string_column(
-                scatter(n, -1, np.int8, per_order(props.payment_method)), _PAY_METHODS
-            ),
-            "query": string_column(
-                scatter(n, -1, np.int8, [(row["search"], props.query)]), _QUERIES
-            ),
-            "share_channel": string_column(
-                scatter(n, -1, np.int8, [(row["share"], props.share_channel)]), _SHARE_CHANNELS
-            ),
-            "error_code": string_column(
-                scatter(n, -1, np.int8, [(row["pay_fail"], props.error_code)]), _ERROR_CODES
-            ),
-        }
-    )
+    columns: dict[str, Callable[[], pa.Array]] = {
+        "user_id": lambda: pa.array(user_id[order.session]),
+        "event": lambda: string_column(order.code, EVENTS),
+        "time": lambda: pa.array(order.time, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+        "session_id": lambda: pa.array(900_000_000 + order.session * 13),
+        "platform": lambda: string_column(platform[order.session], PLATFORMS),
+        "app_version": lambda: string_column(version[order.session], version_dict),
+        "campaign": lambda: string_column(campaign[order.session], [c[0] for c in _CAMPAIGNS]),
+        "category": lambda: string_column(
+            scatter(n, -1, np.int8, by_row(("browse", *_PRODUCT_EVENTS), props.category)),
+            _CATEGORIES,
+        ),
+        "product_id": lambda: string_column(
+            scatter(n, -1, np.int16, by_row(_PRODUCT_EVENTS, props.product)), props.product_names
+        ),
+        "price": lambda: sparse_column(
+            n, by_row(_PRODUCT_EVENTS, props.price), pa.float64(), np.nan
+        ),
+        "quantity": lambda: sparse_column(n, by_row(cart_rows, props.quantity), pa.int64(), 0),
+        "order_id": lambda: sparse_column(n, per_order(props.order_id), pa.int64(), -1),
+        "amount": lambda: sparse_column(n, per_order(props.amount), pa.float64(), np.nan),
+        "payment_method": lambda: sparse_strings(n, per_order(props.payment_method), _PAY_METHODS),
+        "query": lambda: sparse_strings(n, [(row["search"], props.query)], _QUERIES),
+        "share_channel": lambda: sparse_strings(
+            n, [(row["share"], props.share_channel)], _SHARE_CHANNELS
+        ),
+        "error_code": lambda: sparse_strings(
+            n, [(row["pay_fail"], props.error_code)], _ERROR_CODES
+        ),
+    }
+    # numpy and Arrow let go of the GIL on big arrays, so columns build side by side.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        built = {name: pool.submit(build) for name, build in columns.items()}
+        table = pa.table({name: future.result() for name, future in built.items()})
     # Who paid what, in export order (the lifetime value sums payments in that order).
     paid = row["pay_success"]
     in_order = np.argsort(paid, kind="stable")
