@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -598,14 +598,15 @@ def _draw_properties(
     query = rng.integers(0, len(_QUERIES), len(session["search"]))
     share_channel = _choice(rng, len(session["share"]), _SHARE_P)
 
-    category = {name: product_category[product[name]] for name in _PRODUCT_EVENTS}
-    category["browse"] = browse_category
+    category = {name: product_category[product[name]].astype(np.int8) for name in _PRODUCT_EVENTS}
+    category["browse"] = browse_category.astype(np.int8)
     # The tracking bug: the iOS build in _BROKEN_TRACKING sends add_to_cart without product_id.
     cart = session["add_to_cart"]
     bug = (sessions["platform"][cart] == _BROKEN_TRACKING[0]) & (
         sessions["version"][cart] == _version_code(*_BROKEN_TRACKING)
     )
     product["add_to_cart"] = np.where(bug, -1, product["add_to_cart"])
+    product = {name: codes.astype(np.int16) for name, codes in product.items()}
     return _Properties(
         product_names=product_names,
         category=category,
@@ -636,7 +637,7 @@ class _Order:
 def _order(rng: np.random.Generator, sessions: dict[str, np.ndarray], events: _Events) -> _Order:
     """Order the events inside their sessions by key, give them times, and sort them by time.
 
-    Uses up ``events.key``."""
+    Uses up ``events``: only the sessions of order events remain, to look up order properties."""
     n_s = len(sessions["user"])
     session, counts = events.session, events.counts
     per_session = np.zeros(n_s, dtype=np.int64)
@@ -703,12 +704,51 @@ def _order(rng: np.random.Generator, sessions: dict[str, np.ndarray], events: _E
     row_of = np.empty(n, dtype=np.int64)
     row_of[at_out] = np.arange(n)
     del at_out
+    counts.clear()  # the rest needs only where events land
+    for name in set(EVENTS) - {*_ORDER_EVENTS}:
+        del session[name]
     return _Order(
         time=time_out,
         session=session_out,
         code=code_out,
         row={name: row_of[at.pop(name)] for name in EVENTS},
     )
+
+
+def _per_row_columns(
+    users: dict[str, np.ndarray], sessions: dict[str, np.ndarray], order: _Order
+) -> dict[str, Callable[[], pa.Array]]:
+    """How to build the columns every row has: its user, event, time and session's attributes."""
+    n = len(order.time)
+    s_user = sessions["user"]
+    # Per-session codes as small integers, so looking them up per row touches little memory.
+    platform = sessions["platform"].astype(np.int8)
+    version = np.full(len(s_user), -1, dtype=np.int8)
+    version_dict: list[str] = []
+    for p in (1, 2):
+        mine = platform == p
+        version[mine] = len(version_dict) + sessions["version"][mine]
+        version_dict.extend(v for v, _ in _RELEASES[p])
+    campaign = users["campaign"][s_user].astype(np.int8)
+    user_id = users["user_id"][s_user]
+
+    return {
+        "user_id": lambda: pa.array(user_id[order.session]),
+        "event": lambda: string_column(order.code, EVENTS),
+        "time": lambda: pa.Array.from_buffers(
+            pa.timestamp("ms", tz="UTC"), n, [None, pa.py_buffer(order.time)]
+        ),
+        "session_id": lambda: pa.array(900_000_000 + order.session * 13),
+        "platform": lambda: string_column(platform[order.session], PLATFORMS),
+        "app_version": lambda: string_column(version[order.session], version_dict),
+        "campaign": lambda: string_column(campaign[order.session], [c[0] for c in _CAMPAIGNS]),
+    }
+
+
+def _submit(
+    pool: ThreadPoolExecutor, columns: dict[str, Callable[[], pa.Array]]
+) -> dict[str, Future[pa.Array]]:
+    return {name: pool.submit(build) for name, build in columns.items()}
 
 
 def _to_table(
@@ -722,16 +762,6 @@ def _to_table(
     n = len(order.time)
     row, session = order.row, events.session
     s_user = sessions["user"]
-    # Per-session codes as small integers, so looking them up per row touches little memory.
-    platform = sessions["platform"].astype(np.int8)
-    version = np.full(len(s_user), -1, dtype=np.int8)
-    version_dict: list[str] = []
-    for p in (1, 2):
-        mine = platform == p
-        version[mine] = len(version_dict) + sessions["version"][mine]
-        version_dict.extend(v for v, _ in _RELEASES[p])
-    campaign = users["campaign"][s_user].astype(np.int8)
-    user_id = users["user_id"][s_user]
 
     def by_row(names: Sequence[str], values: dict[str, np.ndarray]) -> list[Any]:
         return [(row[name], values[name]) for name in names]
@@ -740,14 +770,7 @@ def _to_table(
         return [(row[name], values[session[name]]) for name in _ORDER_EVENTS]
 
     cart_rows = ("add_to_cart", "remove_from_cart")
-    columns: dict[str, Callable[[], pa.Array]] = {
-        "user_id": lambda: pa.array(user_id[order.session]),
-        "event": lambda: string_column(order.code, EVENTS),
-        "time": lambda: pa.array(order.time, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-        "session_id": lambda: pa.array(900_000_000 + order.session * 13),
-        "platform": lambda: string_column(platform[order.session], PLATFORMS),
-        "app_version": lambda: string_column(version[order.session], version_dict),
-        "campaign": lambda: string_column(campaign[order.session], [c[0] for c in _CAMPAIGNS]),
+    properties: dict[str, Callable[[], pa.Array]] = {
         "category": lambda: string_column(
             scatter(n, -1, np.int8, by_row(("browse", *_PRODUCT_EVENTS), props.category)),
             _CATEGORIES,
@@ -770,10 +793,14 @@ def _to_table(
             n, [(row["pay_fail"], props.error_code)], _ERROR_CODES
         ),
     }
-    # numpy and Arrow let go of the GIL on big arrays, so columns build side by side.
+    # numpy and Arrow let go of the GIL on big arrays, so columns build side by side; the
+    # per-row lookups go first so their inputs can be freed before the properties' arrays exist.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        built = {name: pool.submit(build) for name, build in columns.items()}
-        table = pa.table({name: future.result() for name, future in built.items()})
+        per_row = _submit(pool, _per_row_columns(users, sessions, order))
+        del order
+        columns = {name: f.result() for name, f in per_row.items()}
+        columns |= {name: f.result() for name, f in _submit(pool, properties).items()}
+    table = pa.table(columns)
     # Who paid what, in export order (the lifetime value sums payments in that order).
     paid = row["pay_success"]
     in_order = np.argsort(paid, kind="stable")
