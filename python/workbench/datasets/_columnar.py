@@ -60,14 +60,15 @@ def rows_of(counts: np.ndarray) -> np.ndarray:
 def sort_rows(
     fields: Sequence[Sequence[np.ndarray]],
     keep: Sequence[int],
-    word_bits: int = _WORD_BITS,
+    word_bits: int | None = None,
 ) -> list[np.ndarray]:
     """Sort rows of non-negative integer fields lexicographically (first field first) and return
     the fields numbered in ``keep``, sorted.
 
     Each field comes in chunks, the same chunking for every field, so callers need not
     concatenate. When the fields' widths add up to at most ``word_bits``, every row is packed into
-    one int64, sorted and unpacked; otherwise ``np.lexsort`` orders them. Rows equal in every field
+    one int64, sorted and unpacked; otherwise ``np.lexsort`` orders them. ``word_bits`` defaults
+    to 63, what an int64 holds without turning negative. Rows equal in every field
     are indistinguishable, so the result is the same either way.
 
     Example:
@@ -81,7 +82,7 @@ def sort_rows(
         max((int(c.max()) for c in chunks if len(c)), default=0).bit_length() for chunks in fields
     ]
     n = sum(len(c) for c in fields[0])
-    if sum(widths) > word_bits:
+    if sum(widths) > (_WORD_BITS if word_bits is None else word_bits):
         columns = [
             np.concatenate([np.asarray(c, dtype=np.int64) for c in chunks]) for chunks in fields
         ]
