@@ -172,10 +172,9 @@ def _numpy(array: Any) -> np.ndarray:
 def _outcomes(
     output: Any, log: EventLog, funnel: Funnel, held: list[str], end: int
 ) -> FunnelOutcomes:
+    # Every array is a view of the engine's own memory (no copy on the way here).
     levels = _numpy(output.levels())
     users = output.unit_users()
-    reached = output.reached()
-    flags = output.flags()
     entry_rows = _numpy(output.entry_rows())
     steps = []
     for step in range(2, funnel.n_steps + 1):
@@ -183,11 +182,6 @@ def _outcomes(
         steps.append(
             StepReach(step, _numpy(units), _numpy(from_first), _numpy(from_previous), _numpy(rows))
         )
-    if reached is None:
-        # The ClickHouse kernel's chains are always a prefix of the steps.
-        reached_mask = ((np.uint64(1) << levels.astype(np.uint64)) - np.uint64(1)).astype(np.uint32)
-    else:
-        reached_mask = _numpy(reached)
     held_table = None
     if held:
         has_row = entry_rows != _core.NO_ROW
@@ -202,10 +196,10 @@ def _outcomes(
         time_unit=log.time_unit,
         analysis_end=end,
         user_keys=log.user_keys,
-        users=np.arange(len(levels), dtype=np.uint32) if users is None else _numpy(users),
+        users=log.user_ids if users is None else _numpy(users),
         levels=levels,
-        reached=reached_mask,
-        flags=np.zeros(len(levels), np.uint8) if flags is None else _numpy(flags),
+        reached=_numpy(output.reached()),
+        flags=_numpy(output.flags()),
         entry_times=_numpy(output.entry_times()),
         steps=tuple(steps),
         entry_rows=entry_rows,
