@@ -157,17 +157,21 @@ fn for_present(len: usize, nulls: Option<&NullBuffer>, visit: impl FnMut(usize))
 /// chunk tests each dictionary value once.
 pub fn rows_outside(column: ColumnRef<'_>, allowed: &[String]) -> Result<Vec<u64>> {
     let words = Words::new(allowed);
-    let mut starts = Vec::with_capacity(column.chunks.len());
+    // Pieces of at most PIECE rows (zero-copy slices), scanned side by side.
+    let mut pieces: Vec<(ArrayRef, u64)> = Vec::new();
     let mut base = 0u64;
     for chunk in column.chunks {
-        starts.push(base);
+        let mut start = 0;
+        while start < chunk.len() {
+            let len = PIECE.min(chunk.len() - start);
+            pieces.push((chunk.slice(start, len), base + start as u64));
+            start += len;
+        }
         base += chunk.len() as u64;
     }
-    let found: Vec<Vec<u64>> = column
-        .chunks
+    let found: Vec<Vec<u64>> = pieces
         .par_iter()
-        .zip(starts)
-        .map(|(chunk, base)| chunk_outside(column, chunk, base, &words))
+        .map(|(piece, base)| chunk_outside(column, piece, *base, &words))
         .collect::<Result<_>>()?;
     Ok(found.concat())
 }
@@ -242,7 +246,7 @@ impl<'a> Words<'a> {
     fn has(&self, bytes: &[u8]) -> bool {
         self.by_length
             .get(bytes.len())
-            .is_some_and(|same| same.iter().any(|w| *w == bytes))
+            .is_some_and(|same| same.contains(&bytes))
     }
 }
 
