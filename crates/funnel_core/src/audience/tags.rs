@@ -188,37 +188,64 @@ impl TagStore {
         Ok(())
     }
 
-    /// Evaluate a postfix program over the tags, chunk by chunk on the tags laid out for
-    /// counting (see `chunks`).
+    /// Evaluate a postfix program over the tags.
     pub fn eval(&self, program: &[Op]) -> Result<Audience> {
+        let mut stack: Vec<std::borrow::Cow<'_, RoaringBitmap>> = Vec::new();
         let malformed = || {
             CoreError::InvalidAudience(
                 "malformed selection program (an operator is missing an operand)".into(),
             )
         };
-        let mut depth = 0usize;
+        let full = || {
+            let mut all = RoaringBitmap::new();
+            all.insert_range(0..self.universe);
+            all
+        };
         for op in program {
-            depth = match *op {
-                Op::Tag(i) if i >= self.len() => {
-                    return Err(CoreError::InvalidAudience(format!(
-                        "tag index {i} is not in the store ({} tags)",
-                        self.len()
-                    )))
+            match *op {
+                Op::Tag(i) => match self.bits.get(i) {
+                    Some(b) => stack.push(std::borrow::Cow::Borrowed(b)),
+                    None => {
+                        return Err(CoreError::InvalidAudience(format!(
+                            "tag index {i} is not in the store ({} tags)",
+                            self.len()
+                        )))
+                    }
+                },
+                Op::All => stack.push(std::borrow::Cow::Owned(full())),
+                Op::Not => {
+                    let x = stack.pop().ok_or_else(malformed)?;
+                    stack.push(std::borrow::Cow::Owned(full() - x.as_ref()));
                 }
-                Op::Tag(_) | Op::All => depth + 1,
-                Op::Not => depth.checked_sub(1).ok_or_else(malformed)? + 1,
                 Op::And | Op::Or | Op::Sub | Op::Xor => {
-                    depth.checked_sub(2).ok_or_else(malformed)? + 1
+                    let b = stack.pop().ok_or_else(malformed)?;
+                    let a = stack.pop().ok_or_else(malformed)?;
+                    // Reuse an owned left operand in place rather than allocating a third bitmap.
+                    let result = match a {
+                        std::borrow::Cow::Owned(mut a) => {
+                            match *op {
+                                Op::And => a &= b.as_ref(),
+                                Op::Or => a |= b.as_ref(),
+                                Op::Sub => a -= b.as_ref(),
+                                _ => a ^= b.as_ref(),
+                            }
+                            a
+                        }
+                        std::borrow::Cow::Borrowed(a) => match *op {
+                            Op::And => a & b.as_ref(),
+                            Op::Or => a | b.as_ref(),
+                            Op::Sub => a - b.as_ref(),
+                            _ => a ^ b.as_ref(),
+                        },
+                    };
+                    stack.push(std::borrow::Cow::Owned(result));
                 }
-            };
+            }
         }
-        if depth != 1 {
+        if stack.len() != 1 {
             return Err(malformed());
         }
-        let bits = self
-            .chunk_index()
-            .eval(program, self.universe)
-            .ok_or_else(malformed)?;
+        let bits = stack.pop().ok_or_else(malformed)?.into_owned();
         Audience::new(bits, self.universe)
     }
 }
