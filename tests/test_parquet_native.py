@@ -93,6 +93,28 @@ def test_native_reader_gives_the_pyarrow_log_on_random_files(tmp_path: Path, cas
     _same_log(native, _pyarrow_log(path, user="user_id", event="event", time="ts"))
 
 
+@pytest.mark.parametrize("spread", [2**62, 10**6, 50])
+def test_large_files_with_plain_fallback_pages_match_pyarrow(tmp_path: Path, spread: int) -> None:
+    """Enough rows for the sort's many buckets and long per-user runs, with every column's
+    dictionary overflowing into plain pages part-way through each row group."""
+    rng = np.random.default_rng(spread % 1000)
+    n = 200_000
+    users = rng.integers(-spread, spread, 20_000)
+    table = pa.table(
+        {
+            "user_id": pa.array(users[rng.integers(0, len(users), n)], pa.int64()),
+            "event": pa.array([f"event {i}" for i in rng.integers(0, 300, n)], pa.string()),
+            "ts": pa.array(rng.integers(0, 50, n) * 1000, pa.timestamp("ms")),
+        }
+    )
+    path = tmp_path / "events.parquet"
+    pq.write_table(table, path, row_group_size=70_000, dictionary_pagesize_limit=512)
+    encodings = pq.ParquetFile(path).metadata.row_group(0).column(1).encodings
+    assert "PLAIN" in encodings and "RLE_DICTIONARY" in encodings
+    native = wb.EventLog.from_parquet(path, user="user_id", event="event", time="ts")
+    _same_log(native, _pyarrow_log(path, user="user_id", event="event", time="ts"))
+
+
 def test_a_directory_of_files_is_read_in_pyarrows_order(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     folder = tmp_path / "events"

@@ -478,6 +478,17 @@ class EventLog:
         return keys
 
     @cached_property
+    def user_ids(self) -> np.ndarray:
+        """The dense user ids ``0..n_users-1`` (uint32, read-only), made once per log.
+
+        >>> log.user_ids.tolist()
+        [0, 1, 2, 3, 4, 5]
+        """
+        ids = np.arange(self.n_users, dtype=np.uint32)
+        ids.flags.writeable = False
+        return ids
+
+    @cached_property
     def users(self) -> pd.Index:
         """The distinct user keys as a pandas Index (sorted)."""
         return pd.Index(self.user_keys.to_pandas(), name=self.user_column)

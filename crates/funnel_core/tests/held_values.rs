@@ -41,8 +41,8 @@ fn run(log: &EncodedLog, codes_by_input_row: &[u32]) -> (u8, u8, i64) {
         hold_codes: Some(codes),
     };
     let out = run_analysis(log, &spec, &conditions, &Control::new()).unwrap();
-    let flags = out.flags.as_ref().map_or(0, |f| f[0]);
-    let entry = log.times[out.entry_rows[0] as usize];
+    let flags = out.flags[0];
+    let entry = out.entry_times[0];
     (out.levels[0], flags, entry)
 }
 

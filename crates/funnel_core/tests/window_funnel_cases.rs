@@ -197,7 +197,6 @@ fn unfinished_users_whose_window_reaches_past_the_analysis_end_are_in_progress()
         run_funnel(&log, &spec, &conditions, end, &Control::new())
             .unwrap()
             .flags
-            .unwrap()
     };
     assert_eq!(flags(100, 80), vec![1, 0, 0, 1]);
     // 10 + i64::MAX wraps to a negative end without saturation, closing user 4's window.

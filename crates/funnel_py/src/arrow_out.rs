@@ -2,9 +2,14 @@
 
 use std::sync::Arc;
 
+use std::ptr::NonNull;
+
 use arrow_array::{
-    ArrayRef, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array, UInt8Array,
+    ArrayRef, ArrowPrimitiveType, Float64Array, Int64Array, PrimitiveArray, StringArray,
+    UInt32Array, UInt64Array,
 };
+use arrow_buffer::alloc::Allocation;
+use arrow_buffer::{Buffer, ScalarBuffer};
 use pyo3::prelude::*;
 use pyo3_arrow::PyArray;
 
@@ -12,8 +17,20 @@ pub fn to_pyarrow(py: Python<'_>, array: ArrayRef) -> PyResult<Py<PyAny>> {
     Ok(PyArray::from_array_ref(array).to_pyarrow(py)?.unbind())
 }
 
-pub fn u8s(py: Python<'_>, values: Vec<u8>) -> PyResult<Py<PyAny>> {
-    to_pyarrow(py, Arc::new(UInt8Array::from(values)))
+/// `values` as a pyarrow array over the same memory, kept alive by `owner` (which must own
+/// `values` and never change them while it lives).
+pub fn shared<T: ArrowPrimitiveType>(
+    py: Python<'_>,
+    values: &[T::Native],
+    owner: Arc<dyn Allocation>,
+) -> PyResult<Py<PyAny>> {
+    let bytes = std::mem::size_of_val(values);
+    let start = NonNull::from(values).cast::<u8>();
+    // SAFETY: `start..start + bytes` is `values`' memory, which `owner` owns and keeps
+    // unchanged for as long as the buffer (which holds `owner`) lives.
+    let buffer = unsafe { Buffer::from_custom_allocation(start, bytes, owner) };
+    let values = ScalarBuffer::<T::Native>::new(buffer, 0, values.len());
+    to_pyarrow(py, Arc::new(PrimitiveArray::<T>::new(values, None)))
 }
 
 pub fn u32s(py: Python<'_>, values: Vec<u32>) -> PyResult<Py<PyAny>> {

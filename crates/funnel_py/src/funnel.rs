@@ -2,7 +2,8 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type, UInt8Type};
-use arrow_array::Array;
+use arrow_array::{Array, ArrowPrimitiveType};
+use arrow_buffer::alloc::Allocation;
 use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use funnel_core::funnel::{
     group_tables as core_group_tables, run_analysis as core_analysis, run_funnel as core_run,
     AnalysisConditions, AnalysisSpec, Counting, Exclusion, FunnelOutput, FunnelSpec, Mode,
-    StepConditions, StepOrder, StepReach, UnitOutcomes, NO_HOLD, NO_ROW,
+    StepConditions, StepOrder, StepReach, UnitOutcomes, NO_HOLD,
 };
 use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
@@ -22,34 +23,49 @@ use crate::errors::{to_py, FunnelDefinitionError};
 use crate::interrupt::run_interruptible;
 use crate::log::{require_events, PyEncodedLog};
 
-/// The arrays of one funnel run; the Python `FunnelResult` aggregates them on demand.
+/// The arrays of one funnel run; the Python `FunnelOutcomes` reads them without a copy.
 #[pyclass(name = "FunnelOutput", module = "workbench._core", frozen)]
 pub struct PyFunnelOutput {
-    inner: FunnelOutput,
+    run: Arc<FinishedRun>,
     steps: usize,
-    /// The log the run read, to turn encoded rows into input rows when asked.
+}
+
+/// A run's arrays, owned together by the Python object and every array handed out from them.
+/// The last owner to go hands them back to the log for its next run, so a re-run writes into
+/// pages already mapped and nothing is copied on the way to Python.
+struct FinishedRun {
+    output: FunnelOutput,
     log: Arc<EncodedLog>,
 }
 
-impl Drop for PyFunnelOutput {
-    /// The arrays go back to the log for its next run (every accessor hands out copies).
+impl Drop for FinishedRun {
     fn drop(&mut self) {
         self.log
             .recycled
-            .put_output(std::mem::take(&mut self.inner));
+            .put_output(std::mem::take(&mut self.output));
     }
 }
 
 impl PyFunnelOutput {
-    /// Encoded rows as input rows (`NO_ROW` stays: no row).
-    fn input_rows(&self, py: Python<'_>, rows: &[u32]) -> PyResult<Py<PyAny>> {
-        let source = &self.log.source_rows;
-        let mapped: Vec<u32> = py.detach(|| {
-            rows.iter()
-                .map(|&r| source.get(r as usize).copied().unwrap_or(NO_ROW))
-                .collect()
-        });
-        arrow_out::u32s(py, mapped)
+    fn new(output: FunnelOutput, steps: usize, log: Arc<EncodedLog>) -> Self {
+        PyFunnelOutput {
+            run: Arc::new(FinishedRun { output, log }),
+            steps,
+        }
+    }
+
+    fn output(&self) -> &FunnelOutput {
+        &self.run.output
+    }
+
+    /// `values` (one of this run's arrays) as a pyarrow array sharing its memory.
+    fn array<T: ArrowPrimitiveType>(
+        &self,
+        py: Python<'_>,
+        values: &[T::Native],
+    ) -> PyResult<Py<PyAny>> {
+        let owner: Arc<dyn Allocation> = self.run.clone();
+        arrow_out::shared::<T>(py, values, owner)
     }
 }
 
@@ -62,65 +78,49 @@ impl PyFunnelOutput {
 
     /// Users at each exact level 0..=N.
     fn level_counts(&self) -> Vec<u64> {
-        self.inner.level_counts(self.steps)
+        self.output().level_counts(self.steps)
     }
 
     /// Level per dense user id (uint8).
     fn levels(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        arrow_out::u8s(py, self.inner.levels.clone())
+        self.array::<UInt8Type>(py, &self.output().levels)
     }
 
     /// Input row of each unit's chain's step-1 event (uint32; 2**32-1 at level 0).
     fn entry_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.input_rows(py, &self.inner.entry_rows)
+        self.array::<UInt32Type>(py, &self.output().entry_rows)
     }
 
     /// Time of each unit's chain's step-1 event (int64, the log's unit; 0 at level 0).
     fn entry_times(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let times = &self.log.times;
-        let entry: Vec<i64> = py.detach(|| {
-            self.inner
-                .entry_rows
-                .iter()
-                .map(|&r| times.get(r as usize).copied().unwrap_or(0))
-                .collect()
-        });
-        arrow_out::i64s(py, entry)
+        self.array::<Int64Type>(py, &self.output().entry_times)
     }
 
     /// Input row of each unit's chain's last step event (uint32; 2**32-1 at level 0).
     fn last_rows(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.input_rows(py, &self.inner.last_rows)
+        self.array::<UInt32Type>(py, &self.output().last_rows)
     }
 
     /// Dense user id of each unit, or None when units are the users in id order.
     fn unit_users(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.inner
+        self.output()
             .unit_users
             .as_ref()
-            .map(|u| arrow_out::u32s(py, u.clone()))
+            .map(|u| self.array::<UInt32Type>(py, u))
             .transpose()
     }
 
-    /// Steps in each unit's chain as a bit mask (uint32), or None when a prefix of the level.
-    fn reached(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.inner
-            .reached
-            .as_ref()
-            .map(|r| arrow_out::u32s(py, r.clone()))
-            .transpose()
+    /// Steps in each unit's chain as a bit mask (uint32).
+    fn reached(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.array::<UInt32Type>(py, &self.output().reached)
     }
 
-    /// Per-unit flags (uint8: 1 in progress, 2 excluded), or None when all zero.
-    fn flags(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.inner
-            .flags
-            .as_ref()
-            .map(|f| arrow_out::u8s(py, f.clone()))
-            .transpose()
+    /// Per-unit flags (uint8: 1 in progress, 2 excluded).
+    fn flags(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.array::<UInt8Type>(py, &self.output().flags)
     }
 
-    /// (units, from_start, from_previous, rows) for step `step` (2..=N).
+    /// (units, from_start, from_previous, input rows) for step `step` (2..=N).
     #[allow(clippy::type_complexity)]
     fn step_times(
         &self,
@@ -129,7 +129,7 @@ impl PyFunnelOutput {
     ) -> PyResult<(Py<PyAny>, Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
         let times = step
             .checked_sub(2)
-            .and_then(|i| self.inner.step_times.get(i))
+            .and_then(|i| self.output().step_times.get(i))
             .ok_or_else(|| {
                 FunnelDefinitionError::new_err(format!(
                     "step must be between 2 and {} for times to convert; got {step}",
@@ -137,10 +137,10 @@ impl PyFunnelOutput {
                 ))
             })?;
         Ok((
-            arrow_out::u32s(py, times.units.clone())?,
-            arrow_out::i64s(py, times.from_start.clone())?,
-            arrow_out::i64s(py, times.from_previous.clone())?,
-            self.input_rows(py, &times.rows)?,
+            self.array::<UInt32Type>(py, &times.units)?,
+            self.array::<Int64Type>(py, &times.from_start)?,
+            self.array::<Int64Type>(py, &times.from_previous)?,
+            self.array::<UInt32Type>(py, &times.rows)?,
         ))
     }
 }
@@ -198,11 +198,7 @@ pub fn run_funnel(
     let output = run_interruptible(py, progress.as_ref(), |control| {
         core_run(&encoded, &spec, &conditions, analysis_end, control)
     })?;
-    Ok(PyFunnelOutput {
-        inner: output,
-        steps: spec.steps,
-        log: encoded,
-    })
+    Ok(PyFunnelOutput::new(output, spec.steps, encoded))
 }
 
 fn filters(row_filters: &[(usize, PyArray)]) -> PyResult<Vec<(usize, BooleanBuffer)>> {
@@ -378,9 +374,5 @@ pub fn run_analysis(
     let output = run_interruptible(py, progress.as_ref(), |control| {
         core_analysis(&encoded, &spec, &conditions, control)
     })?;
-    Ok(PyFunnelOutput {
-        inner: output,
-        steps: spec.steps,
-        log: encoded,
-    })
+    Ok(PyFunnelOutput::new(output, spec.steps, encoded))
 }

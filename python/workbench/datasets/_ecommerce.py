@@ -1,8 +1,9 @@
 """The e-commerce demo log: users, sessions, a shopping journey, noise, and three planted stories.
 
 Everything is drawn with vectorised numpy from one ``numpy.random.Generator``; no Python loop runs
-per user, session or event, so a million users take seconds. The draws happen in a fixed order, so
-the same arguments always give the same data, byte for byte.
+per user, session or event. The draws happen in a fixed order, so the same arguments always give
+the same data, byte for byte; making it faster must keep that order (compare old and new output
+with ``Table.equals`` before changing how anything is computed).
 
 How one event is made, in order:
 1. users: platform, acquisition campaign (with its flight dates), intent, profile attributes;
@@ -15,12 +16,18 @@ How one event is made, in order:
    session, order amounts summed from the cart;
 5. the rows are sorted by time, as an export from an analytics tool would be.
 
+Both orderings (inside sessions, then by time) sort one packed int64 per event, and the columns
+are built from small integer codes, the sparse ones only from the rows that carry them
+(``_columnar``).
+
 The stories are described for teachers in ``STORIES.md`` next to this file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -30,8 +37,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from workbench.datasets._columnar import (
+    bins_of,
+    rows_of,
+    scatter,
+    sort_rows,
+    sparse_column,
+    sparse_strings,
+    string_column,
+)
 from workbench.datasets.stories import (
     CAMPAIGNS,
     PLATFORMS,
@@ -239,10 +254,10 @@ def ecommerce(
     start: str = "2026-09-01",
     days: int = 60,
 ) -> EcommerceDemo:
-    """Generate the e-commerce demo: about 18 events per user over ``days`` days from ``start``.
+    """Generate the e-commerce demo: about 24 events per user over ``days`` days from ``start``.
 
-    The same arguments always give identical data. ``n_users=1_000_000`` makes about 18 million
-    events in roughly half a minute (see ``STORIES.md`` for what is planted in the data).
+    The same arguments always give identical data. ``n_users=1_000_000`` makes about 24 million
+    events, about 3 GiB in Arrow (see ``STORIES.md`` for what is planted in the data).
 
     Example:
         >>> demo = ecommerce(n_users=5_000, seed=1)
@@ -260,7 +275,8 @@ def ecommerce(
     users = _draw_users(rng, n_users, days)
     sessions = _draw_sessions(rng, users, start_ms, days)
     events = _draw_events(rng, users, sessions)
-    table, paid = _to_table(rng, users, sessions, events)
+    props = _draw_properties(rng, users, sessions, events)
+    table, paid = _to_table(rng, users, sessions, events, props)
     ltv = np.searchsorted(
         _LTV_EDGES, np.bincount(paid[0], weights=paid[1], minlength=n_users), side="right"
     )
@@ -293,26 +309,11 @@ def _parse_day(start: str) -> int:
     return int(day.timestamp() * 1000)
 
 
-def _ragged_arange(counts: np.ndarray) -> np.ndarray:
-    """0, 1, ..., c-1 for every c in ``counts``, concatenated."""
-    total = int(counts.sum())
-    starts = np.cumsum(counts) - counts
-    return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
-
-
-def _grouped_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Cumulative sum restarting at every group of ``counts`` consecutive values."""
-    total = np.cumsum(values)
-    ends = np.cumsum(counts)
-    before = np.concatenate(([0], total[ends[:-1] - 1])) if len(counts) else total[:0]
-    return total - np.repeat(before, counts)
-
-
 def _choice(rng: np.random.Generator, n: int, p: Sequence[float] | np.ndarray) -> np.ndarray:
     """Codes 0..len(p)-1 drawn with probabilities ``p``."""
     cdf = np.cumsum(np.asarray(p, dtype=np.float64))
     cdf /= cdf[-1]
-    return np.searchsorted(cdf, rng.random(n), side="right").astype(np.int64)
+    return bins_of(rng.random(n), cdf)
 
 
 def _draw_users(rng: np.random.Generator, n: int, days: int) -> dict[str, np.ndarray]:
@@ -392,18 +393,24 @@ def _draw_sessions(
     expected_returns = np.where(junk, 0.25, 1.2 + 3.2 * np.minimum(users["intent"], 3.0))
     per_user = 1 + np.minimum(rng.poisson(expected_returns), 40)
     user = np.repeat(np.arange(n, dtype=np.int64), per_user)
-    nth = _ragged_arange(per_user)
+    user_start = np.cumsum(per_user) - per_user
+    nth = np.arange(len(user)) - user_start[user]
     # Days between a user's sessions: often the same or next day, sometimes weeks.
-    gap_days = np.where(nth == 0, 0, np.floor(rng.exponential(4.0, len(user)))).astype(np.int64)
-    day = users["first_day"][user] + _grouped_cumsum(gap_days, per_user)
-    hour = _choice(rng, len(user), _HOURLY).astype(np.int64)
+    gap_days = np.floor(rng.exponential(4.0, len(user))).astype(np.int64)
+    gap_days[user_start] = 0
+    day = np.cumsum(gap_days)
+    day += (users["first_day"] - day[user_start])[user]
+    hour = _choice(rng, len(user), _HOURLY)
     offset_ms = rng.integers(0, _HOUR_MS, len(user))
     start = start_ms + day * _DAY_MS + hour * _HOUR_MS + offset_ms
     # A second session on the same day starts 1-4 hours after the previous one of that day.
     same_day = np.concatenate(([False], (user[1:] == user[:-1]) & (day[1:] == day[:-1])))
-    run_counts = np.diff(np.flatnonzero(np.concatenate((~same_day, [True]))))
-    later = np.where(same_day, rng.integers(_HOUR_MS, 4 * _HOUR_MS, len(user)), 0)
-    start = np.repeat(start[~same_day], run_counts) + _grouped_cumsum(later, run_counts)
+    later = rng.integers(_HOUR_MS, 4 * _HOUR_MS, len(user))
+    later[~same_day] = 0
+    day_start = np.flatnonzero(~same_day)
+    run = np.cumsum(~same_day) - 1
+    later = np.cumsum(later)
+    start = later + (start[day_start] - later[day_start])[run]
     keep = start < start_ms + days * _DAY_MS
     user, nth, start = user[keep], nth[keep], start[keep]
     platform = users["platform"][user]
@@ -424,9 +431,42 @@ def _draw_sessions(
     return {"user": user, "nth": nth, "start": start, "platform": platform, "version": version}
 
 
+# Sort key of an event inside its session, ``base + spread * uniform``: the journey's order, with
+# noise events scattered where they belong.
+_KEY_BASE = {
+    "app_open": (0.0, 0.0),
+    "signup": (0.1, 0.2),
+    "login": (0.3, 0.2),
+    "browse": (1.0, 1.0),
+    "search": (1.0, 1.6),
+    "product_detail": (2.0, 1.0),
+    "share": (2.0, 1.0),
+    "add_to_wishlist": (2.0, 1.0),
+    "add_to_cart": (3.0, 1.0),
+    "remove_from_cart": (3.6, 0.4),
+    "place_order": (4.0, 0.0),
+    "pay_success": (5.0, 0.0),
+    "pay_fail": (5.0, 0.0),
+}
+_KEY_STEPS = 1 << 20  # keys are compared quantised to 2^-20
+_PRODUCT_EVENTS = ("product_detail", "add_to_wishlist", "share", "add_to_cart", "remove_from_cart")
+_ORDER_EVENTS = ("place_order", "pay_success", "pay_fail")
+
+
+@dataclass(frozen=True)
+class _Events:
+    """The events of every type, before they are ordered: for each name in ``EVENTS``, how many
+    each session has (``counts``), the session of every event (``session``, ascending) and its
+    sort key inside the session (``key``)."""
+
+    counts: dict[str, np.ndarray]
+    session: dict[str, np.ndarray]
+    key: dict[str, np.ndarray]
+
+
 def _draw_events(
     rng: np.random.Generator, users: dict[str, np.ndarray], sessions: dict[str, np.ndarray]
-) -> dict[str, Any]:
+) -> _Events:
     s_user = sessions["user"]
     n_s = len(s_user)
     platform = sessions["platform"]
@@ -449,55 +489,27 @@ def _draw_events(
     failed = attempt & ~paid
 
     counts = {
-        "app_open": app.astype(np.int64),
-        "signup": (first & (u() < np.where(junk, 0.35, 0.6))).astype(np.int64),
-        "login": ((~first) & (u() < np.where(app, 0.06, 0.3))).astype(np.int64),
+        "app_open": app,
+        "signup": first & (u() < np.where(junk, 0.35, 0.6)),
+        "login": (~first) & (u() < np.where(app, 0.06, 0.3)),
         "browse": browse * (1 + rng.poisson(1.1, n_s)),
         "search": browse * rng.poisson(np.where(junk, 0.1, 0.55), n_s),
         "product_detail": detail * (1 + rng.poisson(1.4, n_s)),
         "share": detail * rng.poisson(np.where(junk, 0.01, 0.06), n_s),
         "add_to_cart": cart * (1 + rng.poisson(0.35, n_s)),
-        "place_order": order.astype(np.int64),
-        "pay_success": paid.astype(np.int64),
-        "pay_fail": failed.astype(np.int64),
+        "place_order": order,
+        "pay_success": paid,
+        "pay_fail": failed,
     }
     counts["add_to_wishlist"] = detail * rng.binomial(counts["product_detail"], 0.08)
     counts["remove_from_cart"] = (counts["add_to_cart"] >= 2) & (u() < 0.25)
-    counts["remove_from_cart"] = counts["remove_from_cart"].astype(np.int64)
 
-    parts_session, parts_event, parts_key = [], [], []
-    # Sort key inside a session: the journey's order, noise events scattered where they belong.
-    key_base = {
-        "app_open": (0.0, 0.0),
-        "signup": (0.1, 0.2),
-        "login": (0.3, 0.2),
-        "browse": (1.0, 1.0),
-        "search": (1.0, 1.6),
-        "product_detail": (2.0, 1.0),
-        "share": (2.0, 1.0),
-        "add_to_wishlist": (2.0, 1.0),
-        "add_to_cart": (3.0, 1.0),
-        "remove_from_cart": (3.6, 0.4),
-        "place_order": (4.0, 0.0),
-        "pay_success": (5.0, 0.0),
-        "pay_fail": (5.0, 0.0),
-    }
-    per_type: dict[str, np.ndarray] = {}
+    session, key = {}, {}
     for name in EVENTS:
-        c = np.asarray(counts[name], dtype=np.int64)
-        sess = np.repeat(np.arange(n_s, dtype=np.int64), c)
-        base, spread = key_base[name]
-        parts_session.append(sess)
-        parts_event.append(np.full(len(sess), _E[name], dtype=np.int8))
-        parts_key.append(base + spread * rng.random(len(sess)))
-        per_type[name] = sess
-    return {
-        "session": np.concatenate(parts_session),
-        "event": np.concatenate(parts_event),
-        "key": np.concatenate(parts_key),
-        "counts": counts,
-        "per_type": per_type,
-    }
+        session[name] = rows_of(counts[name])
+        base, spread = _KEY_BASE[name]
+        key[name] = base + spread * rng.random(len(session[name]))
+    return _Events(counts=counts, session=session, key=key)
 
 
 def _version_code(platform: int, version: str) -> int:
@@ -511,35 +523,33 @@ def _pick_in_group(rng: np.random.Generator, group: np.ndarray, counts: np.ndarr
     return starts[group] + np.floor(rng.random(len(group)) * counts[group]).astype(np.int64)
 
 
-def _to_table(
+@dataclass(frozen=True)
+class _Properties:
+    """What the events carry, per event name, aligned with ``_Events.session``."""
+
+    product_names: list[str]
+    category: dict[str, np.ndarray]  # browse and the product events
+    product: dict[str, np.ndarray]  # the product events; -1 where the tracking bug drops it
+    price: dict[str, np.ndarray]
+    quantity: dict[str, np.ndarray]  # add_to_cart, remove_from_cart
+    order_id: np.ndarray  # per session, -1 without an order
+    amount: np.ndarray  # per session: what stayed in the cart
+    payment_method: np.ndarray  # per session, -1 without an order
+    error_code: np.ndarray  # pay_fail
+    query: np.ndarray  # search
+    share_channel: np.ndarray  # share
+
+
+def _draw_properties(
     rng: np.random.Generator,
     users: dict[str, np.ndarray],
     sessions: dict[str, np.ndarray],
-    events: dict[str, np.ndarray],
-) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+    events: _Events,
+) -> _Properties:
+    """Draw what the events carry. Sets the keys of wishlist and share events just after the
+    product view they come from."""
     n_s = len(sessions["user"])
-    per_type = events["per_type"]
-    counts = events["counts"]
-    n_rows = len(events["session"])
-    # Offsets of each event type's block in the concatenated arrays (same order as EVENTS).
-    block = {}
-    offset = 0
-    for name in EVENTS:
-        block[name] = offset
-        offset += len(per_type[name])
-
-    product = np.full(n_rows, -1, dtype=np.int64)
-    category = np.full(n_rows, -1, dtype=np.int64)
-    quantity = np.zeros(n_rows, dtype=np.int64)
-    has_quantity = np.zeros(n_rows, dtype=bool)
-    amount = np.full(n_rows, np.nan)
-    order_id = np.full(n_rows, -1, dtype=np.int64)
-    pay_method = np.full(n_rows, -1, dtype=np.int64)
-    query = np.full(n_rows, -1, dtype=np.int64)
-    share_channel = np.full(n_rows, -1, dtype=np.int64)
-    error_code = np.full(n_rows, -1, dtype=np.int64)
-    key = events["key"]
-
+    session = events.session
     # The catalog: popularity is Zipf-like, prices log-normal around the category's median.
     product_category = _choice(rng, _N_PRODUCTS, _CATEGORY_P).astype(np.int64)
     product_price = (
@@ -550,141 +560,254 @@ def _to_table(
     )
     product_price = np.maximum(product_price, 0.99)
     popularity = 1.0 / np.arange(1, _N_PRODUCTS + 1) ** 0.9
-    product_names = np.array([f"SKU{i:05d}" for i in rng.permutation(90_000)[:_N_PRODUCTS]])
+    product_names = [f"SKU{i:05d}" for i in rng.permutation(90_000)[:_N_PRODUCTS]]
 
-    def rows(name: str) -> slice:
-        return slice(block[name], block[name] + len(per_type[name]))
-
-    b = rows("browse")
-    category[b] = _choice(rng, len(per_type["browse"]), _CATEGORY_P)
-    d = rows("product_detail")
-    product[d] = _choice(rng, len(per_type["product_detail"]), popularity)
+    browse_category = _choice(rng, len(session["browse"]), _CATEGORY_P)
+    product = {"product_detail": _choice(rng, len(session["product_detail"]), popularity)}
     # Items that interest a user later in the journey come from the products viewed in the session.
-    detail_counts = np.asarray(counts["product_detail"], dtype=np.int64)
     for name in ("add_to_wishlist", "share", "add_to_cart"):
-        r = rows(name)
-        pick = block["product_detail"] + _pick_in_group(rng, per_type[name], detail_counts)
-        product[r] = product[pick]
+        pick = _pick_in_group(rng, session[name], events.counts["product_detail"])
+        product[name] = product["product_detail"][pick]
         if name != "add_to_cart":
-            key[r] = key[pick] + 0.001 + 0.01 * rng.random(len(per_type[name]))
-    r = rows("add_to_cart")
-    quantity[r] = 1 + rng.poisson(0.15, len(per_type["add_to_cart"]))
-    has_quantity[r] = True
-    r_rm = rows("remove_from_cart")
-    cart_counts = np.asarray(counts["add_to_cart"], dtype=np.int64)
-    removed = block["add_to_cart"] + _pick_in_group(rng, per_type["remove_from_cart"], cart_counts)
-    product[r_rm] = product[removed]
-    quantity[r_rm] = quantity[removed]
-    has_quantity[r_rm] = True
-    has_product = product >= 0
-    category[has_product] = product_category[product[has_product]]
-    price = np.where(has_product, product_price[np.maximum(product, 0)], np.nan)
+            after = events.key["product_detail"][pick]
+            events.key[name] = after + 0.001 + 0.01 * rng.random(len(pick))
+    quantity = {"add_to_cart": 1 + rng.poisson(0.15, len(session["add_to_cart"]))}
+    removed = _pick_in_group(rng, session["remove_from_cart"], events.counts["add_to_cart"])
+    product["remove_from_cart"] = product["add_to_cart"][removed]
+    quantity["remove_from_cart"] = quantity["add_to_cart"][removed]
+    price = {name: product_price[product[name]] for name in _PRODUCT_EVENTS}
 
     # Order amount: what stayed in the cart.
     cart_value = np.bincount(
-        per_type["add_to_cart"], weights=price[r] * quantity[r], minlength=n_s
+        session["add_to_cart"],
+        weights=price["add_to_cart"] * quantity["add_to_cart"],
+        minlength=n_s,
     ) - np.bincount(
-        per_type["remove_from_cart"], weights=price[r_rm] * quantity[r_rm], minlength=n_s
+        session["remove_from_cart"],
+        weights=price["remove_from_cart"] * quantity["remove_from_cart"],
+        minlength=n_s,
     )
-    cart_value = np.round(cart_value, 2)
-    ordered_sessions = per_type["place_order"]
-    session_order_id = np.full(n_s, -1, dtype=np.int64)
-    session_order_id[ordered_sessions] = 7_000_001 + np.arange(len(ordered_sessions)) * 3
-    s_user = sessions["user"]
-    pref = users["pay_pref"][s_user]
-    cdf = np.cumsum(_PAY_P, axis=1)[sessions["platform"]]
-    session_method = (pref[:, None] > cdf).sum(axis=1)
-    for name in ("place_order", "pay_success", "pay_fail"):
-        r = rows(name)
-        sess = per_type[name]
-        amount[r] = cart_value[sess]
-        order_id[r] = session_order_id[sess]
-        pay_method[r] = session_method[sess]
-    r = rows("pay_fail")
-    broken_version = _version_code(*_BROKEN_PAY)
-    broken = (sessions["platform"][per_type["pay_fail"]] == _BROKEN_PAY[0]) & (
-        sessions["version"][per_type["pay_fail"]] == broken_version
+    ordered = session["place_order"]
+    order_id = np.full(n_s, -1, dtype=np.int64)
+    order_id[ordered] = 7_000_001 + np.arange(len(ordered)) * 3
+    cdf = np.cumsum(_PAY_P, axis=1)[sessions["platform"][ordered]]
+    payment_method = np.full(n_s, -1, dtype=np.int64)
+    payment_method[ordered] = (users["pay_pref"][sessions["user"][ordered]][:, None] > cdf).sum(1)
+
+    failed = session["pay_fail"]
+    broken = (sessions["platform"][failed] == _BROKEN_PAY[0]) & (
+        sessions["version"][failed] == _version_code(*_BROKEN_PAY)
     )
     normal_error = _choice(rng, len(broken), (0.45, 0.2, 0.3, 0.05)).astype(np.int64)
-    error_code[r] = np.where(broken & (rng.random(len(broken)) < 0.9), 3, normal_error)
-    r = rows("search")
-    query[r] = rng.integers(0, len(_QUERIES), len(per_type["search"]))
-    r = rows("share")
-    share_channel[r] = _choice(rng, len(per_type["share"]), _SHARE_P)
+    error_code = np.where(broken & (rng.random(len(broken)) < 0.9), 3, normal_error)
+    query = rng.integers(0, len(_QUERIES), len(session["search"]))
+    share_channel = _choice(rng, len(session["share"]), _SHARE_P)
 
-    # Inside each session: order by key, then add the time since the previous event.
-    session = events["session"]
-    # One int64 sort key (session, then position key quantised to 2^-20) sorts much faster than
-    # np.lexsort; the key is below 8, so 23 bits hold it.
-    order = np.argsort((session << 23) | (key * (1 << 20)).astype(np.int64), kind="stable")
-    session, event = session[order], events["event"][order]
-    per_session = np.bincount(session, minlength=n_s)
-    gap_s = _GAP_MEDIAN_S[event] * rng.lognormal(0.0, 0.8, len(event))
-    nth = _ragged_arange(per_session)
-    gap_ms = np.where(nth == 0, 0, np.maximum(gap_s * 1000, 200)).astype(np.int64)
-    time_ms = sessions["start"][session] + _grouped_cumsum(gap_ms, per_session)
-
+    category = {name: product_category[product[name]].astype(np.int8) for name in _PRODUCT_EVENTS}
+    category["browse"] = browse_category.astype(np.int8)
     # The tracking bug: the iOS build in _BROKEN_TRACKING sends add_to_cart without product_id.
-    s_platform = sessions["platform"][session]
-    s_version = sessions["version"][session]
-    product_sorted = product[order]
-    bug = (
-        (event == _E["add_to_cart"])
-        & (s_platform == _BROKEN_TRACKING[0])
-        & (s_version == _version_code(*_BROKEN_TRACKING))
+    cart = session["add_to_cart"]
+    bug = (sessions["platform"][cart] == _BROKEN_TRACKING[0]) & (
+        sessions["version"][cart] == _version_code(*_BROKEN_TRACKING)
     )
-    product_sorted[bug] = -1
+    product["add_to_cart"] = np.where(bug, -1, product["add_to_cart"])
+    product = {name: codes.astype(np.int16) for name, codes in product.items()}
+    return _Properties(
+        product_names=product_names,
+        category=category,
+        product=product,
+        price=price,
+        quantity=quantity,
+        order_id=order_id,
+        amount=np.round(cart_value, 2),
+        payment_method=payment_method,
+        error_code=error_code,
+        query=query,
+        share_channel=share_channel,
+    )
 
-    # Export order: by time (stable, so a session's events stay in order on ties).
-    by_time = np.argsort(time_ms, kind="stable")
-    order = order[by_time]
-    session, event, time_ms = session[by_time], event[by_time], time_ms[by_time]
-    s_platform, s_version = s_platform[by_time], s_version[by_time]
-    product_sorted = product_sorted[by_time]
-    user = s_user[session]
 
-    version_names = [
-        pa.array([v for v, _ in _RELEASES.get(p, ())] or [""], pa.string())
-        for p in range(len(PLATFORMS))
-    ]
-    version_strings = np.full(len(event), -1, dtype=np.int64)
+@dataclass(frozen=True)
+class _Order:
+    """Where the events land in the export, which is by time: for each exported row its time
+    (``time``, ms since the epoch), session and event code; for each event name where its events
+    (in ``_Events`` order) land (``row``)."""
+
+    time: np.ndarray
+    session: np.ndarray
+    code: np.ndarray
+    row: dict[str, np.ndarray]
+
+
+def _order(rng: np.random.Generator, sessions: dict[str, np.ndarray], events: _Events) -> _Order:
+    """Order the events inside their sessions by key, give them times, and sort them by time.
+
+    Uses up ``events``: only the sessions of order events remain, to look up order properties."""
+    n_s = len(sessions["user"])
+    session, counts = events.session, events.counts
+    per_session = np.zeros(n_s, dtype=np.int64)
+    for name in EVENTS:
+        per_session += counts[name]
+    session_start = np.cumsum(per_session) - per_session
+    n = int(per_session.sum())
+
+    # Events laid out session by session, in EVENTS order inside a session: ``at`` is where each
+    # event sits in that layout, ``rank`` its place among its session's events.
+    at, rank = {}, {}
+    earlier = session_start.copy()  # first slot of the next event type in each session
+    for name in EVENTS:
+        c, s = counts[name], session[name]
+        if len(c) and c.max() <= 1:
+            at[name] = earlier[s]
+        else:
+            at[name] = np.arange(len(s)) + (earlier - (np.cumsum(c) - c))[s]
+        rank[name] = at[name] - session_start[s]
+        earlier += c
+    del earlier
+
+    # Inside each session: order by key; equal keys keep the EVENTS order.
+    s_sorted, code_sorted, rank_sorted = sort_rows(
+        [
+            [session[name] for name in EVENTS],
+            [(events.key.pop(name) * _KEY_STEPS).astype(np.int64) for name in EVENTS],
+            [np.full(len(session[name]), code, dtype=np.int8) for code, name in enumerate(EVENTS)],
+            [rank.pop(name) for name in EVENTS],
+        ],
+        keep=(0, 2, 3),
+    )
+    at_sorted = rank_sorted
+    at_sorted += session_start[s_sorted]
+
+    # Then the time since the previous event of the session.
+    gap_ms = rng.lognormal(0.0, 0.8, n)
+    gap_ms *= _GAP_MEDIAN_S[code_sorted]
+    gap_ms *= 1000
+    np.maximum(gap_ms, 200, out=gap_ms)
+    time_ms = gap_ms.astype(np.int64)
+    del gap_ms
+    nonempty = session_start[per_session > 0]
+    time_ms[nonempty] = 0
+    np.cumsum(time_ms, out=time_ms)
+    shift = sessions["start"].copy()
+    shift[per_session > 0] -= time_ms[nonempty]
+    time_ms += shift[s_sorted]
+    del shift
+
+    # Export order: by time; on equal times, by session (a session's own times all differ).
+    earliest = int(time_ms.min()) if n else 0
+    time_ms -= earliest
+    time_out, at_out = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
+    del time_ms
+    time_out += earliest
+    code = np.empty(n, dtype=np.int8)
+    code[at_sorted] = code_sorted
+    del code_sorted, at_sorted
+    session_out = s_sorted[at_out]  # the two layouts hold the same sessions in the same slots
+    del s_sorted
+    code_out = code[at_out]
+    del code
+    row_of = np.empty(n, dtype=np.int64)
+    row_of[at_out] = np.arange(n)
+    del at_out
+    counts.clear()  # the rest needs only where events land
+    for name in set(EVENTS) - {*_ORDER_EVENTS}:
+        del session[name]
+    return _Order(
+        time=time_out,
+        session=session_out,
+        code=code_out,
+        row={name: row_of[at.pop(name)] for name in EVENTS},
+    )
+
+
+def _per_row_columns(
+    users: dict[str, np.ndarray], sessions: dict[str, np.ndarray], order: _Order
+) -> dict[str, Callable[[], pa.Array]]:
+    """How to build the columns every row has: its user, event, time and session's attributes."""
+    n = len(order.time)
+    s_user = sessions["user"]
+    # Per-session codes as small integers, so looking them up per row touches little memory.
+    platform = sessions["platform"].astype(np.int8)
+    version = np.full(len(s_user), -1, dtype=np.int8)
     version_dict: list[str] = []
     for p in (1, 2):
-        mine = s_platform == p
-        version_strings[mine] = len(version_dict) + s_version[mine]
-        version_dict.extend(version_names[p].to_pylist())
-    session_ids = 900_000_000 + np.arange(n_s, dtype=np.int64) * 13
+        mine = platform == p
+        version[mine] = len(version_dict) + sessions["version"][mine]
+        version_dict.extend(v for v, _ in _RELEASES[p])
+    campaign = users["campaign"][s_user].astype(np.int8)
+    user_id = users["user_id"][s_user]
 
-    def labels(codes: np.ndarray, names: Sequence[str] | np.ndarray) -> pa.Array:
-        codes = np.asarray(codes, dtype=np.int64)
-        idx = pa.array(codes, mask=codes < 0)
-        return pc.take(pa.array(list(names), pa.string()), idx)
+    return {
+        "user_id": lambda: pa.array(user_id[order.session]),
+        "event": lambda: string_column(order.code, EVENTS),
+        "time": lambda: pa.Array.from_buffers(
+            pa.timestamp("ms", tz="UTC"), n, [None, pa.py_buffer(order.time)]
+        ),
+        "session_id": lambda: pa.array(900_000_000 + order.session * 13),
+        "platform": lambda: string_column(platform[order.session], PLATFORMS),
+        "app_version": lambda: string_column(version[order.session], version_dict),
+        "campaign": lambda: string_column(campaign[order.session], [c[0] for c in _CAMPAIGNS]),
+    }
 
-    def nullable(values: np.ndarray, valid: np.ndarray, type_: pa.DataType) -> pa.Array:
-        return pa.array(values, type=type_, mask=~valid)
 
-    price_s = price[order]
-    amount_s = amount[order]
-    table = pa.table(
-        {
-            "user_id": pa.array(users["user_id"][user]),
-            "event": labels(event, EVENTS),
-            "time": pa.array(time_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-            "session_id": pa.array(session_ids[session]),
-            "platform": labels(s_platform, PLATFORMS),
-            "app_version": labels(version_strings, version_dict),
-            "campaign": labels(users["campaign"][user], [c[0] for c in _CAMPAIGNS]),
-            "category": labels(category[order], _CATEGORIES),
-            "product_id": labels(product_sorted, product_names),
-            "price": nullable(price_s, ~np.isnan(price_s), pa.float64()),
-            "quantity": nullable(quantity[order], has_quantity[order], pa.int64()),
-            "order_id": nullable(order_id[order], order_id[order] >= 0, pa.int64()),
-            "amount": nullable(amount_s, ~np.isnan(amount_s), pa.float64()),
-            "payment_method": labels(pay_method[order], _PAY_METHODS),
-            "query": labels(query[order], _QUERIES),
-            "share_channel": labels(share_channel[order], _SHARE_CHANNELS),
-            "error_code": labels(error_code[order], _ERROR_CODES),
-        }
-    )
-    paid_rows = event == _E["pay_success"]
-    return table, (user[paid_rows], amount_s[paid_rows])
+def _submit(
+    pool: ThreadPoolExecutor, columns: dict[str, Callable[[], pa.Array]]
+) -> dict[str, Future[pa.Array]]:
+    return {name: pool.submit(build) for name, build in columns.items()}
+
+
+def _to_table(
+    rng: np.random.Generator,
+    users: dict[str, np.ndarray],
+    sessions: dict[str, np.ndarray],
+    events: _Events,
+    props: _Properties,
+) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+    order = _order(rng, sessions, events)
+    n = len(order.time)
+    row, session = order.row, events.session
+    s_user = sessions["user"]
+
+    def by_row(names: Sequence[str], values: dict[str, np.ndarray]) -> list[Any]:
+        return [(row[name], values[name]) for name in names]
+
+    def per_order(values: np.ndarray) -> list[Any]:
+        return [(row[name], values[session[name]]) for name in _ORDER_EVENTS]
+
+    cart_rows = ("add_to_cart", "remove_from_cart")
+    properties: dict[str, Callable[[], pa.Array]] = {
+        "category": lambda: string_column(
+            scatter(n, -1, np.int8, by_row(("browse", *_PRODUCT_EVENTS), props.category)),
+            _CATEGORIES,
+        ),
+        "product_id": lambda: string_column(
+            scatter(n, -1, np.int16, by_row(_PRODUCT_EVENTS, props.product)), props.product_names
+        ),
+        "price": lambda: sparse_column(
+            n, by_row(_PRODUCT_EVENTS, props.price), pa.float64(), np.nan
+        ),
+        "quantity": lambda: sparse_column(n, by_row(cart_rows, props.quantity), pa.int64(), 0),
+        "order_id": lambda: sparse_column(n, per_order(props.order_id), pa.int64(), -1),
+        "amount": lambda: sparse_column(n, per_order(props.amount), pa.float64(), np.nan),
+        "payment_method": lambda: sparse_strings(n, per_order(props.payment_method), _PAY_METHODS),
+        "query": lambda: sparse_strings(n, [(row["search"], props.query)], _QUERIES),
+        "share_channel": lambda: sparse_strings(
+            n, [(row["share"], props.share_channel)], _SHARE_CHANNELS
+        ),
+        "error_code": lambda: sparse_strings(
+            n, [(row["pay_fail"], props.error_code)], _ERROR_CODES
+        ),
+    }
+    # numpy and Arrow let go of the GIL on big arrays, so columns build side by side; the
+    # per-row lookups go first so their inputs can be freed before the properties' arrays exist.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        per_row = _submit(pool, _per_row_columns(users, sessions, order))
+        del order
+        columns = {name: f.result() for name, f in per_row.items()}
+        columns |= {name: f.result() for name, f in _submit(pool, properties).items()}
+    table = pa.table(columns)
+    # Who paid what, in export order (the lifetime value sums payments in that order).
+    paid = row["pay_success"]
+    in_order = np.argsort(paid, kind="stable")
+    payer = s_user[session["pay_success"]][in_order]
+    return table, (payer, props.amount[session["pay_success"]][in_order])

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench import _core, _progress
 from workbench._names import did_you_mean
@@ -172,10 +171,9 @@ def _numpy(array: Any) -> np.ndarray:
 def _outcomes(
     output: Any, log: EventLog, funnel: Funnel, held: list[str], end: int
 ) -> FunnelOutcomes:
+    # Every array is a view of the engine's own memory (no copy on the way here).
     levels = _numpy(output.levels())
     users = output.unit_users()
-    reached = output.reached()
-    flags = output.flags()
     entry_rows = _numpy(output.entry_rows())
     steps = []
     for step in range(2, funnel.n_steps + 1):
@@ -183,37 +181,24 @@ def _outcomes(
         steps.append(
             StepReach(step, _numpy(units), _numpy(from_first), _numpy(from_previous), _numpy(rows))
         )
-    if reached is None:
-        # The ClickHouse kernel's chains are always a prefix of the steps.
-        reached_mask = ((np.uint64(1) << levels.astype(np.uint64)) - np.uint64(1)).astype(np.uint32)
-    else:
-        reached_mask = _numpy(reached)
     held_table = None
     if held:
-        has_row = entry_rows != _core.NO_ROW
-        rows = pa.array(np.where(has_row, entry_rows, 0).astype(np.uint32))
-        mask = pa.array(~has_row)
-        held_table = pa.table(
-            {name: _masked(log.property_column(name).take(rows), mask) for name in held}
-        )
+        # A null index takes a null: units that never entered hold nothing.
+        rows = pa.array(entry_rows, mask=entry_rows == _core.NO_ROW)
+        held_table = pa.table({name: log.property_column(name).take(rows) for name in held})
     return FunnelOutcomes(
         n_steps=funnel.n_steps,
         counting=funnel.counting,
         time_unit=log.time_unit,
         analysis_end=end,
         user_keys=log.user_keys,
-        users=np.arange(len(levels), dtype=np.uint32) if users is None else _numpy(users),
+        users=log.user_ids if users is None else _numpy(users),
         levels=levels,
-        reached=reached_mask,
-        flags=np.zeros(len(levels), np.uint8) if flags is None else _numpy(flags),
+        reached=_numpy(output.reached()),
+        flags=_numpy(output.flags()),
         entry_times=_numpy(output.entry_times()),
         steps=tuple(steps),
         entry_rows=entry_rows,
         last_rows=_numpy(output.last_rows()),
         held=held_table,
     )
-
-
-def _masked(values: pa.Array, missing: pa.Array) -> pa.Array:
-    """``values`` with nulls where ``missing`` is true (units that never entered)."""
-    return pc.if_else(missing, pa.scalar(None, values.type), values)

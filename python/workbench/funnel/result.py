@@ -112,7 +112,12 @@ class FunnelResult:
         [1, 2, 2, 1]
         """
         out = self.outcomes
-        counts = np.bincount(out.levels[out.counted], minlength=self.n_steps + 1)
+        # Count every unit, then take the excluded ones back out (rarely any): no copy of
+        # the levels on the common path.
+        counts = np.bincount(out.levels, minlength=self.n_steps + 1)
+        excluded = out.excluded
+        if excluded.any():
+            counts -= np.bincount(out.levels[excluded], minlength=self.n_steps + 1)
         return [int(c) for c in counts]
 
     def levels_array(self) -> np.ndarray:

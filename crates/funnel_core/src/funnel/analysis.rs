@@ -8,7 +8,7 @@ use super::any_order::AnyOrder;
 use super::chain::{Event, Outcome};
 use super::matching::Relevant;
 use super::ordered::Ordered;
-use super::output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS};
+use super::output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
 use super::run::user_ranges;
 use super::spec::{AnalysisSpec, Counting, StepOrder};
 use super::steps::{RowSteps, StepConditions};
@@ -353,6 +353,8 @@ struct Unit {
     level: u8,
     reached: u32,
     flags: u8,
+    entry_time: i64,
+    /// Input rows (`EncodedLog::source_rows`), as the output keeps them.
     entry_row: u32,
     last_row: u32,
 }
@@ -398,14 +400,16 @@ impl PartUnits {
             reached: chain.mask,
             flags: (if outcome.in_progress { IN_PROGRESS } else { 0 })
                 | (if outcome.excluded { EXCLUDED } else { 0 }),
-            entry_row: chain.entry_row(),
-            last_row: chain.last_row(),
+            entry_time: log.times[chain.entry_row() as usize],
+            entry_row: log.source_rows[chain.entry_row() as usize],
+            last_row: log.source_rows[chain.last_row() as usize],
         });
         let mut previous = log.times[chain.entry_row() as usize];
         let first = previous;
         for (step, row) in chain.elements().skip(1) {
             let time = log.times[row as usize];
-            self.step_times[step - 1].push(unit, time - first, time - previous, row);
+            let input_row = log.source_rows[row as usize];
+            self.step_times[step - 1].push(unit, time - first, time - previous, input_row);
             previous = time;
         }
     }
@@ -420,13 +424,21 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
     } else {
         parts.iter().map(|p| p.units.len()).sum()
     };
-    let mut unit_users = Vec::with_capacity(if users_mode { 0 } else { n_units });
-    let mut levels = vec![0; n_units];
-    let mut reached = vec![0; n_units];
-    let mut flags = vec![0; n_units];
-    let mut entry_rows = vec![u32::MAX; n_units];
-    let mut last_rows = vec![u32::MAX; n_units];
-    let mut step_times = vec![StepTimes::default(); spec.steps.saturating_sub(1)];
+    // The previous run's arrays, already mapped: a fresh mapping costs a page fault per page.
+    let mut out = log.recycled.take_output();
+    let mut unit_users = out.unit_users.take().unwrap_or_default();
+    unit_users.clear();
+    unit_users.reserve(if users_mode { 0 } else { n_units });
+    let mut levels = refill(std::mem::take(&mut out.levels), n_units, 0);
+    let mut reached = refill(std::mem::take(&mut out.reached), n_units, 0);
+    let mut flags = refill(std::mem::take(&mut out.flags), n_units, 0);
+    let mut entry_times = refill(std::mem::take(&mut out.entry_times), n_units, 0);
+    let mut entry_rows = refill(std::mem::take(&mut out.entry_rows), n_units, NO_ROW);
+    let mut last_rows = refill(std::mem::take(&mut out.last_rows), n_units, NO_ROW);
+    let mut step_times = std::mem::take(&mut out.step_times);
+    step_times.resize_with(spec.steps.saturating_sub(1), StepTimes::default);
+    step_times.truncate(spec.steps.saturating_sub(1));
+    step_times.iter_mut().for_each(StepTimes::clear);
     let mut base = 0u32;
     for part in parts {
         for (i, unit) in part.units.iter().enumerate() {
@@ -439,6 +451,7 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
             levels[index] = unit.level;
             reached[index] = unit.reached;
             flags[index] = unit.flags;
+            entry_times[index] = unit.entry_time;
             entry_rows[index] = unit.entry_row;
             last_rows[index] = unit.last_row;
         }
@@ -446,19 +459,27 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
             if !users_mode {
                 mine.units.iter_mut().for_each(|u| *u += base);
             }
-            all.append(mine);
+            all.extend_from(&mine);
         }
         base += part.units.len() as u32;
     }
     FunnelOutput {
         unit_users: (!users_mode).then_some(unit_users),
         levels,
-        reached: Some(reached),
-        flags: Some(flags),
+        reached,
+        flags,
+        entry_times,
         entry_rows,
         last_rows,
         step_times,
     }
+}
+
+/// `values` holding `n` copies of `value`, in its own memory.
+fn refill<T: Copy>(mut values: Vec<T>, n: usize, value: T) -> Vec<T> {
+    values.clear();
+    values.resize(n, value);
+    values
 }
 
 #[cfg(test)]

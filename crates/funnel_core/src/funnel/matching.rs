@@ -42,16 +42,31 @@ impl Relevant {
     }
 
     fn extract_scalar<C: Code>(&self, codes: &[C], first: usize, out: &mut Vec<u32>) {
-        let start = out.len();
-        out.resize(start + codes.len() + 1, 0);
-        let mut count = start;
-        for (i, &code) in codes.iter().enumerate() {
-            // Written always, kept only when relevant: no branch to mispredict.
-            out[count] = (first + i) as u32;
-            count += usize::from(self.table.get(code.index()).copied().unwrap_or(false));
-        }
-        out.truncate(count);
+        keep_rows(out, codes.len(), |i| {
+            (
+                (first + i) as u32,
+                self.table.get(codes[i].index()).copied().unwrap_or(false),
+            )
+        });
     }
+}
+
+/// Append to `out` the rows `row(i).0` for `i in 0..n` whose `row(i).1` holds, in order, without
+/// zero-filling the room first (the buffer is reused across runs, and filling it would cost a
+/// write per row of the log). Each row is written always and kept only when it holds: no
+/// branch to mispredict.
+pub(crate) fn keep_rows(out: &mut Vec<u32>, n: usize, row: impl Fn(usize) -> (u32, bool)) {
+    out.reserve(n + 1);
+    let start = out.len();
+    let spare = out.spare_capacity_mut();
+    let mut count = 0;
+    for i in 0..n {
+        let (value, keep) = row(i);
+        spare[count].write(value);
+        count += usize::from(keep);
+    }
+    // SAFETY: the first `count` slots after `start` were written just above.
+    unsafe { out.set_len(start + count) };
 }
 
 /// Codes of one byte each, seen as bytes.
@@ -67,9 +82,9 @@ fn as_bytes<C: Code>(codes: &[C]) -> Option<&[u8]> {
 #[target_feature(enable = "avx2")]
 unsafe fn extract_avx2(codes: &[u8], few: &[u8], first: usize, out: &mut Vec<u32>) {
     use std::arch::x86_64::*;
+    // Room for every row; written through the spare capacity, so nothing is zero-filled first.
+    out.reserve(codes.len());
     let start = out.len();
-    // Room for every row plus a block's worth of slack; trimmed at the end.
-    out.resize(start + codes.len() + 32, 0);
     let mut count = start;
     let wanted: Vec<__m256i> = few.iter().map(|&c| _mm256_set1_epi8(c as i8)).collect();
     let blocks = codes.len() / 32;
@@ -85,8 +100,8 @@ unsafe fn extract_avx2(codes: &[u8], few: &[u8], first: usize, out: &mut Vec<u32
         let mut bits = _mm256_movemask_epi8(hit) as u32;
         let base = (first + at) as u32;
         while bits != 0 {
-            // SAFETY: at most one write per row of the block, and `out` has a slot for every
-            // row, so `count` stays below its length.
+            // SAFETY: at most one write per row, and `out` has capacity for `start` plus every
+            // row, so `count` stays below its capacity.
             *dst.add(count) = base + bits.trailing_zeros();
             count += 1;
             bits &= bits - 1;
@@ -94,11 +109,13 @@ unsafe fn extract_avx2(codes: &[u8], few: &[u8], first: usize, out: &mut Vec<u32
     }
     for (i, &code) in codes.iter().enumerate().skip(blocks * 32) {
         if few.contains(&code) {
-            out[count] = (first + i) as u32;
+            // SAFETY: as above, one slot per row within the capacity.
+            *dst.add(count) = (first + i) as u32;
             count += 1;
         }
     }
-    out.truncate(count);
+    // SAFETY: slots `start..count` were all written above.
+    out.set_len(count);
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ pub struct StepTimes {
     pub from_start: Vec<i64>,
     /// From the chain's previous reached step.
     pub from_previous: Vec<i64>,
-    /// Encoded row (position in the log's sorted rows) of the event that made the step.
+    /// Input row (`EncodedLog::source_rows`) of the event that made the step.
     pub rows: Vec<u32>,
 }
 
@@ -67,15 +67,18 @@ pub struct FunnelOutput {
     pub unit_users: Option<Vec<u32>>,
     /// Highest step reached by each unit (0: never did step 1).
     pub levels: Vec<u8>,
-    /// Steps in each unit's chain (bit k-1 for step k); `None` when always `levels` as a prefix.
-    pub reached: Option<Vec<u32>>,
-    /// `IN_PROGRESS` / `EXCLUDED` per unit; `None` when all zero.
-    pub flags: Option<Vec<u8>>,
-    /// Encoded row of the step-1 event of each unit's chain (`NO_ROW` at level 0). Rows stay
-    /// encoded so a re-run pays no random lookups; `EncodedLog::source_rows` maps them to input
-    /// rows when a breakdown needs them.
+    /// Steps in each unit's chain (bit k-1 for step k); with optional steps not always a
+    /// prefix of the level.
+    pub reached: Vec<u32>,
+    /// `IN_PROGRESS` / `EXCLUDED` bits per unit.
+    pub flags: Vec<u8>,
+    /// Time of the step-1 event of each unit's chain (0 at level 0).
+    pub entry_times: Vec<i64>,
+    /// Input row of the step-1 event of each unit's chain (`NO_ROW` at level 0). Engines write
+    /// input rows as they record a chain, while the user's rows are in cache: mapping them
+    /// afterwards would be a random read per unit.
     pub entry_rows: Vec<u32>,
-    /// Encoded row of the last step of each unit's chain (`NO_ROW` at level 0).
+    /// Input row of the last step of each unit's chain (`NO_ROW` at level 0).
     pub last_rows: Vec<u32>,
     /// Steps 2..=N (index 0 is step 2).
     pub step_times: Vec<StepTimes>,
@@ -94,7 +97,7 @@ impl FunnelOutput {
     }
 
     pub fn is_excluded(&self, unit: usize) -> bool {
-        self.flags.as_ref().is_some_and(|f| f[unit] & EXCLUDED != 0)
+        self.flags[unit] & EXCLUDED != 0
     }
 }
 

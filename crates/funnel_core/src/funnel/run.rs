@@ -55,7 +55,9 @@ pub fn run_funnel(
 struct Part<'a> {
     users: std::ops::Range<usize>,
     levels: &'a mut [u8],
+    reached: &'a mut [u32],
     flags: &'a mut [u8],
+    entry_times: &'a mut [i64],
     entry_rows: &'a mut [u32],
     last_rows: &'a mut [u32],
     times: &'a mut Vec<StepTimes>,
@@ -72,39 +74,50 @@ fn scan_all<M: MaskSource>(
     let n_times = spec.steps.saturating_sub(1);
     let mut out = log.recycled.take_output();
     let mut levels = std::mem::take(&mut out.levels);
-    let mut flags = out.flags.take().unwrap_or_default();
+    let mut reached = std::mem::take(&mut out.reached);
+    let mut flags = std::mem::take(&mut out.flags);
+    let mut entry_times = std::mem::take(&mut out.entry_times);
     let mut entry_rows = std::mem::take(&mut out.entry_rows);
     let mut last_rows = std::mem::take(&mut out.last_rows);
-    // Every user's slot is written by its range's scan, so no fill is needed here.
-    for v in [&mut levels, &mut flags] {
-        v.resize(n_users, 0);
-    }
-    for v in [&mut entry_rows, &mut last_rows] {
-        v.resize(n_users, NO_ROW);
-    }
+    // Every user's slot is written by its range's scan, so the values resized in do not matter.
+    levels.resize(n_users, 0);
+    flags.resize(n_users, 0);
+    reached.resize(n_users, 0);
+    entry_times.resize(n_users, 0);
+    entry_rows.resize(n_users, NO_ROW);
+    last_rows.resize(n_users, NO_ROW);
     let ranges = user_ranges(log, rayon::current_num_threads() * 16);
     let mut part_times = log.recycled.take_parts();
     part_times.resize_with(ranges.len(), Vec::new);
     let mut parts = Vec::with_capacity(ranges.len());
-    let (mut l, mut f) = (&mut levels[..], &mut flags[..]);
-    let (mut e, mut r) = (&mut entry_rows[..], &mut last_rows[..]);
+    let (mut l, mut m, mut f) = (&mut levels[..], &mut reached[..], &mut flags[..]);
+    let (mut t, mut e, mut r) = (
+        &mut entry_times[..],
+        &mut entry_rows[..],
+        &mut last_rows[..],
+    );
     for (users, times) in ranges.into_iter().zip(part_times.iter_mut()) {
-        let (lh, lt) = l.split_at_mut(users.len());
-        let (fh, ft) = f.split_at_mut(users.len());
-        let (eh, et) = e.split_at_mut(users.len());
-        let (rh, rt) = r.split_at_mut(users.len());
+        let n = users.len();
+        let (lh, lt) = l.split_at_mut(n);
+        let (mh, mt) = m.split_at_mut(n);
+        let (fh, ft) = f.split_at_mut(n);
+        let (th, tt) = t.split_at_mut(n);
+        let (eh, et) = e.split_at_mut(n);
+        let (rh, rt) = r.split_at_mut(n);
         times.resize_with(n_times, StepTimes::default);
         times.truncate(n_times);
         times.iter_mut().for_each(StepTimes::clear);
         parts.push(Part {
             users,
             levels: lh,
+            reached: mh,
             flags: fh,
+            entry_times: th,
             entry_rows: eh,
             last_rows: rh,
             times,
         });
-        (l, f, e, r) = (lt, ft, et, rt);
+        (l, m, f, t, e, r) = (lt, mt, ft, tt, et, rt);
     }
     control.set_total(n_users as u64);
     parts.into_par_iter().try_for_each(|mut part| {
@@ -128,8 +141,9 @@ fn scan_all<M: MaskSource>(
     Ok(FunnelOutput {
         unit_users: None,
         levels,
-        reached: None,
-        flags: Some(flags),
+        reached,
+        flags,
+        entry_times,
         entry_rows,
         last_rows,
         step_times,
@@ -146,14 +160,24 @@ fn scan_range<M: MaskSource>(
     let mut scan = Scan::new();
     let users = part.users.clone();
     part.levels.fill(0);
+    part.reached.fill(0);
     part.flags.fill(0);
+    part.entry_times.fill(0);
     part.entry_rows.fill(NO_ROW);
     part.last_rows.fill(NO_ROW);
     if spec.mode.strict_order {
         // Unrelated rows end a strict_order scan, so every row is read.
         for (index, user) in users.enumerate() {
             scan.run(spec, &log.times, masks, &log.user_rows(user));
-            record(&scan, spec, analysis_end, index, user, part);
+            record(
+                &scan,
+                spec,
+                &log.source_rows,
+                analysis_end,
+                index,
+                user,
+                part,
+            );
         }
         return;
     }
@@ -175,7 +199,15 @@ fn scan_range<M: MaskSource>(
             }
             if next > start {
                 scan.run(spec, &log.times, masks, &matching[start..next]);
-                record(&scan, spec, analysis_end, index, user, part);
+                record(
+                    &scan,
+                    spec,
+                    &log.source_rows,
+                    analysis_end,
+                    index,
+                    user,
+                    part,
+                );
             }
         }
     });
@@ -186,11 +218,13 @@ thread_local! {
     static MATCHING: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Keep what one user's scan found (rows as positions in the encoded log).
+/// Keep what one user's scan found, with its rows as rows of the input (`source`): the user's
+/// rows are next to each other there too, so this costs no random reads.
 #[inline]
 fn record(
     scan: &Scan,
     spec: &FunnelSpec,
+    source: &[u32],
     analysis_end: i64,
     index: usize,
     user: usize,
@@ -201,19 +235,22 @@ fn record(
         return;
     }
     part.levels[index] = level;
+    // The kernel's chains are a prefix of the steps (level is 1..=32 here).
+    part.reached[index] = u32::MAX >> (32 - u32::from(level));
     let best = &scan.slots[level as usize - 1];
     if window_open(level, spec.steps, best.start, spec.window, analysis_end) {
         part.flags[index] = IN_PROGRESS;
     }
-    part.entry_rows[index] = best.start_row;
-    part.last_rows[index] = best.last_row;
+    part.entry_times[index] = best.start;
+    part.entry_rows[index] = source[best.start_row as usize];
+    part.last_rows[index] = source[best.last_row as usize];
     for step in 1..level as usize {
         let slot = &scan.slots[step];
         part.times[step - 1].push(
             user as u32,
             slot.last - slot.start,
             slot.last - slot.prev,
-            slot.last_row,
+            source[slot.last_row as usize],
         );
     }
 }

@@ -8,7 +8,7 @@
 use arrow_buffer::BooleanBuffer;
 use rayon::prelude::*;
 
-use super::matching::Relevant;
+use super::matching::{keep_rows, Relevant};
 use crate::error::{CoreError, Result};
 use crate::log::{Code, EncodedLog, EventCodes};
 use crate::with_codes;
@@ -101,14 +101,10 @@ pub(crate) trait MaskSource: Sync {
 
     /// Append the rows of `rows` with a nonzero mask to `out`, in order.
     fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
-        let start = out.len();
-        out.resize(start + rows.len() + 1, 0);
-        let mut count = start;
-        for row in rows {
-            out[count] = row as u32;
-            count += usize::from(self.mask(row) != 0);
-        }
-        out.truncate(count);
+        let first = rows.start;
+        keep_rows(out, rows.len(), |i| {
+            ((first + i) as u32, self.mask(first + i) != 0)
+        });
     }
 }
 
