@@ -162,6 +162,7 @@ class TagStore:
         self.skipped_rows = 0
         self.dropped: dict[str, int] = {}
         self._index: dict[str, int] | None = None
+        self._names: tuple[str, ...] | None = None
         self._programs: dict[str, list[tuple[str, int]]] = {}
 
     # -- building -------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ class TagStore:
 
     def _add_codes(self, names: list[str], ids: np.ndarray, codes: np.ndarray) -> None:
         keep = ids >= 0
-        self._index = None
+        self._index = self._names = None
         self._native.add_grouped(
             names,
             pa.array(ids[keep].astype(np.uint32)),
@@ -367,7 +368,7 @@ class TagStore:
         """
         _check_name(name)
         ensure_audience(audience, self.log, f"tag {name!r}")
-        self._index = None
+        self._index = self._names = None
         self._native.add(name, audience.bitmap)
 
     def remove(self, name: str) -> None:
@@ -377,7 +378,7 @@ class TagStore:
         >>> "vip" in tags
         False
         """
-        self._index = None
+        self._index = self._names = None
         if not isinstance(name, str):
             raise UnknownTagError(f"tag names are text; got {name!r}")
         if not self._native.remove(name):
@@ -388,7 +389,10 @@ class TagStore:
     @property
     def names(self) -> list[str]:
         """Tag names in the order they were added."""
-        return list(self._native.names())
+        if self._names is None:
+            # Read once per change: a profile reads them on every call.
+            self._names = tuple(self._native.names())
+        return list(self._names)
 
     def sizes(self) -> pd.Series:
         """Users per tag.

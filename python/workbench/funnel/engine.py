@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench import _core, _progress
 from workbench._names import did_you_mean
@@ -184,12 +183,9 @@ def _outcomes(
         )
     held_table = None
     if held:
-        has_row = entry_rows != _core.NO_ROW
-        rows = pa.array(np.where(has_row, entry_rows, 0).astype(np.uint32))
-        mask = pa.array(~has_row)
-        held_table = pa.table(
-            {name: _masked(log.property_column(name).take(rows), mask) for name in held}
-        )
+        # A null index takes a null: units that never entered hold nothing.
+        rows = pa.array(entry_rows, mask=entry_rows == _core.NO_ROW)
+        held_table = pa.table({name: log.property_column(name).take(rows) for name in held})
     return FunnelOutcomes(
         n_steps=funnel.n_steps,
         counting=funnel.counting,
@@ -206,8 +202,3 @@ def _outcomes(
         last_rows=_numpy(output.last_rows()),
         held=held_table,
     )
-
-
-def _masked(values: pa.Array, missing: pa.Array) -> pa.Array:
-    """``values`` with nulls where ``missing`` is true (units that never entered)."""
-    return pc.if_else(missing, pa.scalar(None, values.type), values)

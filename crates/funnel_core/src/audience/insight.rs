@@ -4,7 +4,6 @@
 
 use rayon::prelude::*;
 
-use super::chunks::spread;
 use super::set::Audience;
 use super::tags::TagStore;
 use crate::error::{CoreError, Result};
@@ -19,21 +18,16 @@ pub fn tag_counts(audiences: &[&Audience], store: &TagStore) -> Vec<u64> {
     for (t, tag) in store.bitmaps().iter().enumerate() {
         counts[t * (k + 1) + k] = tag.len();
     }
-    SPREAD.with_borrow_mut(|dense| {
-        for (j, audience) in audiences.iter().enumerate() {
-            // Each audience once as plain bits, in a buffer kept across calls.
-            spread(audience.bits(), store.universe(), dense);
-            for (t, hits) in index.intersections(dense).into_iter().enumerate() {
-                counts[t * (k + 1) + j] = hits;
-            }
+    for (j, audience) in audiences.iter().enumerate() {
+        for (t, hits) in index
+            .intersections(audience.dense())
+            .into_iter()
+            .enumerate()
+        {
+            counts[t * (k + 1) + j] = hits;
         }
-    });
+    }
     counts
-}
-
-thread_local! {
-    /// The bits of the audience being profiled.
-    static SPREAD: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Per event code: how many distinct users of each audience did it at least once.

@@ -2,14 +2,26 @@
 //! count). The universe travels with the set so that complement is defined and so that sets of
 //! logs of different sizes are refused rather than silently mixed.
 
+use std::sync::{Arc, OnceLock};
+
 use roaring::RoaringBitmap;
 
+use super::chunks::Dense;
 use crate::error::{CoreError, Result};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Audience {
     bits: RoaringBitmap,
     universe: u32,
+    /// The set as plain bits, made on its first profile and kept: an audience never changes,
+    /// and an analyst profiles the same one against several tag stores and bases.
+    dense: OnceLock<Arc<Dense>>,
+}
+
+impl PartialEq for Audience {
+    fn eq(&self, other: &Self) -> bool {
+        self.universe == other.universe && self.bits == other.bits
+    }
 }
 
 impl Audience {
@@ -22,21 +34,26 @@ impl Audience {
                 )));
             }
         }
-        Ok(Self { bits, universe })
+        Ok(Self::with_universe(bits, universe))
+    }
+
+    fn with_universe(bits: RoaringBitmap, universe: u32) -> Self {
+        Self {
+            bits,
+            universe,
+            dense: OnceLock::new(),
+        }
     }
 
     pub fn empty(universe: u32) -> Self {
-        Self {
-            bits: RoaringBitmap::new(),
-            universe,
-        }
+        Self::with_universe(RoaringBitmap::new(), universe)
     }
 
     /// Every user of the log.
     pub fn all(universe: u32) -> Self {
         let mut bits = RoaringBitmap::new();
         bits.insert_range(0..universe);
-        Self { bits, universe }
+        Self::with_universe(bits, universe)
     }
 
     /// From dense ids in any order, duplicates allowed.
@@ -49,14 +66,17 @@ impl Audience {
         let mut sorted = ids.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        Ok(Self {
-            bits: from_sorted(sorted),
-            universe,
-        })
+        Ok(Self::with_universe(from_sorted(sorted), universe))
     }
 
     pub fn bits(&self) -> &RoaringBitmap {
         &self.bits
+    }
+
+    /// The set as plain bits over the log (see `chunks`), spread once per audience.
+    pub(crate) fn dense(&self) -> &Dense {
+        self.dense
+            .get_or_init(|| Arc::new(Dense::of(&self.bits, self.universe)))
     }
 
     pub fn into_bits(self) -> RoaringBitmap {
@@ -134,10 +154,7 @@ impl Audience {
     }
 
     fn with(&self, bits: RoaringBitmap) -> Audience {
-        Audience {
-            bits,
-            universe: self.universe,
-        }
+        Audience::with_universe(bits, self.universe)
     }
 }
 

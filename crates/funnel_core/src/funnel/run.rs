@@ -70,6 +70,7 @@ fn scan_all<M: MaskSource>(
     analysis_end: i64,
     control: &Control,
 ) -> Result<FunnelOutput> {
+    let mut phase = crate::Phase::start();
     let n_users = log.n_users();
     let n_times = spec.steps.saturating_sub(1);
     let mut out = log.recycled.take_output();
@@ -120,6 +121,7 @@ fn scan_all<M: MaskSource>(
         (l, m, f, t, e, r) = (lt, mt, ft, tt, et, rt);
     }
     control.set_total(n_users as u64);
+    phase.lap("run: arrays");
     parts.into_par_iter().try_for_each(|mut part| {
         control.check()?;
         let users = part.users.len() as u64;
@@ -127,6 +129,7 @@ fn scan_all<M: MaskSource>(
         control.advance(users);
         Ok::<(), CoreError>(())
     })?;
+    phase.lap("run: scan");
     let mut step_times = std::mem::take(&mut out.step_times);
     step_times.resize_with(n_times, StepTimes::default);
     step_times.truncate(n_times);
@@ -138,6 +141,7 @@ fn scan_all<M: MaskSource>(
         }
     }
     log.recycled.put_parts(part_times);
+    phase.lap("run: step times");
     Ok(FunnelOutput {
         unit_users: None,
         levels,
