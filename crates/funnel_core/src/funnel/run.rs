@@ -169,19 +169,22 @@ fn scan_range<M: MaskSource>(
     part.entry_times.fill(0);
     part.entry_rows.fill(NO_ROW);
     part.last_rows.fill(NO_ROW);
+    let keep = |scan: &Scan, index: usize, user: usize, part: &mut Part<'_>| {
+        record(
+            scan,
+            spec,
+            &log.source_rows,
+            analysis_end,
+            index,
+            user,
+            part,
+        )
+    };
     if spec.mode.strict_order {
         // Unrelated rows end a strict_order scan, so every row is read.
         for (index, user) in users.enumerate() {
             scan.run(spec, &log.times, masks, &log.user_rows(user));
-            record(
-                &scan,
-                spec,
-                &log.source_rows,
-                analysis_end,
-                index,
-                user,
-                part,
-            );
+            keep(&scan, index, user, part);
         }
         return;
     }
@@ -203,15 +206,7 @@ fn scan_range<M: MaskSource>(
             }
             if next > start {
                 scan.run(spec, &log.times, masks, &matching[start..next]);
-                record(
-                    &scan,
-                    spec,
-                    &log.source_rows,
-                    analysis_end,
-                    index,
-                    user,
-                    part,
-                );
+                keep(&scan, index, user, part);
             }
         }
     });

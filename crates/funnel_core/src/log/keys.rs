@@ -144,7 +144,8 @@ impl<'a> Interner<'a> {
     }
 }
 
-fn next_code(len: usize) -> Result<u32> {
+/// The code of the next distinct value after `len` of them; the last code stays free for null.
+pub(crate) fn next_code(len: usize) -> Result<u32> {
     if len >= NULL_CODE as usize {
         return Err(CoreError::TooLarge {
             what: "distinct values in one column".into(),

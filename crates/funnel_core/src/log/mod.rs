@@ -16,6 +16,7 @@ mod sort;
 pub use codes::{Code, EventCodes};
 pub use columns::{ColumnRef, TimeUnit};
 pub use encode::{encode, EncodeOptions};
+pub(crate) use keys::next_code;
 pub use keys::UserKeys;
 pub use parquet::{encode_parquet, LogColumns};
 

@@ -11,9 +11,10 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::error::{CoreError, Result};
-use crate::log::ColumnRef;
+use crate::log::{next_code, ColumnRef};
 
-/// The code of a null value in [`code_text`] (reads as -1 through a signed 32-bit view).
+/// The code of a null value in [`code_text`] (reads as -1 through a signed 32-bit view): the
+/// code `next_code` keeps free, as the log's text coder does.
 pub const NULL_TEXT: u32 = u32::MAX;
 
 /// Rows coded per piece on one thread; pieces are merged in row order afterwards.
@@ -256,17 +257,6 @@ fn is_text(kind: &DataType) -> bool {
         DataType::Dictionary(key, value) => key.is_integer() && is_text(value),
         _ => false,
     }
-}
-
-fn next_code(len: usize) -> Result<u32> {
-    if len >= NULL_TEXT as usize {
-        return Err(CoreError::TooLarge {
-            what: "distinct values in one column".into(),
-            found: len + 1,
-            limit: NULL_TEXT as usize - 1,
-        });
-    }
-    Ok(len as u32)
 }
 
 /// First-seen codes of one piece's values into `out`; returns the piece's values by local code.
