@@ -21,6 +21,8 @@ ENGINE_FACING = {
     "workbench.funnel.outcomes",
     "workbench.audience.set",
     "workbench.audience.tags",
+    # The tracking plan's native checks (funnel_core/src/plan), behind its log reader.
+    "workbench.plan._logdata",
     # The Spark engine: its tasks cap the engine's threads, its driver numbers users natively.
     "workbench.spark.kernel",
     "workbench.spark.log",

@@ -102,17 +102,25 @@ class LogData:
             coded = pa.array(self.codes.view(np.uint32))
         return coded
 
+    def present_by_code(self, name: str) -> np.ndarray:
+        """Rows per event code whose column ``name`` holds a value (not null, not NaN); the
+        last slot counts rows with a null event name. One native pass."""
+        counts = _core.present_by_code(
+            self.native_codes, len(self.event_names), self.table.column(name), name=name
+        )
+        return np.array(counts, dtype=np.int64)
+
+    def rows_outside(self, name: str, allowed: list[str]) -> np.ndarray:
+        """Rows (int64, ascending) whose text in column ``name`` is present and not among
+        ``allowed``. One native scan."""
+        rows = _core.rows_outside(self.table.column(name), allowed, name=name)
+        return rows.to_numpy().view(np.int64)
+
     @cached_property
     def event_rows(self) -> np.ndarray:
         """Rows per event code."""
         if self._coded[2] is not None:
-            counts = _core.present_by_code(
-                self.native_codes,
-                len(self.event_names),
-                self.table.column(self.event),
-                name=self.event,
-            )
-            return np.array(counts[:-1], dtype=np.int64)
+            return self.present_by_code(self.event)[:-1]
         valid = self.codes[self.codes >= 0]
         return np.bincount(valid, minlength=len(self.event_names))
 

@@ -22,7 +22,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench import _core
 from workbench._arrow import decoded_type
 from workbench._names import did_you_mean
 from workbench.plan._logdata import LogData, is_text
@@ -273,8 +272,7 @@ class _Column:
         if self.chunks.null_count == 0 and self.kind != "float":
             return np.append(data.event_rows, data.n_rows - data.event_rows.sum())
         if _counted_natively(self.chunks.type):
-            counts = _core.present_by_code(data.native_codes, n_codes, self.chunks, name=self.name)
-            return np.array(counts, dtype=np.int64)
+            return data.present_by_code(self.name)
         codes = data.codes[self.valid]
         return np.bincount(np.where(codes < 0, n_codes, codes), minlength=n_codes + 1)
 
@@ -296,8 +294,7 @@ class _Column:
     def outside(self, allowed: tuple[str, ...]) -> np.ndarray:
         """Rows whose text is present and not among ``allowed``, ascending (native scan)."""
         if allowed not in self._outside:
-            rows = _core.rows_outside(self.chunks, list(allowed), name=self.name)
-            self._outside[allowed] = rows.to_numpy().view(np.int64)
+            self._outside[allowed] = self.data.rows_outside(self.name, list(allowed))
         return self._outside[allowed]
 
 
