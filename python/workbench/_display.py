@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import html
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -138,8 +138,9 @@ def yes(value: Any) -> str:
     return "yes" if bool(value) else ""
 
 
-def shown(table: pd.DataFrame, columns: Sequence[Column]) -> ShownTable:
-    """``table`` displayed with ``columns``: labels and writers of the readable columns.
+def shown(table: pd.DataFrame | Mapping[str, Any], columns: Sequence[Column]) -> ShownTable:
+    """``table`` (a frame, or its columns by name) displayed with ``columns``: labels and
+    writers of the readable columns. The values are not copied.
 
     >>> columns = [("users", written("n", count)), ("share", written("p", percent))]
     >>> t = shown(pd.DataFrame({"n": [1200], "p": [0.25]}), columns)
@@ -149,7 +150,7 @@ def shown(table: pd.DataFrame, columns: Sequence[Column]) -> ShownTable:
     >>> float(t["p"].iloc[0])
     0.25
     """
-    out = ShownTable(table)
+    out = ShownTable(table, copy=False)
     out.columns_shown = tuple(columns)
     return out
 

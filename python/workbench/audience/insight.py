@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench._display import NONE, ShownTable, count, p_value, percent, shown, written, yes
+from workbench._display import NONE, count, p_value, percent, shown, written, yes
 from workbench.audience.set import Audience, ensure_audience, event_user_counts, overlap_counts
 from workbench.exceptions import AudienceError
 from workbench.stats import confidence_z, two_sided_p
@@ -163,9 +163,9 @@ def profile(
     tgi = lift * 100
     # Highest TGI first, then most users; equal rows keep the store's order (lexsort is stable).
     order = np.lexsort((-count_of, -tgi))
-    # One frame straight from fresh columns, shown as it is built: a profile is a few hundred
-    # rows, so building the table would otherwise cost more than counting.
-    table = ShownTable(
+    # One frame straight from fresh columns (not copied): a profile is a few hundred rows, so
+    # building the table would otherwise cost more than counting.
+    return shown(
         {
             "tag": np.asarray(store.names, dtype=object)[kept[order]],
             "count": count_of[order],
@@ -178,10 +178,8 @@ def profile(
             "lift_high": high[order],
             "p_value": p_value[order],
         },
-        copy=False,
+        _PROFILE_SHOWN,
     )
-    table.columns_shown = _PROFILE_SHOWN
-    return table
 
 
 def compare(
