@@ -14,6 +14,7 @@ import pytest
 
 import workbench as wb
 from workbench.datasets import EcommerceDemo, ecommerce
+from workbench.exceptions import ArgumentError
 from workbench.plan import TrackingPlan, with_coverage
 
 JOURNEY = ["browse", "product_detail", "add_to_cart", "place_order", "pay_success"]
@@ -137,6 +138,25 @@ def test_bad_arguments() -> None:
         ecommerce(n_users=0)
     with pytest.raises(ValueError, match="start"):
         ecommerce(n_users=10, start="1 Sep 2026")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"seed": "x"}, "seed must be a whole number, got 'x'"),
+        ({"seed": 1.5}, "seed must be a whole number, got 1.5"),
+        ({"seed": -1}, "seed must be at least 0, got -1"),
+        ({"n_users": "5"}, "n_users must be a whole number, got '5'"),
+        ({"n_users": True}, "n_users must be a whole number, got True"),
+        ({"days": "30"}, "days must be a whole number, got '30'"),
+        ({"days": 3}, "days must be at least 7 so the stories fit in the period, got 3"),
+        ({"start": 20260901}, "start must be a date like '2026-09-01', got 20260901"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_name_themselves(arguments: dict, message: str) -> None:
+    with pytest.raises(ArgumentError) as caught:
+        ecommerce(**{"n_users": 10, **arguments})
+    assert str(caught.value) == message
 
 
 # -- story 1: android payments fail after a release -----------------------------------------------

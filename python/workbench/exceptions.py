@@ -54,6 +54,7 @@ __all__ = [
     "SelectionSyntaxError",
     "UnknownEventWarning",
     "UnknownTagError",
+    "UnwritableFileError",
     "WorkbenchError",
     "WorkbenchWarning",
 ]
@@ -84,6 +85,12 @@ class ImplausibleTimesError(SchemaError):
 class MissingFileError(WorkbenchError, FileNotFoundError):
     """A file to read is not there; the message names the path and what was looked for. Also a
     ``FileNotFoundError``, so code that catches that keeps working."""
+
+
+class UnwritableFileError(WorkbenchError, OSError):
+    """A file to write cannot be: its folder is missing, the path is a folder, or the system
+    refused (permissions, a full disk); the message names the path and what was written. Also an
+    ``OSError``, so code that catches that keeps working."""
 
 
 class CountsError(WorkbenchError):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
+from workbench._files import writing
 from workbench.exceptions import AudienceError
 from workbench.log import check_user_table
 
@@ -101,7 +102,9 @@ def to_parquet(
     """
     import pyarrow.parquet as pq
 
-    pq.write_table(key_table(audience, attributes, key=key), os.fspath(path))
+    table = key_table(audience, attributes, key=key)
+    with writing(path, "audience") as target:
+        pq.write_table(table, os.fspath(target))
 
 
 def to_csv(
@@ -117,4 +120,6 @@ def to_csv(
     """
     import pyarrow.csv as pcsv
 
-    pcsv.write_csv(key_table(audience, attributes, key=key), os.fspath(path))
+    table = key_table(audience, attributes, key=key)
+    with writing(path, "audience") as target:
+        pcsv.write_csv(table, os.fspath(target))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -26,7 +25,7 @@ import pyarrow.compute as pc
 
 from workbench import _core
 from workbench._arrow import decoded
-from workbench._files import existing_path
+from workbench._files import existing_path, writing
 from workbench._names import did_you_mean, plain
 from workbench.audience.export import key_table, to_csv, to_parquet
 from workbench.exceptions import AudienceError
@@ -495,7 +494,9 @@ class Audience:
 
         >>> Audience.did(log, "pay").save("payers.fwb")
         """
-        Path(path).write_bytes(_core.save_audiences([self.name or ""], [self.bitmap]))
+        saved = _core.save_audiences([self.name or ""], [self.bitmap])
+        with writing(path, "audience") as target:
+            target.write_bytes(saved)
 
     def to_parquet(
         self, path: str | os.PathLike[str], attributes: Any = None, *, key: str | None = None

@@ -18,7 +18,6 @@ import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +27,7 @@ import pyarrow.compute as pc
 
 from workbench import _core
 from workbench._arrow import decoded
-from workbench._files import existing_path
+from workbench._files import existing_path, writing
 from workbench._names import did_you_mean
 from workbench.audience.selection import compile_program, unknown_tag_message
 from workbench.audience.set import (
@@ -473,7 +472,9 @@ class TagStore:
 
         >>> tags.save("tags.fwb")
         """
-        Path(path).write_bytes(self._native.save_bytes())
+        saved = self._native.save_bytes()
+        with writing(path, "tags") as target:
+            target.write_bytes(saved)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], log: EventLog) -> TagStore:

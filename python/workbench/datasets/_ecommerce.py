@@ -266,10 +266,9 @@ def ecommerce(
         >>> list(demo.users.columns)
         ['user_id', 'age_band', 'gender', 'city_tier', 'membership', 'ltv_band']
     """
-    if n_users < 1:
-        raise ArgumentError(f"n_users must be at least 1, got {n_users}")
-    if days < 7:
-        raise ArgumentError(f"days must be at least 7 so the stories fit in the period, got {days}")
+    _whole("n_users", n_users, least=1, why="")
+    _whole("seed", seed, least=0, why="")
+    _whole("days", days, least=7, why=" so the stories fit in the period")
     start_ms = _parse_day(start)
     rng = np.random.default_rng(seed)
     users = _draw_users(rng, n_users, days)
@@ -301,7 +300,17 @@ def ecommerce(
     )
 
 
+def _whole(name: str, value: object, *, least: int, why: str) -> None:
+    # numpy's generator would take a float seed's repr or a bool as a count and fail far away.
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ArgumentError(f"{name} must be a whole number, got {value!r}")
+    if value < least:
+        raise ArgumentError(f"{name} must be at least {least}{why}, got {value}")
+
+
 def _parse_day(start: str) -> int:
+    if not isinstance(start, str):
+        raise ArgumentError(f"start must be a date like '2026-09-01', got {start!r}")
     try:
         day = datetime.strptime(start, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from workbench import _progress, _yaml
 from workbench._durations import format_duration, parse_duration
-from workbench._files import existing_path
+from workbench._files import existing_path, writing
 from workbench._names import did_you_mean, listing
 from workbench.exceptions import ArgumentError, FunnelDefinitionError
 from workbench.funnel.engine import MAX_EXCLUSIONS, MAX_STEPS, run_native
@@ -681,8 +681,9 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
             text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
         else:
             text = self.to_yaml()
-        target.write_text(text, encoding="utf-8")
-        return target
+        with writing(target, "funnel") as written:
+            written.write_text(text, encoding="utf-8")
+        return written
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Funnel:

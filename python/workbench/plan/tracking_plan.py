@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from workbench._files import writing
 from workbench._names import did_you_mean
 from workbench.exceptions import PlanError
 from workbench.plan.model import (
@@ -129,9 +130,10 @@ class TrackingPlan:
             >>> TrackingPlan.from_dict({"events": {"signup": {}}}).save("plan.yaml").name
             'plan.yaml'
         """
-        path = Path(path)
-        path.write_text(self.to_yaml(), encoding="utf-8")
-        return path
+        text = self.to_yaml()
+        with writing(path, "tracking plan") as target:
+            target.write_text(text, encoding="utf-8")
+        return target
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, TrackingPlan) and self.to_dict() == other.to_dict()
