@@ -10,7 +10,7 @@ use super::matching::Relevant;
 use super::ordered::Ordered;
 use super::output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
 use super::run::user_ranges;
-use super::spec::{AnalysisSpec, Counting, StepOrder};
+use super::spec::{AnalysisSpec, Counting, StepOrder, MAX_STEPS};
 use super::steps::{RowSteps, StepConditions};
 use crate::control::Control;
 use crate::error::{CoreError, Result};
@@ -219,9 +219,9 @@ struct Inputs<'a, M> {
 }
 
 impl<M: RowMasker> Inputs<'_, M> {
-    /// The events of one user the machines read, in time order, into `out`.
-    fn user_events(&self, user_end: usize, rows: &[u32], out: &mut Vec<(u32, Event)>) {
-        out.clear();
+    /// The events of one user the machines read, in time order, each given to `push` with its
+    /// held value (0 without `hold`).
+    fn user_events(&self, user_end: usize, rows: &[u32], mut push: impl FnMut(u32, Event)) {
         let times = &self.log.times;
         let event = |row: usize, steps: u32, exclusions: u32| Event {
             time: times[row],
@@ -232,10 +232,10 @@ impl<M: RowMasker> Inputs<'_, M> {
         let hold = |row: usize| self.hold.map_or(0, |codes| codes[row]);
         for (k, &row) in rows.iter().enumerate() {
             let row = row as usize;
-            out.push((
+            push(
                 hold(row),
                 event(row, self.masks.steps(row), self.masks.exclusions(row)),
-            ));
+            );
             if self.rows != RowsUsed::RelevantAndBreaks {
                 continue;
             }
@@ -251,22 +251,31 @@ impl<M: RowMasker> Inputs<'_, M> {
                     .get(k + 1)
                     .is_none_or(|&r| times[gap] < times[r as usize])
             {
-                out.push((hold(gap), event(gap, 0, 0)));
+                push(hold(gap), event(gap, 0, 0));
             }
         }
     }
 
     fn run_users(&self, users: std::ops::Range<usize>) -> PartUnits {
-        let mut ordered = Ordered::new(self.spec);
+        // Chains are copied at every step they make: size them to the funnel.
+        if self.spec.steps <= SMALL {
+            self.run_users_with::<SMALL>(users)
+        } else {
+            self.run_users_with::<MAX_STEPS>(users)
+        }
+    }
+
+    fn run_users_with<const N: usize>(&self, users: std::ops::Range<usize>) -> PartUnits {
+        let mut ordered = Ordered::<N>::new(self.spec);
         let any = AnyOrder::new(self.spec);
         let mut held: Vec<(u32, Event)> = Vec::new();
         let mut group: Vec<Event> = Vec::new();
-        let mut outcomes: Vec<Outcome> = Vec::new();
+        let mut outcomes: Vec<Outcome<N>> = Vec::new();
         let mut part = PartUnits {
             units: Vec::new(),
             step_times: vec![StepTimes::default(); self.spec.steps.saturating_sub(1)],
         };
-        let mut run = |events: &[Event], outcomes: &mut Vec<Outcome>| match self.spec.order {
+        let mut run = |events: &[Event], outcomes: &mut Vec<Outcome<N>>| match self.spec.order {
             StepOrder::Any => any.run(events, outcomes),
             _ => ordered.run(events, outcomes),
         };
@@ -289,17 +298,22 @@ impl<M: RowMasker> Inputs<'_, M> {
                 if next == start {
                     continue;
                 }
-                self.user_events(end as usize, &rows[start..next], &mut held);
+                let user_rows = &rows[start..next];
                 outcomes.clear();
                 match self.hold {
                     None => {
                         group.clear();
-                        group.extend(held.iter().map(|(_, e)| *e));
+                        self.user_events(end as usize, user_rows, |_, e| group.push(e));
                         run(&group, &mut outcomes);
                     }
                     Some(_) => {
+                        held.clear();
+                        self.user_events(end as usize, user_rows, |hold, e| {
+                            if hold != NO_HOLD {
+                                held.push((hold, e));
+                            }
+                        });
                         // Stable: each held value keeps its events in time order.
-                        held.retain(|(hold, _)| *hold != NO_HOLD);
                         held.sort_by_key(|(hold, _)| *hold);
                         for same in held.chunk_by(|a, b| a.0 == b.0) {
                             group.clear();
@@ -315,6 +329,9 @@ impl<M: RowMasker> Inputs<'_, M> {
     }
 }
 
+/// Funnels of up to this many steps run with chains of this size.
+const SMALL: usize = 8;
+
 thread_local! {
     /// Rows of the current user range the machines read.
     static ROWS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -325,8 +342,8 @@ thread_local! {
 /// excluded one at the same step; its times are those of the chain that got there first; the
 /// user is in progress while any clean chain at that step can still move on. The held values'
 /// numbering (first seen in the input) therefore never decides the answer.
-fn best_of(outcomes: &[Outcome]) -> Option<Outcome> {
-    let reach = |o: &Outcome| {
+fn best_of<const N: usize>(outcomes: &[Outcome<N>]) -> Option<Outcome<N>> {
+    let reach = |o: &Outcome<N>| {
         (
             o.chain.last_time(),
             o.chain.first_time(),
@@ -368,12 +385,12 @@ struct PartUnits {
 
 impl PartUnits {
     /// Keep the units one user's outcomes count as.
-    fn record(
+    fn record<const N: usize>(
         &mut self,
         log: &EncodedLog,
         counting: Counting,
         user: usize,
-        outcomes: &mut [Outcome],
+        outcomes: &mut [Outcome<N>],
     ) {
         match counting {
             Counting::Users => {
@@ -391,7 +408,13 @@ impl PartUnits {
         }
     }
 
-    fn add(&mut self, log: &EncodedLog, user: u32, unit: u32, outcome: &Outcome) {
+    fn add<const N: usize>(
+        &mut self,
+        log: &EncodedLog,
+        user: u32,
+        unit: u32,
+        outcome: &Outcome<N>,
+    ) {
         let chain = &outcome.chain;
         self.units.push(Unit {
             user,

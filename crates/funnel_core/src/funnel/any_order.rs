@@ -15,7 +15,7 @@ impl<'a> AnyOrder<'a> {
     }
 
     /// `events` are one user's (or held value's) step events in time order.
-    pub fn run(&self, events: &[Event], out: &mut Vec<Outcome>) {
+    pub fn run<const N: usize>(&self, events: &[Event], out: &mut Vec<Outcome<N>>) {
         match self.spec.counting {
             Counting::Users => {
                 if let Some(best) = self.best_window(events) {
@@ -42,11 +42,11 @@ impl<'a> AnyOrder<'a> {
 
     /// The chain of a window opening at `events[open]`: each distinct step when first seen,
     /// stopping once every step has been seen.
-    fn chain_from(&self, events: &[Event], open: usize) -> Chain {
+    fn chain_from<const N: usize>(&self, events: &[Event], open: usize) -> Chain<N> {
         let first = &events[open];
         let end = self.window_end(first.time);
         let mut seen = 0u32;
-        let mut chain: Option<Chain> = None;
+        let mut chain: Option<Chain<N>> = None;
         for event in events[open..].iter().take_while(|e| e.time <= end) {
             let new = event.steps & !seen;
             if new == 0 {
@@ -66,7 +66,7 @@ impl<'a> AnyOrder<'a> {
         chain.unwrap_or_else(|| Chain::start(first.row, first.time))
     }
 
-    fn outcome(&self, chain: Chain) -> Outcome {
+    fn outcome<const N: usize>(&self, chain: Chain<N>) -> Outcome<N> {
         let in_progress = self.open(chain.level(), chain.first_time());
         Outcome {
             chain,
@@ -77,7 +77,7 @@ impl<'a> AnyOrder<'a> {
 
     /// The first window with the most distinct steps; in progress if any window with that many
     /// (the latest opened) is still open at the analysis end.
-    fn best_window(&self, events: &[Event]) -> Option<Outcome> {
+    fn best_window<const N: usize>(&self, events: &[Event]) -> Option<Outcome<N>> {
         let mut counts = [0u32; 32];
         let mut distinct = 0usize;
         let mut best: Option<(usize, usize, i64)> = None; // (distinct, opening event, latest open)
@@ -127,7 +127,7 @@ impl<'a> AnyOrder<'a> {
         })
     }
 
-    fn attempts(&self, events: &[Event], out: &mut Vec<Outcome>) {
+    fn attempts<const N: usize>(&self, events: &[Event], out: &mut Vec<Outcome<N>>) {
         let mut open = 0;
         while open < events.len() {
             let chain = self.chain_from(events, open);

@@ -2,21 +2,22 @@
 
 /// One attempt's path through the steps: which steps it made and on which rows. Kept small
 /// (the times come from the log when needed) because chains are copied, never allocated, in the
-/// per-user loop.
+/// per-user loop. `N` is the most steps a chain can hold: funnels of a few steps use a small
+/// one, so each copy moves tens of bytes instead of the 150 a 32-step chain takes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Chain {
+pub(crate) struct Chain<const N: usize> {
     pub len: u8,
     /// Zero-based steps in the chain, one bit each (any order: the first `len` bits).
     pub mask: u32,
     /// Encoded row of each element, in chain order.
-    pub rows: [u32; 32],
+    pub rows: [u32; N],
     first: i64,
     last: i64,
 }
 
-impl Chain {
+impl<const N: usize> Chain<N> {
     pub fn start(row: u32, time: i64) -> Self {
-        let mut rows = [0; 32];
+        let mut rows = [0; N];
         rows[0] = row;
         Chain {
             len: 1,
@@ -75,16 +76,16 @@ impl Chain {
 
 /// What one counted unit (a user, or an attempt) ended as.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Outcome {
-    pub chain: Chain,
+pub(crate) struct Outcome<const N: usize> {
+    pub chain: Chain<N>,
     pub excluded: bool,
     pub in_progress: bool,
 }
 
-impl Outcome {
+impl<const N: usize> Outcome<N> {
     /// Whether `self` is a better result for a user than `other`: further wins; at the same
     /// step a clean chain beats an excluded one.
-    pub fn beats(&self, other: &Outcome) -> bool {
+    pub fn beats(&self, other: &Outcome<N>) -> bool {
         let (a, b) = (self.chain.level(), other.chain.level());
         a > b || (a == b && other.excluded && !self.excluded)
     }

@@ -14,16 +14,16 @@ use super::open_window::window_open;
 use super::spec::{AnalysisSpec, Counting, StepOrder};
 
 /// What tells chains apart: where they started, how far they got, and on which row.
-fn identity(chain: &Chain) -> (u32, u8, u32) {
+fn identity<const N: usize>(chain: &Chain<N>) -> (u32, u8, u32) {
     (chain.entry_row(), chain.level(), chain.last_row())
 }
 
-pub(crate) struct Ordered<'a> {
+pub(crate) struct Ordered<'a, const N: usize> {
     spec: &'a AnalysisSpec,
-    slots: Vec<Option<Chain>>,
+    slots: Vec<Option<Chain<N>>>,
 }
 
-impl<'a> Ordered<'a> {
+impl<'a, const N: usize> Ordered<'a, N> {
     pub fn new(spec: &'a AnalysisSpec) -> Self {
         Self {
             spec,
@@ -32,7 +32,7 @@ impl<'a> Ordered<'a> {
     }
 
     /// Run one user's (or one held value's) events, in time order, into `out`.
-    pub fn run(&mut self, events: &[Event], out: &mut Vec<Outcome>) {
+    pub fn run(&mut self, events: &[Event], out: &mut Vec<Outcome<N>>) {
         match self.spec.counting {
             Counting::Users => {
                 if let Some(best) = self.best_chain(events) {
@@ -74,8 +74,8 @@ impl<'a> Ordered<'a> {
     fn steps_at(
         &mut self,
         group: &[Event],
-        may_start: &mut dyn FnMut() -> bool,
-        reached: &mut dyn FnMut(&Chain),
+        mut may_start: impl FnMut() -> bool,
+        mut reached: impl FnMut(&Chain<N>),
     ) -> u32 {
         let union = group.iter().fold(0u32, |m, e| m | e.steps);
         let mut advanced = 0u32;
@@ -142,7 +142,7 @@ impl<'a> Ordered<'a> {
         }
     }
 
-    fn in_progress(&self, chain: &Chain) -> bool {
+    fn in_progress(&self, chain: &Chain<N>) -> bool {
         self.open_from(chain.level(), chain.first_time())
     }
 
@@ -160,27 +160,31 @@ impl<'a> Ordered<'a> {
     /// Users mode: the best chain over the whole history, restarts allowed. Its times are those
     /// of the first chain to reach the furthest step; the user is in progress if any chain at
     /// that step (the latest started one) still has its window open.
-    fn best_chain(&mut self, events: &[Event]) -> Option<Outcome> {
+    fn best_chain(&mut self, events: &[Event]) -> Option<Outcome<N>> {
         self.clear();
         let steps = self.spec.steps as u8;
-        let mut best: Option<Outcome> = None;
+        let mut best: Option<Outcome<N>> = None;
         let mut latest_start = i64::MIN;
         let mut voided = Vec::new();
         for group in events.chunk_by(|a, b| a.time == b.time) {
             let time = group[0].time;
-            let advanced = self.steps_at(group, &mut || true, &mut |chain| {
-                let candidate = Outcome {
-                    chain: *chain,
-                    excluded: false,
-                    in_progress: false,
-                };
-                if best.as_ref().is_none_or(|b| candidate.beats(b)) {
-                    best = Some(candidate);
-                    latest_start = chain.first_time();
-                } else if best.is_some_and(|b| b.chain.level() == chain.level()) {
-                    latest_start = latest_start.max(chain.first_time());
-                }
-            });
+            let advanced = self.steps_at(
+                group,
+                || true,
+                |chain| {
+                    let candidate = Outcome {
+                        chain: *chain,
+                        excluded: false,
+                        in_progress: false,
+                    };
+                    if best.as_ref().is_none_or(|b| candidate.beats(b)) {
+                        best = Some(candidate);
+                        latest_start = chain.first_time();
+                    } else if best.is_some_and(|b| b.chain.level() == chain.level()) {
+                        latest_start = latest_start.max(chain.first_time());
+                    }
+                },
+            );
             self.exclusions_at(group, time, &mut voided);
             if let Some(b) = best.as_mut() {
                 if voided.contains(&identity(&b.chain)) {
@@ -199,10 +203,10 @@ impl<'a> Ordered<'a> {
     }
 
     /// Conversions mode: every attempt, each starting after the previous one ended.
-    fn attempts(&mut self, events: &[Event], out: &mut Vec<Outcome>) {
+    fn attempts(&mut self, events: &[Event], out: &mut Vec<Outcome<N>>) {
         self.clear();
         let steps = self.spec.steps as u8;
-        let mut current: Option<Outcome> = None;
+        let mut current: Option<Outcome<N>> = None;
         let mut voided = Vec::new();
         for group in events.chunk_by(|a, b| a.time == b.time) {
             let time = group[0].time;
@@ -216,12 +220,12 @@ impl<'a> Ordered<'a> {
             }
             let active = current.is_some();
             // One attempt starts at a time: step 1 is taken once, and only between attempts.
-            let started: Cell<Option<Chain>> = Cell::new(None);
-            let mut best_now: Option<Chain> = None;
+            let started: Cell<Option<Chain<N>>> = Cell::new(None);
+            let mut best_now: Option<Chain<N>> = None;
             let advanced = self.steps_at(
                 group,
-                &mut || !active && started.get().is_none(),
-                &mut |chain| {
+                || !active && started.get().is_none(),
+                |chain| {
                     if chain.len == 1 {
                         started.set(Some(*chain));
                     }
