@@ -27,6 +27,7 @@ __all__ = [
     "TagStore",
     "WorkbenchError",
     "__version__",
+    "attributed_groups",
     "audience_did",
     "audience_from_bitmap",
     "audience_from_flags",
@@ -156,6 +157,9 @@ class FunnelOutput:
         self, step: int
     ) -> tuple[pa.UInt32Array, pa.Int64Array, pa.Int64Array, pa.UInt32Array]: ...
 
+def attributed_groups(
+    row_codes: pa.UInt32Array, rows: pa.UInt32Array, levels: pa.UInt8Array, n_values: int
+) -> tuple[pa.Int64Array, pa.UInt32Array]: ...
 def group_tables(
     levels: pa.UInt8Array,
     reached: pa.UInt32Array,

@@ -9,9 +9,10 @@ use arrow_schema::DataType;
 use std::sync::Arc;
 
 use funnel_core::funnel::{
-    group_tables as core_group_tables, run_analysis as core_analysis, run_funnel as core_run,
-    AnalysisConditions, AnalysisSpec, Counting, Exclusion, FunnelOutput, FunnelSpec, Mode,
-    StepConditions, StepOrder, StepReach, UnitOutcomes, NO_HOLD,
+    attributed_groups as core_attributed_groups, group_tables as core_group_tables,
+    run_analysis as core_analysis, run_funnel as core_run, AnalysisConditions, AnalysisSpec,
+    Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder, StepReach,
+    UnitOutcomes, NO_HOLD,
 };
 use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
@@ -375,4 +376,28 @@ pub fn run_analysis(
         core_analysis(&encoded, &spec, &conditions, control)
     })?;
     Ok(PyFunnelOutput::new(output, spec.steps, encoded))
+}
+
+/// A breakdown's group per unit from a coded event property: `row_codes` (uint32 per input row,
+/// `n_values` for a missing value) read at each unit's attributed input row `rows` (uint32,
+/// `NO_ROW`: none), values numbered in the order units first show them; units at level 0
+/// (`levels`, uint8) in no group (-1). Returns (codes int64, the property code of each group).
+#[pyfunction]
+pub fn attributed_groups(
+    py: Python<'_>,
+    row_codes: PyArray,
+    rows: PyArray,
+    levels: PyArray,
+    n_values: usize,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let row_codes = plain_values::<UInt32Type>("property codes", &row_codes)?;
+    let rows = plain_values::<UInt32Type>("attributed rows", &rows)?;
+    let levels = plain_values::<UInt8Type>("levels", &levels)?;
+    let groups = py
+        .detach(|| core_attributed_groups(row_codes, rows, levels, n_values))
+        .map_err(to_py)?;
+    Ok((
+        arrow_out::i64s(py, groups.codes)?,
+        arrow_out::u32s(py, groups.shown)?,
+    ))
 }

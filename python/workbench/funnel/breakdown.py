@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench import _core
 from workbench._arrow import decoded
 from workbench._names import did_you_mean, listing, plain
 from workbench.exceptions import (
@@ -133,33 +134,29 @@ def property_groups(
         labels = encoded.dictionary.to_pylist()
         codes = encoded.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)
         codes = codes.astype(np.int64)
+        codes[outcomes.levels == 0] = -1
     else:
         codes, labels = _coded_by_row(log, outcomes, by, attribution)
-    codes[outcomes.levels == 0] = -1
     return codes, [*labels, MISSING]
 
 
 def _coded_by_row(
     log: EventLog, outcomes: FunnelOutcomes, by: str, attribution: str | int
 ) -> tuple[np.ndarray, list[Any]]:
-    """Group codes from the log's rows: the log codes the column once; a breakdown gathers the
-    codes of its units' attributed rows and renumbers the values in the order units first show
-    them (units without a row get the code after the last value)."""
+    """Group codes from the log's rows: the log codes the column once; a breakdown reads the
+    codes of its units' attributed rows and numbers the values in the order units (with a row,
+    whatever their level) first show them, in one native pass. Units without a row or a value
+    get the code after the last value; units that never entered, -1."""
     rows = attribution_rows(outcomes, attribution)
-    has_row = rows != NO_ROW
     _groupable(log.property_column(by), by)
     row_codes, values = log.property_codes(by)
-    picked = row_codes[rows[has_row]]
-    missing = len(values)
-    first = np.full(missing + 1, len(picked), dtype=np.int64)
-    np.minimum.at(first, picked, np.arange(len(picked)))
-    shown = np.flatnonzero(first[:missing] < len(picked))
-    shown = shown[np.argsort(first[shown], kind="stable")]
-    renumber = np.full(missing + 1, len(shown), dtype=np.int64)
-    renumber[shown] = np.arange(len(shown))
-    codes = np.full(outcomes.n_units, len(shown), dtype=np.int64)
-    codes[has_row] = renumber[picked]
-    return codes, [values[v] for v in shown]
+    codes, shown = _core.attributed_groups(
+        pa.array(row_codes),
+        pa.array(np.asarray(rows, dtype=np.uint32)),
+        pa.array(np.asarray(outcomes.levels, dtype=np.uint8)),
+        len(values),
+    )
+    return codes.to_numpy(), [values[v] for v in shown.to_pylist()]
 
 
 def user_table_groups(

@@ -313,8 +313,9 @@ impl<M: RowMasker> Inputs<'_, M> {
                                 held.push((hold, e));
                             }
                         });
-                        // Stable: each held value keeps its events in time order.
-                        held.sort_by_key(|(hold, _)| *hold);
+                        // Rows ascend in time order, so each held value keeps its events in
+                        // time order; unstable sorts need no buffer.
+                        held.sort_unstable_by_key(|(hold, e)| (*hold, e.row));
                         for same in held.chunk_by(|a, b| a.0 == b.0) {
                             group.clear();
                             group.extend(same.iter().map(|(_, e)| *e));

@@ -12,6 +12,7 @@
 
 mod analysis;
 mod any_order;
+mod attributed;
 mod chain;
 mod groups;
 mod matching;
@@ -25,6 +26,7 @@ mod steps;
 mod window_funnel;
 
 pub use analysis::{run_analysis, AnalysisConditions, NO_HOLD};
+pub use attributed::{attributed_groups, AttributedGroups};
 pub use groups::{group_tables, GroupTables, StepReach, UnitOutcomes};
 pub use open_window::window_open;
 pub use output::{FunnelOutput, Recycled, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
