@@ -294,6 +294,10 @@ fn read_hold_codes(array: &PyArray) -> PyResult<Vec<u32>> {
         )));
     }
     let codes = array.as_primitive::<UInt32Type>();
+    if codes.null_count() == 0 {
+        // One copy, not a branch per row: a code equal to NO_HOLD already reads as missing.
+        return Ok(codes.values().to_vec());
+    }
     Ok(codes
         .iter()
         .map(|code| code.filter(|c| *c != NO_HOLD).unwrap_or(NO_HOLD))

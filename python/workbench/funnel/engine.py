@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench import _core, _progress
 from workbench._names import did_you_mean
@@ -168,6 +169,10 @@ def _numpy(array: Any) -> np.ndarray:
     return np.asarray(array.to_numpy(zero_copy_only=True))
 
 
+def _null_where(mask: pa.BooleanArray, values: pa.Array) -> pa.Array:
+    return pc.if_else(mask, pa.scalar(None, values.type), values)
+
+
 def _outcomes(
     output: Any, log: EventLog, funnel: Funnel, held: list[str], end: int
 ) -> FunnelOutcomes:
@@ -183,9 +188,14 @@ def _outcomes(
         )
     held_table = None
     if held:
-        # A null index takes a null: units that never entered hold nothing.
-        rows = pa.array(entry_rows, mask=entry_rows == _core.NO_ROW)
-        held_table = pa.table({name: log.property_column(name).take(rows) for name in held})
+        # Units that never entered hold nothing. Taking with valid indices and nulling after
+        # is twice as fast as taking with null indices.
+        entered = entry_rows != _core.NO_ROW
+        rows = pa.array(np.where(entered, entry_rows, 0).astype(np.uint32, copy=False))
+        outside = pa.array(~entered)
+        held_table = pa.table(
+            {name: _null_where(outside, log.property_column(name).take(rows)) for name in held}
+        )
     return FunnelOutcomes(
         n_steps=funnel.n_steps,
         counting=funnel.counting,
