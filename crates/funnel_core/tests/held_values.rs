@@ -13,7 +13,7 @@ use funnel_core::Control;
 /// Run `view -> cart -> pay` (window 100 s, analysis end 1000) holding the given code per row
 /// (in the order of the input rows), and return (level, flags, entry time).
 fn run(log: &EncodedLog, codes_by_input_row: &[u32]) -> (u8, u8, i64) {
-    let codes = log
+    let codes: Vec<u32> = log
         .source_rows
         .iter()
         .map(|&r| codes_by_input_row[r as usize])
@@ -38,7 +38,7 @@ fn run(log: &EncodedLog, codes_by_input_row: &[u32]) -> (u8, u8, i64) {
             row_filters: vec![],
         },
         exclusions: StepConditions::default(),
-        hold_codes: Some(codes),
+        hold_codes: Some(codes.into()),
     };
     let out = run_analysis(log, &spec, &conditions, &Control::new()).unwrap();
     let flags = out.flags[0];

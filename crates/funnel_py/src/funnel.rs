@@ -6,6 +6,7 @@ use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_buffer::alloc::Allocation;
 use arrow_buffer::BooleanBuffer;
 use arrow_schema::DataType;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use funnel_core::funnel::{
@@ -285,7 +286,7 @@ pub fn group_tables<'py>(
 }
 
 /// Hold codes per encoded row (log order): uint32 with nulls for missing values.
-fn read_hold_codes(array: &PyArray) -> PyResult<Vec<u32>> {
+fn read_hold_codes(array: &PyArray) -> PyResult<Cow<'_, [u32]>> {
     let array = array.array();
     if array.data_type() != &DataType::UInt32 {
         return Err(FunnelDefinitionError::new_err(format!(
@@ -295,13 +296,15 @@ fn read_hold_codes(array: &PyArray) -> PyResult<Vec<u32>> {
     }
     let codes = array.as_primitive::<UInt32Type>();
     if codes.null_count() == 0 {
-        // One copy, not a branch per row: a code equal to NO_HOLD already reads as missing.
-        return Ok(codes.values().to_vec());
+        // Read in place: a code equal to NO_HOLD already reads as missing.
+        return Ok(Cow::Borrowed(codes.values()));
     }
-    Ok(codes
-        .iter()
-        .map(|code| code.filter(|c| *c != NO_HOLD).unwrap_or(NO_HOLD))
-        .collect())
+    Ok(Cow::Owned(
+        codes
+            .iter()
+            .map(|code| code.filter(|c| *c != NO_HOLD).unwrap_or(NO_HOLD))
+            .collect(),
+    ))
 }
 
 fn parse_order(order: &str) -> PyResult<StepOrder> {

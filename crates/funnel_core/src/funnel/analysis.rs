@@ -2,6 +2,8 @@
 //! split them by the held property value when asked, run the ordered or any-order machine, and
 //! lay the outcomes out as a [`FunnelOutput`].
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use super::any_order::AnyOrder;
@@ -19,12 +21,13 @@ use crate::with_codes;
 
 /// Conditions for an analysis: the steps, the exclusions (one "step" each), and the held value.
 #[derive(Debug, Clone, Default)]
-pub struct AnalysisConditions {
+pub struct AnalysisConditions<'a> {
     pub steps: StepConditions,
     pub exclusions: StepConditions,
     /// A code per *encoded* row (the log's sorted order) for the property values held constant
-    /// (`NO_HOLD`: missing). Log order lets a caller code once and reuse the codes every run.
-    pub hold_codes: Option<Vec<u32>>,
+    /// (`NO_HOLD`: missing). Log order lets a caller code once and reuse the codes every run;
+    /// borrowed, a run reads them where they are instead of copying one per row.
+    pub hold_codes: Option<Cow<'a, [u32]>>,
 }
 
 /// Marks a row whose held value is missing: it cannot join any chain.
@@ -34,7 +37,7 @@ pub const NO_HOLD: u32 = u32::MAX;
 pub fn run_analysis(
     log: &EncodedLog,
     spec: &AnalysisSpec,
-    conditions: &AnalysisConditions,
+    conditions: &AnalysisConditions<'_>,
     control: &Control,
 ) -> Result<FunnelOutput> {
     spec.validate()?;
