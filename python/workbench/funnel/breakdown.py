@@ -20,7 +20,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench import _core
 from workbench._arrow import decoded
 from workbench._names import did_you_mean, listing, plain
 from workbench.exceptions import (
@@ -150,13 +149,8 @@ def _coded_by_row(
     rows = attribution_rows(outcomes, attribution)
     _groupable(log.property_column(by), by)
     row_codes, values = log.property_codes(by)
-    codes, shown = _core.attributed_groups(
-        pa.array(row_codes),
-        pa.array(np.asarray(rows, dtype=np.uint32)),
-        pa.array(np.asarray(outcomes.levels, dtype=np.uint8)),
-        len(values),
-    )
-    return codes.to_numpy(), [values[v] for v in shown.to_pylist()]
+    codes, shown = outcomes.attributed_groups(row_codes, rows, len(values))
+    return codes, [values[v] for v in shown.tolist()]
 
 
 def user_table_groups(

@@ -296,6 +296,29 @@ class FunnelOutcomes:
             n_groups,
         )
 
+    def attributed_groups(
+        self, row_codes: np.ndarray, rows: np.ndarray, n_values: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A group per unit from a property coded per input row (``row_codes``, uint32;
+        ``n_values`` for a missing value) read at each unit's attributed input row ``rows``
+        (``NO_ROW``: none), and the property code of each group, in one native pass. Values are
+        numbered in the order units first show them; units without a value get the code after
+        the last, units that never entered -1.
+
+        >>> outcomes = funnel.outcomes(log)
+        >>> row_codes, values = log.property_codes("platform")
+        >>> codes, shown = outcomes.attributed_groups(row_codes, outcomes.entry_rows, len(values))
+        >>> codes.tolist(), [values[v] for v in shown.tolist()]
+        ([0, 1, 1, -1, 2, 0], ['ios', 'web', 'android'])
+        """
+        codes, shown = _core.attributed_groups(
+            pa.array(np.asarray(row_codes, dtype=np.uint32)),
+            pa.array(np.asarray(rows, dtype=np.uint32)),
+            pa.array(np.asarray(self.levels, dtype=np.uint8)),
+            n_values,
+        )
+        return codes.to_numpy(), shown.to_numpy()
+
     def user_levels(self) -> np.ndarray:
         """Furthest step per dense user id over counted units (0 for excluded users), uint8.
 
