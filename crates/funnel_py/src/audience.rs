@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type, UInt8Type};
-use arrow_array::{Array, Float64Array, Int64Array, UInt64Array};
+use arrow_array::{Array, Float64Array, Int64Array, LargeStringArray, UInt64Array};
 use arrow_schema::DataType;
 use funnel_core::audience::build::{self, Behaviour};
 use funnel_core::audience::formats::{self, Format, KeyBitmap};
@@ -601,9 +601,10 @@ impl PyTagStore {
         arrow_out::to_pyarrow(py, Arc::new(UInt64Array::from(counts)))
     }
 
-    /// A profile's ranked table: (int64 tag index, users in the audience, users in the base;
-    /// `rows` each) and (float64 audience_share, base_share, tgi, lift, lift_low, lift_high, z;
-    /// `rows` each). `audience` is already within `base` (None: every user of the log).
+    /// A profile's ranked table: the tag names (large_string), (int64 tag index, users in the
+    /// audience, users in the base; `rows` each) and (float64 audience_share, base_share, tgi,
+    /// lift, lift_low, lift_high, z; `rows` each). `audience` is already within `base` (None:
+    /// every user of the log).
     #[pyo3(signature = (audience, base, z, min_count))]
     fn profile_table(
         &self,
@@ -612,7 +613,7 @@ impl PyTagStore {
         base: Option<PyRef<'_, PyAudience>>,
         z: f64,
         min_count: f64,
-    ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    ) -> PyResult<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
         for a in std::iter::once(&audience).chain(base.as_ref()) {
             if !Arc::ptr_eq(&self.log, &a.log) {
                 return Err(AudienceError::new_err(
@@ -623,9 +624,19 @@ impl PyTagStore {
         let inner = audience.inner.clone();
         let base = base.map(|b| b.inner.clone());
         let store = self.inner.clone();
-        let table =
-            py.detach(|| profile::profile_table(&inner, base.as_deref(), &store, z, min_count));
+        let (table, names) = py.detach(|| {
+            let table = profile::profile_table(&inner, base.as_deref(), &store, z, min_count);
+            let names = store.names();
+            // Tag indices come from the store itself, so each is in range.
+            let ranked = LargeStringArray::from_iter_values(
+                table.ints[..table.rows]
+                    .iter()
+                    .filter_map(|&t| names.get(t as usize)),
+            );
+            (table, ranked)
+        });
         Ok((
+            arrow_out::to_pyarrow(py, Arc::new(names))?,
             arrow_out::to_pyarrow(py, Arc::new(Int64Array::from(table.ints)))?,
             arrow_out::to_pyarrow(py, Arc::new(Float64Array::from(table.floats)))?,
         ))

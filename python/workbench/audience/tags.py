@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TagStore", "bin_labels", "value_order"]
 
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+"""How pandas holds text by default (``dtype="str"``), so tag names read like any text column."""
+
 _PROGRAM_CACHE = 256
 """Compiled selections kept per store (cleared whole when full)."""
 
@@ -162,7 +165,6 @@ class TagStore:
         self.dropped: dict[str, int] = {}
         self._index: dict[str, int] | None = None
         self._names: tuple[str, ...] | None = None
-        self._name_column: pd.api.extensions.ExtensionArray | None = None
         self._programs: dict[str, list[tuple[str, int]]] = {}
 
     # -- building -------------------------------------------------------------------------------
@@ -240,7 +242,7 @@ class TagStore:
 
     def _add_codes(self, names: list[str], ids: np.ndarray, codes: np.ndarray) -> None:
         keep = ids >= 0
-        self._index = self._names = self._name_column = None
+        self._index = self._names = None
         self._native.add_grouped(
             names,
             pa.array(ids[keep].astype(np.uint32)),
@@ -368,7 +370,7 @@ class TagStore:
         """
         _check_name(name)
         ensure_audience(audience, self.log, f"tag {name!r}")
-        self._index = self._names = self._name_column = None
+        self._index = self._names = None
         self._native.add(name, audience.bitmap)
 
     def remove(self, name: str) -> None:
@@ -378,7 +380,7 @@ class TagStore:
         >>> "vip" in tags
         False
         """
-        self._index = self._names = self._name_column = None
+        self._index = self._names = None
         if not isinstance(name, str):
             raise UnknownTagError(f"tag names are text; got {name!r}")
         if not self._native.remove(name):
@@ -483,22 +485,15 @@ class TagStore:
         ensure_audience(audience, self.log, "audience")
         if base is not None:
             ensure_audience(base, self.log, "base")
-        ints, floats = self._native.profile_table(
+        names, ints, floats = self._native.profile_table(
             audience.bitmap, None if base is None else base.bitmap, z, min_count
         )
         # Copies (a few kilobytes): the table's columns must be writable like any frame's.
-        table = np.array(ints, dtype=np.int64).reshape(3, -1)
         return (
-            self._name_array().take(table[0]),
-            table[1:],
+            pd.arrays.ArrowStringArray(names, dtype=_TEXT),
+            np.array(ints, dtype=np.int64).reshape(3, -1)[1:],
             np.array(floats, dtype=np.float64).reshape(7, -1),
         )
-
-    def _name_array(self) -> pd.api.extensions.ExtensionArray:
-        if self._name_column is None:
-            # Text as pandas holds it, built once per change rather than once per profile.
-            self._name_column = pd.array(self.names, dtype="str")
-        return self._name_column
 
     # -- persistence and export -----------------------------------------------------------------
 
