@@ -490,7 +490,8 @@ class TagStore:
         )
         # Copies (a few kilobytes): the table's columns must be writable like any frame's.
         return (
-            pd.arrays.ArrowStringArray(names, dtype=_TEXT),
+            # pandas 3 takes dtype= here (pandas-stubs do not know it yet).
+            pd.arrays.ArrowStringArray(names, dtype=_TEXT),  # type: ignore[call-arg]
             np.array(ints, dtype=np.int64).reshape(3, -1)[1:],
             np.array(floats, dtype=np.float64).reshape(7, -1),
         )
