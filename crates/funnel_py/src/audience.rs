@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type, UInt8Type};
-use arrow_array::{Array, UInt64Array};
+use arrow_array::{Array, Float64Array, Int64Array, LargeStringArray, UInt64Array};
 use arrow_schema::DataType;
 use funnel_core::audience::build::{self, Behaviour};
 use funnel_core::audience::formats::{self, Format, KeyBitmap};
 use funnel_core::audience::keys::{self, KeyQuery};
-use funnel_core::audience::{insight, persist, Audience, Op, TagStore};
+use funnel_core::audience::{insight, persist, profile, Audience, Op, TagStore};
 use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -599,6 +599,47 @@ impl PyTagStore {
             insight::tag_counts(&refs, &store)
         });
         arrow_out::to_pyarrow(py, Arc::new(UInt64Array::from(counts)))
+    }
+
+    /// A profile's ranked table: the tag names (large_string), (int64 tag index, users in the
+    /// audience, users in the base; `rows` each) and (float64 audience_share, base_share, tgi,
+    /// lift, lift_low, lift_high, z; `rows` each). `audience` is already within `base` (None:
+    /// every user of the log).
+    #[pyo3(signature = (audience, base, z, min_count))]
+    fn profile_table(
+        &self,
+        py: Python<'_>,
+        audience: PyRef<'_, PyAudience>,
+        base: Option<PyRef<'_, PyAudience>>,
+        z: f64,
+        min_count: f64,
+    ) -> PyResult<(Py<PyAny>, Py<PyAny>, Py<PyAny>)> {
+        for a in std::iter::once(&audience).chain(base.as_ref()) {
+            if !Arc::ptr_eq(&self.log, &a.log) {
+                return Err(AudienceError::new_err(
+                    "the audience comes from another event log than this tag store",
+                ));
+            }
+        }
+        let inner = audience.inner.clone();
+        let base = base.map(|b| b.inner.clone());
+        let store = self.inner.clone();
+        let (table, names) = py.detach(|| {
+            let table = profile::profile_table(&inner, base.as_deref(), &store, z, min_count);
+            let names = store.names();
+            // Tag indices come from the store itself, so each is in range.
+            let ranked = LargeStringArray::from_iter_values(
+                table.ints[..table.rows]
+                    .iter()
+                    .filter_map(|&t| names.get(t as usize)),
+            );
+            (table, ranked)
+        });
+        Ok((
+            arrow_out::to_pyarrow(py, Arc::new(names))?,
+            arrow_out::to_pyarrow(py, Arc::new(Int64Array::from(table.ints)))?,
+            arrow_out::to_pyarrow(py, Arc::new(Float64Array::from(table.floats)))?,
+        ))
     }
 
     /// Bytes of every tag over ORIGINAL integer keys, in tag order (built in parallel).

@@ -1,6 +1,7 @@
 """Who is in an audience: profile against tags (TGI, lift), compare two audiences (odds ratio
 over tags and events), and the overlap of several. The counting is one parallel native call;
-the statistics are vectorized arithmetic on those counts (:mod:`workbench.stats`).
+a profile's statistics and ranking come with its counts, the others' are vectorized arithmetic
+on the counts (:mod:`workbench.stats`).
 
 >>> profile(result.entered(), tags)[["tag", "count", "tgi"]].round(1)
          tag  count    tgi
@@ -19,6 +20,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+# Public since pandas 3.0, but not yet in pandas-stubs.
+from pandas.api.internals import create_dataframe_from_blocks  # type: ignore[import-not-found]
 
 from workbench._display import NONE, count, p_value, percent, shown, written, yes
 from workbench.audience.set import Audience, ensure_audience, event_user_counts, overlap_counts
@@ -55,6 +59,25 @@ def _with_share(who: str) -> Callable[[pd.DataFrame], list[str]]:
     ]
 
 
+# A profile's columns, and where each block of profile_rows goes among them.
+_PROFILE_COLUMNS = pd.Index(
+    [
+        "tag",
+        "count",
+        "audience_share",
+        "base_count",
+        "base_share",
+        "tgi",
+        "lift",
+        "lift_low",
+        "lift_high",
+        "p_value",
+    ]
+)
+_TAG_AT = np.array([0])
+_INT_AT = np.array([1, 3])
+_FLOAT_AT = np.array([2, 4, 5, 6, 7, 8, 9])
+
 # How the tables display in a notebook (the values stay exact for code).
 _PROFILE_SHOWN = (
     ("tag", written("tag")),
@@ -87,7 +110,9 @@ def _check_store(store: object) -> None:
     # TagStore sits beside this module in the layers: check for what profile reads (on the
     # class, so that checking does not read every tag name).
     kind = type(store)
-    if not (hasattr(kind, "counts") and hasattr(kind, "names") and hasattr(store, "log")):
+    if not all(hasattr(kind, name) for name in ("counts", "names", "profile_rows")) or not hasattr(
+        store, "log"
+    ):
         raise AudienceError(f"store must be a wb.TagStore; got {type(store).__name__}")
 
 
@@ -131,55 +156,24 @@ def profile(
         ensure_audience(base, store.log, "base")
     aud = audience if base is None else audience & base
     n1 = len(aud)
-    n = audience.log.n_users if base is None else len(base)
     if n1 == 0:
         raise AudienceError(
             "the audience is empty (within the base); shares need at least one user"
         )
-    z = confidence_z(confidence)
-    # Against every user the base count of a tag is its size, which the store already has.
-    counts = store.counts([aud]) if base is None else store.counts([aud, base])[:, :2]
-    # Support first, then the statistics of the tags kept, then one frame already in order: a
-    # profile is a few hundred rows, so building the table costs more than counting.
-    kept = np.flatnonzero(counts[:, 0] >= _support_threshold(min_support, n1))
-    count_of = counts[kept, 0].astype(np.int64)
-    base_count = counts[kept, 1].astype(np.int64)
-    a, cb = count_of.astype(float), base_count.astype(float)
-    n0 = n - n1
-    p1 = a / n1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pb = cb / n
-        p0 = (cb - a) / n0 if n0 else np.full_like(a, np.nan)
-        lift = p1 / pb
-        w = n1 / n
-        var = (1 / p1 - w / pb) ** 2 * p1 * (1 - p1) / n1
-        if n0:
-            var = var + ((1 - w) / pb) ** 2 * p0 * (1 - p0) / n0
-        se = np.sqrt(var)
-        low = lift * np.exp(-z * se)
-        high = lift * np.exp(z * se)
-        pooled = np.sqrt(pb * (1 - pb) * (1 / n1 + (1 / n0 if n0 else np.nan)))
-        p_value = np.asarray(two_sided_p((p1 - p0) / pooled), dtype=float)
-    tgi = lift * 100
-    # Highest TGI first, then most users; equal rows keep the store's order (lexsort is stable).
-    order = np.lexsort((-count_of, -tgi))
-    # One frame straight from fresh columns (not copied): a profile is a few hundred rows, so
-    # building the table would otherwise cost more than counting.
-    return shown(
-        {
-            "tag": np.asarray(store.names, dtype=object)[kept[order]],
-            "count": count_of[order],
-            "audience_share": p1[order],
-            "base_count": base_count[order],
-            "base_share": pb[order],
-            "tgi": tgi[order],
-            "lift": lift[order],
-            "lift_low": low[order],
-            "lift_high": high[order],
-            "p_value": p_value[order],
-        },
-        _PROFILE_SHOWN,
+    # Counting, support, statistics and ranking are one native pass: a profile is a few
+    # hundred rows, so two dozen small array operations here would cost more than counting.
+    names, ints, floats = store.profile_rows(
+        aud, base, confidence_z(confidence), _support_threshold(min_support, n1)
     )
+    floats[6] = two_sided_p(floats[6])
+    # The frame straight from its three blocks (text, integers, floats), neither copied nor
+    # inferred column by column.
+    frame = create_dataframe_from_blocks(
+        [(names, _TAG_AT), (ints, _INT_AT), (floats, _FLOAT_AT)],
+        index=pd.RangeIndex(len(names)),
+        columns=_PROFILE_COLUMNS,
+    )
+    return shown(frame, _PROFILE_SHOWN)
 
 
 def compare(

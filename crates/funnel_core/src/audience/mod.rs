@@ -11,6 +11,7 @@
 //! - [`tags`]: the [`TagStore`] and its compiled selection programs.
 //! - [`insight`]: profile / compare / overlap counts, one parallel call each; profiles count
 //!   against tags laid out by chunk (`chunks`).
+//! - [`profile`]: a profile's whole table (counts, statistics, ranking) in one call.
 //! - [`formats`]: portable Roaring (32/64-bit), ClickHouse `groupBitmap`, Doris/StarRocks `BITMAP`.
 //! - [`persist`]: the file format for saved audiences and tag stores.
 
@@ -20,6 +21,7 @@ pub mod formats;
 pub mod insight;
 pub mod keys;
 pub mod persist;
+pub mod profile;
 pub mod set;
 pub mod tags;
 

@@ -5,9 +5,11 @@
 //! With AVX2 (detected at run time, never assumed at build time) 32 codes are compared at once
 //! against each relevant code; otherwise a branch-free scalar loop does the same.
 
-use crate::log::Code;
+use super::steps::MaskSource;
+use crate::log::{Code, EncodedLog};
 
 /// Which event codes matter to a run, in the forms the extractors need.
+#[derive(Debug, Clone)]
 pub(crate) struct Relevant {
     /// Per event code: whether any step or exclusion names it.
     table: Vec<bool>,
@@ -26,6 +28,19 @@ impl Relevant {
         let few = (codes.len() <= FEW && codes.iter().all(|&c| c <= u8::MAX as usize))
             .then(|| codes.iter().map(|&c| c as u8).collect());
         Relevant { table, few }
+    }
+
+    /// Whether `other` names the same events (so rows gathered for it serve this run too).
+    pub fn same_events(&self, other: &Relevant) -> bool {
+        self.table == other.table
+    }
+
+    /// How many rows of `log` have a relevant event.
+    pub fn rows_in(&self, log: &EncodedLog) -> u64 {
+        (log.event_counts.iter().enumerate())
+            .filter(|&(code, _)| self.table.get(code).copied().unwrap_or(false))
+            .map(|(_, &count)| count)
+            .sum()
     }
 
     /// Append to `out` the rows `first + i` of `codes` whose code is relevant, in order.
@@ -116,6 +131,112 @@ unsafe fn extract_avx2(codes: &[u8], few: &[u8], first: usize, out: &mut Vec<u32
     }
     // SAFETY: slots `start..count` were all written above.
     out.set_len(count);
+}
+
+/// The rows of one user range that some step matches, with what the kernel reads of them side
+/// by side. Gathering reads the time column only where these rows are; a run over a `Chunk`
+/// reads a few sequential arrays a fifth the size of the log's columns.
+#[derive(Debug, Default)]
+pub(crate) struct Chunk {
+    /// Dense user of each row, ascending.
+    pub users: Vec<u32>,
+    /// Input row (`EncodedLog::source_rows`) of each row.
+    pub sources: Vec<u32>,
+    pub times: Vec<i64>,
+    /// `MaskSource::key` of each row.
+    pub keys: Vec<u32>,
+    /// Set when rows of the user left out (no step matches them) sort just before this row's
+    /// instant: in ClickHouse's `(timestamp, step)` order an unrelated row comes before the
+    /// steps of its instant, so an unrelated row between two kept rows belongs to the later
+    /// one's instant unless it shares the earlier one's time (marked there, as after a user's
+    /// last kept row). Only `strict_order` reads these;
+    /// rows left out before a user's first kept row never matter (no step 1 yet) and are not
+    /// marked.
+    pub gaps: Vec<u8>,
+}
+
+impl Chunk {
+    /// Kept rows: their memory is in proportion to the log.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    fn clear(&mut self) {
+        self.users.clear();
+        self.sources.clear();
+        self.times.clear();
+        self.keys.clear();
+        self.gaps.clear();
+    }
+
+    /// Replace the contents with the matching rows of `users` (`rows` is scratch space).
+    pub fn gather<M: MaskSource>(
+        &mut self,
+        log: &EncodedLog,
+        masks: &M,
+        users: std::ops::Range<usize>,
+        rows: &mut Vec<u32>,
+    ) {
+        self.clear();
+        let first_row = log.user_offsets[users.start] as usize;
+        let last_row = log.user_offsets[users.end] as usize;
+        rows.clear();
+        masks.extract(first_row..last_row, rows);
+        let count = rows.len();
+        self.users.reserve(count);
+        self.sources.reserve(count);
+        self.times.reserve(count);
+        self.keys.reserve(count);
+        self.gaps.reserve(count);
+        let times = &log.times;
+        let mut next = 0;
+        for user in users {
+            let end = log.user_offsets[user + 1];
+            let mut previous: Option<usize> = None;
+            while next < count && rows[next] < end {
+                let row = rows[next] as usize;
+                let time = times[row];
+                let mut gap = 0;
+                if let Some(before) = previous.filter(|&before| row > before + 1) {
+                    // Rows are in time order, so the left-out rows between `before` and `row`
+                    // have times from `times[before]` to `time`: only the first and the last
+                    // say which instants they fall on.
+                    let before_time = times[before];
+                    if times[before + 1] == before_time {
+                        if let Some(last) = self.gaps.last_mut() {
+                            *last = 1;
+                        }
+                    }
+                    gap = u8::from(times[row - 1] > before_time);
+                }
+                self.users.push(user as u32);
+                self.sources.push(log.source_rows[row]);
+                self.times.push(time);
+                self.keys.push(masks.key(row));
+                self.gaps.push(gap);
+                previous = Some(row);
+                next += 1;
+            }
+            // Left-out rows after the last kept one matter only at its instant.
+            if let Some(last) = previous.filter(|&last| last + 1 < end as usize) {
+                if times[last + 1] == times[last] {
+                    if let Some(gap) = self.gaps.last_mut() {
+                        *gap = 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Rows gathered for one set of events over one split of the users, kept with the log
+/// (`Recycled`) so the next run over the same events, whatever its steps' order, window or mode,
+/// reads them instead of the log's columns.
+#[derive(Debug)]
+pub(crate) struct Gathered {
+    pub relevant: Relevant,
+    pub ranges: Vec<std::ops::Range<usize>>,
+    pub chunks: Vec<Chunk>,
 }
 
 #[cfg(test)]

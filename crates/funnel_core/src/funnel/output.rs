@@ -2,6 +2,8 @@
 //!
 //! A unit is a user when counting users, or one attempt when counting conversions (totals).
 
+use super::matching::Gathered;
+
 /// The units that reached one step k ≥ 2, ascending by unit, with how long it took and on which
 /// input row the step happened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,10 +106,14 @@ impl FunnelOutput {
 /// Output arrays of a finished run handed back for the next run on the same log, so a re-run
 /// writes into memory that is already mapped (a fresh mapping costs a page fault per page, which
 /// on a virtual machine is several times the work of the run itself).
+///
+/// It also keeps the rows the last funnel run by event gathered (`matching::Gathered`): a run
+/// over the same events reads those instead of the log's columns.
 #[derive(Default)]
 pub struct Recycled {
     output: std::sync::Mutex<Option<FunnelOutput>>,
     parts: std::sync::Mutex<Vec<Vec<StepTimes>>>,
+    gathered: std::sync::Mutex<Option<std::sync::Arc<Gathered>>>,
 }
 
 impl Recycled {
@@ -132,6 +138,18 @@ impl Recycled {
             .lock()
             .map(|mut p| std::mem::take(&mut *p))
             .unwrap_or_default()
+    }
+
+    /// The rows gathered by the last run by event, if they were kept.
+    pub(crate) fn gathered(&self) -> Option<std::sync::Arc<Gathered>> {
+        self.gathered.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Keep `gathered` for later runs, in place of what was kept before.
+    pub(crate) fn keep_gathered(&self, gathered: Option<std::sync::Arc<Gathered>>) {
+        if let Ok(mut slot) = self.gathered.lock() {
+            *slot = gathered;
+        }
     }
 
     pub(crate) fn put_parts(&self, parts: Vec<Vec<StepTimes>>) {

@@ -1,18 +1,22 @@
 //! Run a funnel over every user: users split into row-balanced ranges, one scan per range on the
 //! thread pool, no shared state in the hot loop, results written in user order.
 //!
-//! A re-run allocates nothing in proportion to the log: the rows a step can match are gathered
-//! into a buffer kept per thread, and the output arrays come back from the previous run's result
+//! Each range's scan first gathers the rows some step matches (`matching::Chunk`: their users,
+//! times, event codes), then walks them user by user. Rows gathered for a set of events are kept
+//! with the log, so a re-run over the same events (any order, window or mode) reads only those,
+//! a fraction of the log's columns. The output arrays come back from the previous run's result
 //! once it is dropped (`Recycled`), so their pages are already mapped.
+
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::matching::Relevant;
+use super::matching::{Chunk, Gathered, Relevant};
 use super::open_window::window_open;
 use super::output::{FunnelOutput, StepTimes, IN_PROGRESS, NO_ROW};
 use super::spec::FunnelSpec;
 use super::steps::{EventMasks, MaskSource, RowMasks, RowSteps, StepConditions};
-use super::window_funnel::Scan;
+use super::window_funnel::{Scan, UserRows};
 use crate::control::Control;
 use crate::error::{CoreError, Result};
 use crate::log::EncodedLog;
@@ -42,11 +46,14 @@ pub fn run_funnel(
                 log,
                 spec,
                 &EventMasks { table, events, relevant: &relevant },
+                Some(&relevant),
                 analysis_end,
                 control,
             ))
         }
-        RowSteps::ByRow(masks) => scan_all(log, spec, &RowMasks(masks), analysis_end, control),
+        RowSteps::ByRow(masks) => {
+            scan_all(log, spec, &RowMasks(masks), None, analysis_end, control)
+        }
     }
 }
 
@@ -63,10 +70,16 @@ struct Part<'a> {
     times: &'a mut Vec<StepTimes>,
 }
 
+/// Gathered rows are kept while they take at most this share of the log's rows (a funnel over
+/// most of the events would otherwise keep a copy of most of the log).
+const KEEP_SHARE: u64 = 4;
+
+/// `by_event`: the events `masks` go by, when its rows may be kept for the next run.
 fn scan_all<M: MaskSource>(
     log: &EncodedLog,
     spec: &FunnelSpec,
     masks: &M,
+    by_event: Option<&Relevant>,
     analysis_end: i64,
     control: &Control,
 ) -> Result<FunnelOutput> {
@@ -97,7 +110,7 @@ fn scan_all<M: MaskSource>(
         &mut entry_rows[..],
         &mut last_rows[..],
     );
-    for (users, times) in ranges.into_iter().zip(part_times.iter_mut()) {
+    for (users, times) in ranges.iter().cloned().zip(part_times.iter_mut()) {
         let n = users.len();
         let (lh, lt) = l.split_at_mut(n);
         let (mh, mt) = m.split_at_mut(n);
@@ -122,13 +135,43 @@ fn scan_all<M: MaskSource>(
     }
     control.set_total(n_users as u64);
     phase.lap("run: arrays");
-    parts.into_par_iter().try_for_each(|mut part| {
+    let kept = by_event.and_then(|relevant| {
+        (log.recycled.gathered()).filter(|g| g.relevant.same_events(relevant) && g.ranges == ranges)
+    });
+    let keep =
+        by_event.filter(|relevant| relevant.rows_in(log) <= log.n_rows() as u64 / KEEP_SHARE);
+    let run_part = |part: &mut Part<'_>, chunk: &Chunk| -> Result<()> {
         control.check()?;
-        let users = part.users.len() as u64;
-        scan_range(log, spec, masks, analysis_end, &mut part);
-        control.advance(users);
-        Ok::<(), CoreError>(())
-    })?;
+        walk(spec, masks, chunk, analysis_end, part);
+        control.advance(part.users.len() as u64);
+        Ok(())
+    };
+    if let Some(kept) = kept {
+        (parts.into_par_iter().zip(kept.chunks.par_iter()))
+            .try_for_each(|(mut part, chunk)| run_part(&mut part, chunk))?;
+    } else if let Some(relevant) = keep {
+        // The rows kept for other events go first: two sets at once would double the memory.
+        log.recycled.keep_gathered(None);
+        let chunks = (parts.into_par_iter())
+            .map(|mut part| {
+                let mut chunk = Chunk::default();
+                ROWS.with_borrow_mut(|rows| chunk.gather(log, masks, part.users.clone(), rows));
+                run_part(&mut part, &chunk).map(|()| chunk)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        log.recycled.keep_gathered(Some(Arc::new(Gathered {
+            relevant: relevant.clone(),
+            ranges,
+            chunks,
+        })));
+    } else {
+        parts.into_par_iter().try_for_each(|mut part| {
+            SCRATCH.with_borrow_mut(|(rows, chunk)| {
+                chunk.gather(log, masks, part.users.clone(), rows);
+                run_part(&mut part, chunk)
+            })
+        })?;
+    }
     phase.lap("run: scan");
     let mut step_times = std::mem::take(&mut out.step_times);
     step_times.resize_with(n_times, StepTimes::default);
@@ -154,71 +197,77 @@ fn scan_all<M: MaskSource>(
     })
 }
 
-fn scan_range<M: MaskSource>(
-    log: &EncodedLog,
+/// Run the kernel over each user of `chunk` (the gathered rows of `part`'s users) and write every
+/// user's slot of `part` once: users the scan leaves at level 0 get the empty values.
+fn walk<M: MaskSource>(
     spec: &FunnelSpec,
     masks: &M,
+    chunk: &Chunk,
     analysis_end: i64,
     part: &mut Part<'_>,
 ) {
     let mut scan = Scan::new();
-    let users = part.users.clone();
-    part.levels.fill(0);
-    part.reached.fill(0);
-    part.flags.fill(0);
-    part.entry_times.fill(0);
-    part.entry_rows.fill(NO_ROW);
-    part.last_rows.fill(NO_ROW);
-    let keep = |scan: &Scan, index: usize, user: usize, part: &mut Part<'_>| {
-        record(
-            scan,
-            spec,
-            &log.source_rows,
-            analysis_end,
-            index,
-            user,
-            part,
-        )
-    };
-    if spec.mode.strict_order {
-        // Unrelated rows end a strict_order scan, so every row is read.
-        for (index, user) in users.enumerate() {
-            scan.run(spec, &log.times, masks, &log.user_rows(user));
-            keep(&scan, index, user, part);
+    let first_user = part.users.start;
+    let n = chunk.len();
+    let mut written = 0;
+    let mut k = 0;
+    while k < n {
+        let user = chunk.users[k];
+        let mut end = k + 1;
+        while end < n && chunk.users[end] == user {
+            end += 1;
         }
-        return;
+        let rows = UserRows {
+            times: &chunk.times[k..end],
+            keys: &chunk.keys[k..end],
+            gaps: &chunk.gaps[k..end],
+        };
+        scan.run(spec, masks, &rows);
+        if scan.level() > 0 {
+            let index = user as usize - first_user;
+            part.clear(written..index);
+            record(
+                &scan,
+                spec,
+                &chunk.sources[k..end],
+                analysis_end,
+                index,
+                user,
+                part,
+            );
+            written = index + 1;
+        }
+        k = end;
     }
-    // Rows no step matches cannot change a level: gather the others first, then walk them user
-    // by user. Users with none keep level 0 at one comparison.
-    let first_row = log.user_offsets[users.start] as usize;
-    let last_row = log.user_offsets[users.end] as usize;
-    MATCHING.with_borrow_mut(|matching| {
-        // A buffer kept per thread across runs: a fresh one would be page-faulted in every run.
-        matching.clear();
-        masks.extract(first_row..last_row, matching);
-        let count = matching.len();
-        let mut next = 0;
-        for (index, user) in users.enumerate() {
-            let end = log.user_offsets[user + 1];
-            let start = next;
-            while next < count && matching[next] < end {
-                next += 1;
-            }
-            if next > start {
-                scan.run(spec, &log.times, masks, &matching[start..next]);
-                keep(&scan, index, user, part);
-            }
+    part.clear(written..part.users.len());
+}
+
+impl Part<'_> {
+    /// Level 0 for the users at `index` (positions in this part). Most runs of such users are
+    /// a user or two long: stores in one loop beat six `fill` calls.
+    #[inline(always)]
+    fn clear(&mut self, index: std::ops::Range<usize>) {
+        for i in index {
+            self.levels[i] = 0;
+            self.reached[i] = 0;
+            self.flags[i] = 0;
+            self.entry_times[i] = 0;
+            self.entry_rows[i] = NO_ROW;
+            self.last_rows[i] = NO_ROW;
         }
-    });
+    }
 }
 
 thread_local! {
     /// Rows of the current user range that some step matches.
-    static MATCHING: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static ROWS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The same, and what is gathered of them, for runs that do not keep them: kept per thread
+    /// across runs, as fresh buffers would be page-faulted in every run.
+    static SCRATCH: std::cell::RefCell<(Vec<u32>, Chunk)> = std::cell::RefCell::new(Default::default());
 }
 
-/// Keep what one user's scan found, with its rows as rows of the input (`source`): the user's
-/// rows are next to each other there too, so this costs no random reads.
+/// Keep what one user's scan found; `source` maps the scan's rows (positions among the user's
+/// gathered rows) to rows of the input.
 #[inline]
 fn record(
     scan: &Scan,
@@ -226,7 +275,7 @@ fn record(
     source: &[u32],
     analysis_end: i64,
     index: usize,
-    user: usize,
+    user: u32,
     part: &mut Part<'_>,
 ) {
     let level = scan.level();
@@ -246,7 +295,7 @@ fn record(
     for step in 1..level as usize {
         let slot = &scan.slots[step];
         part.times[step - 1].push(
-            user as u32,
+            user,
             slot.last - slot.start,
             slot.last - slot.prev,
             source[slot.last_row as usize],

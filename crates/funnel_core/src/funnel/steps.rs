@@ -99,6 +99,12 @@ impl RowSteps {
 pub(crate) trait MaskSource: Sync {
     fn mask(&self, row: usize) -> u32;
 
+    /// What a gathered row keeps to find its mask again (`mask_of_key`): its event code when
+    /// masks go by event, so gathered rows serve every funnel over the same events.
+    fn key(&self, row: usize) -> u32;
+
+    fn mask_of_key(&self, key: u32) -> u32;
+
     /// Append the rows of `rows` with a nonzero mask to `out`, in order.
     fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
         let first = rows.start;
@@ -120,6 +126,16 @@ impl<C: Code> MaskSource for EventMasks<'_, C> {
         self.table[self.events[row].index()]
     }
 
+    #[inline(always)]
+    fn key(&self, row: usize) -> u32 {
+        self.events[row].index() as u32
+    }
+
+    #[inline(always)]
+    fn mask_of_key(&self, key: u32) -> u32 {
+        self.table.get(key as usize).copied().unwrap_or(0)
+    }
+
     fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
         let first = rows.start;
         self.relevant.extract(&self.events[rows], first, out);
@@ -132,5 +148,15 @@ impl MaskSource for RowMasks<'_> {
     #[inline(always)]
     fn mask(&self, row: usize) -> u32 {
         self.0[row]
+    }
+
+    #[inline(always)]
+    fn key(&self, row: usize) -> u32 {
+        self.0[row]
+    }
+
+    #[inline(always)]
+    fn mask_of_key(&self, key: u32) -> u32 {
+        key
     }
 }

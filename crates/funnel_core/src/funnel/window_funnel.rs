@@ -3,39 +3,19 @@
 //! ClickHouse sorts `(timestamp, step)` pairs, so at one instant lower steps come first and (with
 //! `strict_order`) unrelated rows come before any step. Rows here are sorted by time only, so rows
 //! sharing an instant are replayed as a group in that pair order; a row on its own (the common
-//! case) takes a fast path.
+//! case) takes a fast path. The kernel reads only the rows some step matches; where unrelated
+//! rows were left out between them is a flag per row (`UserRows::gaps`).
 
 use super::spec::FunnelSpec;
 use super::steps::MaskSource;
 
-/// The rows of one user, in time order: a contiguous range, or a list of row indexes.
-pub(crate) trait Rows {
-    fn len(&self) -> usize;
-    fn row(&self, k: usize) -> usize;
-}
-
-impl Rows for std::ops::Range<usize> {
-    #[inline(always)]
-    fn len(&self) -> usize {
-        self.end - self.start
-    }
-
-    #[inline(always)]
-    fn row(&self, k: usize) -> usize {
-        self.start + k
-    }
-}
-
-impl Rows for [u32] {
-    #[inline(always)]
-    fn len(&self) -> usize {
-        <[u32]>::len(self)
-    }
-
-    #[inline(always)]
-    fn row(&self, k: usize) -> usize {
-        self[k] as usize
-    }
+/// One user's gathered rows (those some step matches), in time order: when each happened, its
+/// key for `MaskSource::mask_of_key`, and whether unrelated rows come just before it (see
+/// `matching::Chunk::gaps`).
+pub(crate) struct UserRows<'a> {
+    pub times: &'a [i64],
+    pub keys: &'a [u32],
+    pub gaps: &'a [u8],
 }
 
 /// One level's chain: when its step 1 happened (and on which row), when the previous step and
@@ -75,57 +55,49 @@ impl Scan {
         (32 - self.filled.leading_zeros()) as u8
     }
 
-    /// Scan one user's rows (in time order); afterwards `level()` and `slots` describe the
-    /// result. Without `strict_order`, `rows` may hold only the rows some step matches.
+    /// Scan one user's gathered rows; afterwards `level()` and `slots` describe the result, with
+    /// rows as positions in `rows`.
     #[inline]
-    pub fn run<M: MaskSource, R: Rows + ?Sized>(
-        &mut self,
-        spec: &FunnelSpec,
-        times: &[i64],
-        masks: &M,
-        rows: &R,
-    ) {
+    pub fn run<M: MaskSource>(&mut self, spec: &FunnelSpec, masks: &M, rows: &UserRows<'_>) {
         self.filled = 0;
         let strict_order = spec.mode.strict_order;
         let mut seen_first = false;
-        let end = rows.len();
+        let (times, keys, gaps) = (rows.times, rows.keys, rows.gaps);
+        let end = times.len().min(keys.len()).min(gaps.len());
         let mut k = 0;
         while k < end {
-            let i = rows.row(k);
-            let mask = masks.mask(i);
-            if mask == 0 && !strict_order {
-                k += 1;
-                continue;
-            }
-            let ts = times[i];
-            let single = k + 1 >= end || times[rows.row(k + 1)] != ts;
+            let ts = times[k];
+            let single = k + 1 >= end || times[k + 1] != ts;
             if single {
-                if mask == 0 {
-                    // strict_order: an unrelated event ends the scan once step 1 was seen.
-                    if seen_first {
-                        return;
-                    }
-                } else if let Flow::Stop = self.pairs(spec, mask, ts, i as u32, &mut seen_first) {
+                // strict_order: an unrelated event ends the scan once step 1 was seen.
+                if strict_order && seen_first && gaps[k] != 0 {
+                    return;
+                }
+                let mask = masks.mask_of_key(keys[k]);
+                if let Flow::Stop = self.pairs(spec, mask, ts, k as u32, &mut seen_first) {
                     return;
                 }
                 k += 1;
                 continue;
             }
             let mut group_end = k + 1;
-            while group_end < end && times[rows.row(group_end)] == ts {
+            while group_end < end && times[group_end] == ts {
                 group_end += 1;
             }
-            let group = (k..group_end).map(|g| rows.row(g));
-            if strict_order && seen_first && group.clone().any(|r| masks.mask(r) == 0) {
+            // Unrelated rows at this instant sort before its steps, as in ClickHouse.
+            if strict_order && seen_first && gaps[k..group_end].iter().any(|&g| g != 0) {
                 return;
             }
-            let union = group.clone().fold(0u32, |acc, r| acc | masks.mask(r));
+            let group = k..group_end;
+            let union = group
+                .clone()
+                .fold(0u32, |acc, r| acc | masks.mask_of_key(keys[r]));
             let mut remaining = union;
             while remaining != 0 {
                 let step = remaining.trailing_zeros();
                 remaining &= remaining - 1;
                 for row in group.clone() {
-                    if masks.mask(row) & (1 << step) != 0 {
+                    if masks.mask_of_key(keys[row]) & (1 << step) != 0 {
                         if let Flow::Stop =
                             self.pair(spec, step as usize, ts, row as u32, &mut seen_first)
                         {
