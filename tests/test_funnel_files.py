@@ -203,3 +203,13 @@ def test_sub_microsecond_windows_round_trip() -> None:
     funnel = wb.Funnel(["a", "b"], window=pd.Timedelta(1500, unit="ns"))
     assert funnel.to_dict()["window"] == "1500ns"
     assert wb.Funnel.from_dict(funnel.to_dict()) == funnel
+
+
+@pytest.mark.parametrize("value", [1e-05, 1e16, -2.5e-7, 1500.0])
+@pytest.mark.parametrize("name", ["f.json", "f.yaml"])
+def test_a_number_written_with_an_exponent_reads_back_as_that_number(
+    value: float, name: str, tmp_path: Path
+) -> None:
+    # json writes 1e-05 with no point, which YAML 1.1 (the loader for both) would read as text.
+    funnel = wb.Funnel(["view", wb.Step("pay", where=wb.col("price") == value)])
+    assert wb.Funnel.load(funnel.save(tmp_path / name)) == funnel

@@ -8,6 +8,8 @@ Every refusal carries the 1-based line and column so the caller can name the fil
 
 >>> load("steps: [view, pay]")
 {'steps': ['view', 'pay']}
+>>> load('{"value": 1e-05, "text": "1e-05"}')
+{'value': 1e-05, 'text': '1e-05'}
 >>> try:
 ...     load("a: &x [1, 2]\\nb: *x")
 ... except UnsafeYamlError as err:
@@ -18,6 +20,7 @@ Every refusal carries the 1-based line and column so the caller can name the fil
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import yaml
@@ -29,7 +32,18 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists accepted."""
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader, reading every number with an exponent (``1e-05``, ``1.5e3``, as JSON and
+    YAML 1.2 write them) as a number: YAML 1.1 reads them as text unless they have a point and a
+    signed exponent, so a funnel saved as JSON would come back with ``1e-05`` as a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 _BOMS = {b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
 
 
