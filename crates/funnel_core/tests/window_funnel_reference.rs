@@ -11,24 +11,13 @@ use proptest::prelude::*;
 
 const EVENTS: [&str; 5] = ["a", "b", "c", "d", "e"];
 
-fn mode_strategy() -> impl Strategy<Value = Mode> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(dedup, order, increase, reentry)| Mode {
-            strict_deduplication: dedup,
-            strict_order: order,
-            strict_increase: increase,
-            allow_reentry: order && reentry,
-        },
-    )
-}
-
 /// Rows as (user, event index, time), steps as alternative event indexes, window, mode.
 type Case = (Vec<(i64, usize, i64)>, Vec<Vec<usize>>, i64, Mode);
 
 fn case_strategy() -> impl Strategy<Value = Case> {
     let rows = prop::collection::vec((0i64..6, 0usize..EVENTS.len(), 0i64..25), 1..60);
     let steps = prop::collection::vec(prop::collection::vec(0usize..EVENTS.len(), 1..3), 1..5);
-    (rows, steps, 0i64..12, mode_strategy())
+    (rows, steps, 0i64..12, common::mode_strategy())
 }
 
 proptest! {

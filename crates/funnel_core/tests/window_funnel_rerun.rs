@@ -14,17 +14,6 @@ use proptest::prelude::*;
 
 const EVENTS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
 
-fn mode_strategy() -> impl Strategy<Value = Mode> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(dedup, order, increase, reentry)| Mode {
-            strict_deduplication: dedup,
-            strict_order: order,
-            strict_increase: increase,
-            allow_reentry: order && reentry,
-        },
-    )
-}
-
 /// One funnel: steps as alternative event indexes, window, mode, and an optional filter on
 /// step 1 (one boolean per input row).
 type Funnel = (Vec<Vec<usize>>, i64, Mode, Option<Vec<bool>>);
@@ -36,7 +25,7 @@ fn funnel_strategy(rows: usize) -> impl Strategy<Value = Funnel> {
         prop::collection::vec(prop::collection::vec(0usize..4, 1..2), 28..=32),
     ];
     let filter = prop::option::weighted(0.25, prop::collection::vec(any::<bool>(), rows));
-    (steps, 0i64..8, mode_strategy(), filter)
+    (steps, 0i64..8, common::mode_strategy(), filter)
 }
 
 /// Rows as (user, event index, time): few distinct times, so most rows share an instant with
