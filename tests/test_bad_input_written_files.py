@@ -85,9 +85,12 @@ def test_the_systems_refusal_while_writing_is_named(shop_log: Any, tmp_path: Pat
     assert isinstance(err.value.__cause__, OSError)
 
 
-def test_a_path_of_the_wrong_kind_is_refused(shop_log: Any) -> None:
-    with pytest.raises(ex.ArgumentError, match="the path to write the audience to is text"):
-        wb.Audience.did(shop_log, "view").to_csv(42)  # type: ignore[arg-type]
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_path_of_the_wrong_kind_is_refused(writer: str, shop_log: Any) -> None:
+    what, write = _writers(shop_log)[writer]
+    with pytest.raises(ex.ArgumentError) as err:
+        write(42)  # type: ignore[arg-type]
+    assert str(err.value) == f"the path to write the {what} to is text or a Path; got 42"
 
 
 def test_writing_where_it_can_still_works(shop_log: Any, tmp_path: Path) -> None:

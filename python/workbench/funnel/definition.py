@@ -676,14 +676,13 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
         >>> Funnel(["view", "pay"]).save("checkout.yaml").name
         'checkout.yaml'
         """
-        target = Path(path)
-        if target.suffix.lower() == ".json":
-            text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        else:
-            text = self.to_yaml()
-        with writing(target, "funnel") as written:
-            written.write_text(text, encoding="utf-8")
-        return written
+        with writing(path, "funnel") as target:
+            if target.suffix.lower() == ".json":
+                text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            else:
+                text = self.to_yaml()
+            target.write_text(text, encoding="utf-8")
+        return target
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Funnel:
