@@ -140,9 +140,10 @@ fn scan_all<M: MaskSource>(
     });
     let keep =
         by_event.filter(|relevant| relevant.rows_in(log) <= log.n_rows() as u64 / KEEP_SHARE);
+    let step_of = masks.step_of_key();
     let run_part = |part: &mut Part<'_>, chunk: &Chunk| -> Result<()> {
         control.check()?;
-        walk(spec, masks, chunk, analysis_end, part);
+        walk(spec, masks, step_of.as_deref(), chunk, analysis_end, part);
         control.advance(part.users.len() as u64);
         Ok(())
     };
@@ -202,34 +203,72 @@ fn scan_all<M: MaskSource>(
 fn walk<M: MaskSource>(
     spec: &FunnelSpec,
     masks: &M,
+    step_of: Option<&[u8]>,
     chunk: &Chunk,
     analysis_end: i64,
     part: &mut Part<'_>,
 ) {
+    let mode = spec.mode;
+    let (order, increase, dedup) = (
+        mode.strict_order,
+        mode.strict_increase,
+        mode.strict_deduplication,
+    );
+    let Some(step_of) = step_of else {
+        return walk_with(chunk, analysis_end, spec, part, |scan, rows| {
+            scan.run(spec, masks, rows)
+        });
+    };
+    // One copy of the walk per mode, so the default mode's loop carries none of the others.
+    macro_rules! single {
+        ($o:literal, $i:literal, $d:literal) => {
+            walk_with(chunk, analysis_end, spec, part, |scan, rows| {
+                scan.run_single::<$o, $i, $d>(spec, step_of, rows)
+            })
+        };
+    }
+    match (order, increase, dedup) {
+        (false, false, false) => single!(false, false, false),
+        (false, false, true) => single!(false, false, true),
+        (false, true, false) => single!(false, true, false),
+        (false, true, true) => single!(false, true, true),
+        (true, false, false) => single!(true, false, false),
+        (true, false, true) => single!(true, false, true),
+        (true, true, false) => single!(true, true, false),
+        (true, true, true) => single!(true, true, true),
+    }
+}
+
+/// `walk` with `scan` deciding each user that has rows.
+#[inline(always)]
+fn walk_with(
+    chunk: &Chunk,
+    analysis_end: i64,
+    spec: &FunnelSpec,
+    part: &mut Part<'_>,
+    mut scan_user: impl FnMut(&mut Scan, &UserRows<'_>),
+) {
     let mut scan = Scan::new();
     let first_user = part.users.start;
-    let n = chunk.len();
     let mut written = 0;
-    let mut k = 0;
-    while k < n {
-        let user = chunk.users[k];
-        let mut end = k + 1;
-        while end < n && chunk.users[end] == user {
-            end += 1;
+    for index in 0..part.users.len() {
+        let at = chunk.rows_of(index);
+        if at.is_empty() {
+            continue;
         }
         let rows = UserRows {
-            times: &chunk.times[k..end],
-            keys: &chunk.keys[k..end],
-            gaps: &chunk.gaps[k..end],
+            times: &chunk.times[at.clone()],
+            keys: &chunk.keys[at.clone()],
+            gaps: &chunk.gaps[at.clone()],
         };
-        scan.run(spec, masks, &rows);
+        scan_user(&mut scan, &rows);
         if scan.level() > 0 {
-            let index = user as usize - first_user;
             part.clear(written..index);
+            let user = (first_user + index) as u32;
             record(
                 &scan,
                 spec,
-                &chunk.sources[k..end],
+                &chunk.sources[at],
                 analysis_end,
                 index,
                 user,
@@ -237,7 +276,6 @@ fn walk<M: MaskSource>(
             );
             written = index + 1;
         }
-        k = end;
     }
     part.clear(written..part.users.len());
 }
@@ -285,16 +323,16 @@ fn record(
     part.levels[index] = level;
     // The kernel's chains are a prefix of the steps (level is 1..=32 here).
     part.reached[index] = u32::MAX >> (32 - u32::from(level));
-    let best = &scan.slots[level as usize - 1];
+    let best = scan.slot(level as usize);
     if window_open(level, spec.steps, best.start, spec.window, analysis_end) {
         part.flags[index] = IN_PROGRESS;
     }
     part.entry_times[index] = best.start;
     part.entry_rows[index] = source[best.start_row as usize];
     part.last_rows[index] = source[best.last_row as usize];
-    for step in 1..level as usize {
-        let slot = &scan.slots[step];
-        part.times[step - 1].push(
+    for step in 2..=level as usize {
+        let slot = scan.slot(step);
+        part.times[step - 2].push(
             user,
             slot.last - slot.start,
             slot.last - slot.prev,

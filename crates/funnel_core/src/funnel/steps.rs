@@ -105,6 +105,12 @@ pub(crate) trait MaskSource: Sync {
 
     fn mask_of_key(&self, key: u32) -> u32;
 
+    /// Per key, the one step (1-based, 0 for none) its rows match, when no key matches two
+    /// steps: the distinct-time path (`Scan::run_distinct`) reads a step, not a mask.
+    fn step_of_key(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// Append the rows of `rows` with a nonzero mask to `out`, in order.
     fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {
         let first = rows.start;
@@ -134,6 +140,20 @@ impl<C: Code> MaskSource for EventMasks<'_, C> {
     #[inline(always)]
     fn mask_of_key(&self, key: u32) -> u32 {
         self.table.get(key as usize).copied().unwrap_or(0)
+    }
+
+    fn step_of_key(&self) -> Option<Vec<u8>> {
+        (self.table.iter().all(|m| m.count_ones() <= 1)).then(|| {
+            (self.table.iter())
+                .map(|&m| {
+                    if m == 0 {
+                        0
+                    } else {
+                        m.trailing_zeros() as u8 + 1
+                    }
+                })
+                .collect()
+        })
     }
 
     fn extract(&self, rows: std::ops::Range<usize>, out: &mut Vec<u32>) {

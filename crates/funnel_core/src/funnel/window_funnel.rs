@@ -6,7 +6,7 @@
 //! case) takes a fast path. The kernel reads only the rows some step matches; where unrelated
 //! rows were left out between them is a flag per row (`UserRows::gaps`).
 
-use super::spec::FunnelSpec;
+use super::spec::{FunnelSpec, MAX_STEPS};
 use super::steps::MaskSource;
 
 /// One user's gathered rows (those some step matches), in time order: when each happened, its
@@ -29,11 +29,21 @@ pub(crate) struct Slot {
     pub last_row: u32,
 }
 
+/// Where a row that joins no chain writes its candidate slot, so the distinct-time path stores
+/// unconditionally instead of branching on whether the step joined (`Scan::run_distinct`).
+const DISCARD: usize = MAX_STEPS + 1;
+
 /// Scratch state for one user, reused across users of a thread.
 pub(crate) struct Scan {
-    pub slots: [Slot; 32],
-    /// Bit k-1 set when level k holds a chain; always a prefix of levels.
-    pub filled: u32,
+    /// `slots[k]` is level k's chain (1-based). `slots[0]` stands for the chain a step-1 row
+    /// starts (its own time and row), so step 1 joins like any other step; `slots[DISCARD]`
+    /// takes the writes of rows that join nothing.
+    slots: [Slot; MAX_STEPS + 2],
+    /// Bit k set when level k holds a chain, bit 0 always (the start `slots[0]` stands for);
+    /// always a prefix of levels.
+    filled: u64,
+    /// The rows of one instant in (step, row) order (`run_single`).
+    group: Vec<(u8, u32)>,
 }
 
 enum Flow {
@@ -44,24 +54,30 @@ enum Flow {
 impl Scan {
     pub fn new() -> Self {
         Self {
-            slots: [Slot::default(); 32],
-            filled: 0,
+            slots: [Slot::default(); MAX_STEPS + 2],
+            filled: 1,
+            group: Vec::new(),
         }
     }
 
     /// The highest level reached.
     #[inline]
     pub fn level(&self) -> u8 {
-        (32 - self.filled.leading_zeros()) as u8
+        (63 - self.filled.leading_zeros()) as u8
     }
 
-    /// Scan one user's gathered rows; afterwards `level()` and `slots` describe the result, with
+    /// The chain at `level` (1..=`level()`).
+    #[inline(always)]
+    pub fn slot(&self, level: usize) -> &Slot {
+        &self.slots[level]
+    }
+
+    /// Scan one user's gathered rows; afterwards `level()` and `slot` describe the result, with
     /// rows as positions in `rows`.
     #[inline]
     pub fn run<M: MaskSource>(&mut self, spec: &FunnelSpec, masks: &M, rows: &UserRows<'_>) {
-        self.filled = 0;
+        self.filled = 1;
         let strict_order = spec.mode.strict_order;
-        let mut seen_first = false;
         let (times, keys, gaps) = (rows.times, rows.keys, rows.gaps);
         let end = times.len().min(keys.len()).min(gaps.len());
         let mut k = 0;
@@ -70,11 +86,11 @@ impl Scan {
             let single = k + 1 >= end || times[k + 1] != ts;
             if single {
                 // strict_order: an unrelated event ends the scan once step 1 was seen.
-                if strict_order && seen_first && gaps[k] != 0 {
+                if strict_order && self.seen_first() && gaps[k] != 0 {
                     return;
                 }
                 let mask = masks.mask_of_key(keys[k]);
-                if let Flow::Stop = self.pairs(spec, mask, ts, k as u32, &mut seen_first) {
+                if let Flow::Stop = self.pairs(spec, mask, ts, k as u32) {
                     return;
                 }
                 k += 1;
@@ -85,7 +101,7 @@ impl Scan {
                 group_end += 1;
             }
             // Unrelated rows at this instant sort before its steps, as in ClickHouse.
-            if strict_order && seen_first && gaps[k..group_end].iter().any(|&g| g != 0) {
+            if strict_order && self.seen_first() && gaps[k..group_end].iter().any(|&g| g != 0) {
                 return;
             }
             let group = k..group_end;
@@ -98,9 +114,7 @@ impl Scan {
                 remaining &= remaining - 1;
                 for row in group.clone() {
                     if masks.mask_of_key(keys[row]) & (1 << step) != 0 {
-                        if let Flow::Stop =
-                            self.pair(spec, step as usize, ts, row as u32, &mut seen_first)
-                        {
+                        if let Flow::Stop = self.pair(spec, step as usize + 1, ts, row as u32) {
                             return;
                         }
                     }
@@ -110,59 +124,168 @@ impl Scan {
         }
     }
 
-    /// All steps one row matches, lowest first.
-    #[inline(always)]
-    fn pairs(
+    /// `run` for rows that each match one step: `step_of[key]` is that step (1-based, 0 for
+    /// none). This is the path the time goes to, over users of a row or two each: a row's
+    /// chain is written whether it joins or not (to `DISCARD` when not), a select in place of
+    /// the branches `run` takes per row, which miss half the time. The scan still ends where
+    /// `run`'s does (a completed chain, or a strict mode's stop), once per user at most.
+    /// The mode's flags are type parameters, so the default mode pays nothing for the others.
+    #[inline]
+    pub fn run_single<const ORDER: bool, const INCREASE: bool, const DEDUP: bool>(
         &mut self,
         spec: &FunnelSpec,
-        mut mask: u32,
+        step_of: &[u8],
+        rows: &UserRows<'_>,
+    ) {
+        let reentry = spec.mode.allow_reentry;
+        let mut filled = 1u64;
+        let (times, keys, gaps) = (rows.times, rows.keys, rows.gaps);
+        let end = times.len().min(keys.len()).min(gaps.len());
+        let step = |row: usize| step_of.get(keys[row] as usize).map_or(0, |&s| s);
+        let mut k = 0;
+        while k < end {
+            let ts = times[k];
+            if k + 1 < end && times[k + 1] == ts {
+                // Rows sharing an instant go in ClickHouse's (timestamp, step) order, and
+                // unrelated rows at the instant before all of them.
+                let mut group_end = k + 2;
+                while group_end < end && times[group_end] == ts {
+                    group_end += 1;
+                }
+                if ORDER && filled & 2 != 0 && gaps[k..group_end].iter().any(|&g| g != 0) {
+                    break;
+                }
+                let mut group = std::mem::take(&mut self.group);
+                group.clear();
+                group.extend((k..group_end).map(|row| (step(row), row as u32)));
+                group.sort_unstable();
+                let stop = group.iter().any(|&(s, row)| {
+                    let flow = self.join::<ORDER, INCREASE, DEDUP>(
+                        &mut filled,
+                        spec,
+                        reentry,
+                        usize::from(s),
+                        ts,
+                        row,
+                    );
+                    matches!(flow, Flow::Stop)
+                });
+                self.group = group;
+                if stop {
+                    break;
+                }
+                k = group_end;
+                continue;
+            }
+            if ORDER && filled & 2 != 0 && gaps[k] != 0 {
+                break;
+            }
+            let s = usize::from(step(k));
+            if let Flow::Stop =
+                self.join::<ORDER, INCREASE, DEDUP>(&mut filled, spec, reentry, s, ts, k as u32)
+            {
+                break;
+            }
+            k += 1;
+        }
+        self.filled = filled;
+    }
+
+    /// One `(ts, step)` pair of `run_single`; `step` is 1-based. Conditions are combined with
+    /// `&`, not `&&`: each is cheap, and short-circuiting would bring the branches back.
+    #[inline(always)]
+    fn join<const ORDER: bool, const INCREASE: bool, const DEDUP: bool>(
+        &mut self,
+        filled: &mut u64,
+        spec: &FunnelSpec,
+        reentry: bool,
+        step: usize,
         ts: i64,
         row: u32,
-        seen_first: &mut bool,
     ) -> Flow {
+        if step.wrapping_sub(1) >= MAX_STEPS {
+            return Flow::Continue;
+        }
+        let later = step > 1;
+        let below = *filled >> (step - 1) & 1 != 0;
+        if DEDUP && later & (*filled >> step & 1 != 0) {
+            return Flow::Stop;
+        }
+        if ORDER && later & (*filled & 2 != 0) & !below {
+            return if reentry { Flow::Continue } else { Flow::Stop };
+        }
+        // A step-1 row starts a chain of its own, at its time and on its row.
+        self.slots[0].start = ts;
+        self.slots[0].last = ts;
+        self.slots[0].start_row = row;
+        let prev = self.slots[step - 1];
+        // Rows come in time order, so `ts >= prev.start` and the difference fits in a `u64`;
+        // the window is never negative.
+        let within = (ts as u64).wrapping_sub(prev.start as u64) <= spec.window as u64;
+        let mut joins = below & within;
+        if INCREASE {
+            joins &= !later | (prev.last < ts);
+        }
+        let keep = 0usize.wrapping_sub(usize::from(joins));
+        self.slots[(step & keep) | (DISCARD & !keep)] = Slot {
+            start: prev.start,
+            prev: prev.last,
+            last: ts,
+            start_row: prev.start_row,
+            last_row: row,
+        };
+        *filled |= u64::from(joins) << step;
+        if *filled >> spec.steps & 1 != 0 {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// Whether a step-1 row was seen (level 1 holds a chain).
+    #[inline(always)]
+    fn seen_first(&self) -> bool {
+        self.filled & 2 != 0
+    }
+
+    /// All steps one row matches, lowest first.
+    #[inline(always)]
+    fn pairs(&mut self, spec: &FunnelSpec, mut mask: u32, ts: i64, row: u32) -> Flow {
         while mask != 0 {
-            let step = mask.trailing_zeros() as usize;
+            let step = mask.trailing_zeros() as usize + 1;
             mask &= mask - 1;
-            if let Flow::Stop = self.pair(spec, step, ts, row, seen_first) {
+            if let Flow::Stop = self.pair(spec, step, ts, row) {
                 return Flow::Stop;
             }
         }
         Flow::Continue
     }
 
-    /// One `(ts, step)` pair; `step` is zero-based.
+    /// One `(ts, step)` pair; `step` is 1-based.
     #[inline(always)]
-    fn pair(
-        &mut self,
-        spec: &FunnelSpec,
-        step: usize,
-        ts: i64,
-        row: u32,
-        seen_first: &mut bool,
-    ) -> Flow {
+    fn pair(&mut self, spec: &FunnelSpec, step: usize, ts: i64, row: u32) -> Flow {
         let mode = spec.mode;
-        if step == 0 {
-            self.slots[0] = Slot {
+        if step == 1 {
+            self.slots[1] = Slot {
                 start: ts,
                 prev: ts,
                 last: ts,
                 start_row: row,
                 last_row: row,
             };
-            self.filled |= 1;
-            *seen_first = true;
+            self.filled |= 2;
             return if spec.steps == 1 {
                 Flow::Stop
             } else {
                 Flow::Continue
             };
         }
-        let bit = 1u32 << step;
+        let bit = 1u64 << step;
         let prev_bit = bit >> 1;
         if mode.strict_deduplication && self.filled & bit != 0 {
             return Flow::Stop;
         }
-        if mode.strict_order && *seen_first && self.filled & prev_bit == 0 {
+        if mode.strict_order && self.seen_first() && self.filled & prev_bit == 0 {
             return if mode.allow_reentry {
                 Flow::Continue
             } else {
@@ -181,7 +304,7 @@ impl Scan {
                     last_row: row,
                 };
                 self.filled |= bit;
-                if step + 1 == spec.steps {
+                if step == spec.steps {
                     return Flow::Stop;
                 }
             }
