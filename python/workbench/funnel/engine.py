@@ -211,4 +211,5 @@ def _outcomes(
         entry_rows=entry_rows,
         last_rows=_numpy(output.last_rows()),
         held=held_table,
+        level_totals=tuple(output.level_counts()),
     )

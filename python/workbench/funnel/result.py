@@ -111,14 +111,7 @@ class FunnelResult:
         >>> result.level_counts()
         [1, 2, 2, 1]
         """
-        out = self.outcomes
-        # Count every unit, then take the excluded ones back out (rarely any): no copy of
-        # the levels on the common path.
-        counts = np.bincount(out.levels, minlength=self.n_steps + 1)
-        excluded = out.excluded
-        if excluded.any():
-            counts -= np.bincount(out.levels[excluded], minlength=self.n_steps + 1)
-        return [int(c) for c in counts]
+        return self.outcomes.level_counts()
 
     def levels_array(self) -> np.ndarray:
         """Furthest step per dense user id (uint8), aligned with ``log.user_keys``; 0 for users

@@ -177,13 +177,9 @@ fn scan_all<M: MaskSource>(
     let mut step_times = std::mem::take(&mut out.step_times);
     step_times.resize_with(n_times, StepTimes::default);
     step_times.truncate(n_times);
-    for (step, all) in step_times.iter_mut().enumerate() {
-        all.clear();
-        all.reserve(part_times.iter().map(|p| p[step].units.len()).sum());
-        for part in &part_times {
-            all.extend_from(&part[step]);
-        }
-    }
+    (step_times.par_iter_mut().enumerate()).for_each(|(step, all)| {
+        all.concat(&part_times.iter().map(|p| &p[step]).collect::<Vec<_>>());
+    });
     log.recycled.put_parts(part_times);
     phase.lap("run: step times");
     Ok(FunnelOutput {
@@ -306,7 +302,7 @@ thread_local! {
 
 /// Keep what one user's scan found; `source` maps the scan's rows (positions among the user's
 /// gathered rows) to rows of the input.
-#[inline]
+#[inline(always)]
 fn record(
     scan: &Scan,
     spec: &FunnelSpec,

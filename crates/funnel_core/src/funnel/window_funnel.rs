@@ -130,7 +130,7 @@ impl Scan {
     /// the branches `run` takes per row, which miss half the time. The scan still ends where
     /// `run`'s does (a completed chain, or a strict mode's stop), once per user at most.
     /// The mode's flags are type parameters, so the default mode pays nothing for the others.
-    #[inline]
+    #[inline(always)]
     pub fn run_single<const ORDER: bool, const INCREASE: bool, const DEDUP: bool>(
         &mut self,
         spec: &FunnelSpec,
@@ -310,5 +310,135 @@ impl Scan {
             }
         }
         Flow::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::funnel::spec::Mode;
+    use proptest::prelude::*;
+
+    /// Keys are steps: key k matches step k (1-based), key 0 none.
+    struct StepKeys;
+
+    impl MaskSource for StepKeys {
+        fn mask(&self, _row: usize) -> u32 {
+            0
+        }
+        fn key(&self, _row: usize) -> u32 {
+            0
+        }
+        fn mask_of_key(&self, key: u32) -> u32 {
+            if key == 0 {
+                0
+            } else {
+                1 << (key - 1)
+            }
+        }
+    }
+
+    fn mode_strategy() -> impl Strategy<Value = Mode> {
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(dedup, order, increase, reentry)| Mode {
+                strict_deduplication: dedup,
+                strict_order: order,
+                strict_increase: increase,
+                allow_reentry: order && reentry,
+            },
+        )
+    }
+
+    /// One user's rows as (time step, key, gap), times made ascending from the steps; and a
+    /// funnel of 1..=32 steps.
+    fn case_strategy() -> impl Strategy<Value = (Vec<(i64, u32, u8)>, FunnelSpec)> {
+        (1usize..=32).prop_flat_map(|steps| {
+            let row = (
+                prop_oneof![Just(0i64), Just(0), 1i64..4, 0i64..50],
+                // Mostly steps in funnel order, so long funnels reach high levels too.
+                0u32..=steps as u32,
+                prop_oneof![4 => Just(0u8), 1 => Just(1u8)],
+            );
+            let spec = (0i64..60, mode_strategy())
+                .prop_map(move |(window, mode)| FunnelSpec::new(steps, window, mode).unwrap());
+            (prop::collection::vec(row, 0..70), spec)
+        })
+    }
+
+    fn run_both(rows: &[(i64, u32, u8)], spec: &FunnelSpec) -> (Scan, Scan) {
+        let mut time = -1_000;
+        let times: Vec<i64> = (rows.iter())
+            .map(|&(dt, _, _)| {
+                time += dt;
+                time
+            })
+            .collect();
+        let keys: Vec<u32> = rows.iter().map(|r| r.1).collect();
+        let gaps: Vec<u8> = rows.iter().map(|r| r.2).collect();
+        let rows = UserRows {
+            times: &times,
+            keys: &keys,
+            gaps: &gaps,
+        };
+        let step_of: Vec<u8> = (0..=MAX_STEPS as u8).collect();
+        let mut general = Scan::new();
+        general.run(spec, &StepKeys, &rows);
+        let mut single = Scan::new();
+        let m = spec.mode;
+        match (m.strict_order, m.strict_increase, m.strict_deduplication) {
+            (false, false, false) => {
+                single.run_single::<false, false, false>(spec, &step_of, &rows)
+            }
+            (false, false, true) => single.run_single::<false, false, true>(spec, &step_of, &rows),
+            (false, true, false) => single.run_single::<false, true, false>(spec, &step_of, &rows),
+            (false, true, true) => single.run_single::<false, true, true>(spec, &step_of, &rows),
+            (true, false, false) => single.run_single::<true, false, false>(spec, &step_of, &rows),
+            (true, false, true) => single.run_single::<true, false, true>(spec, &step_of, &rows),
+            (true, true, false) => single.run_single::<true, true, false>(spec, &step_of, &rows),
+            (true, true, true) => single.run_single::<true, true, true>(spec, &step_of, &rows),
+        }
+        (general, single)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The one-step-per-row path leaves exactly the chains the general kernel leaves: same
+        /// level, and at every level the same start, times and rows (what `record` writes), on
+        /// users full of ties, rows of no step, unrelated rows and every mode.
+        #[test]
+        fn single_step_rows_leave_the_general_kernels_chains((rows, spec) in case_strategy()) {
+            let (general, single) = run_both(&rows, &spec);
+            prop_assert_eq!(general.level(), single.level(), "{:?} {:?}", rows, spec);
+            for level in 1..=general.level() as usize {
+                let (g, s) = (general.slot(level), single.slot(level));
+                prop_assert_eq!(
+                    (g.start, g.last, g.start_row, g.last_row),
+                    (s.start, s.last, s.start_row, s.last_row),
+                    "level {} of {:?} {:?}", level, rows, spec
+                );
+                if level >= 2 {
+                    prop_assert_eq!(g.prev, s.prev, "level {} of {:?} {:?}", level, rows, spec);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_one_row_at_the_earliest_time_starts_a_chain_under_strict_increase() {
+        let mode = Mode {
+            strict_increase: true,
+            ..Mode::default()
+        };
+        let spec = FunnelSpec::new(2, 10, mode).unwrap();
+        let rows = UserRows {
+            times: &[i64::MIN, i64::MIN + 1],
+            keys: &[1, 2],
+            gaps: &[0, 0],
+        };
+        let mut scan = Scan::new();
+        scan.run_single::<false, true, false>(&spec, &[0, 1, 2], &rows);
+        assert_eq!(scan.level(), 2);
+        assert_eq!(scan.slot(2).start, i64::MIN);
     }
 }
