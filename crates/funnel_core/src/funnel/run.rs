@@ -1,8 +1,10 @@
 //! Run a funnel over every user: users split into row-balanced ranges, one scan per range on the
 //! thread pool, no shared state in the hot loop, results written in user order.
 //!
-//! Each range's scan first gathers the rows some step matches (`matching::Chunk`: their users,
-//! times, event codes), then walks them user by user. Rows gathered for a set of events are kept
+//! Each range's scan first gathers the rows some step matches (`matching::Chunk`: their times,
+//! event codes and input rows, and where each user's start), then walks them user by user: with
+//! one step per row (`Scan::run_single`, one copy per mode), or else row masks (`Scan::run`).
+//! Rows gathered for a set of events are kept
 //! with the log, so a re-run over the same events (any order, window or mode) reads only those,
 //! a fraction of the log's columns. The output arrays come back from the previous run's result
 //! once it is dropped (`Recycled`), so their pages are already mapped.
