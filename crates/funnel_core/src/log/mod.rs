@@ -8,6 +8,7 @@ mod codes;
 mod columns;
 mod encode;
 mod keys;
+mod packed;
 mod parquet;
 #[cfg(test)]
 mod reference;

@@ -13,6 +13,7 @@
 use rayon::prelude::*;
 
 use super::codes::Code;
+use super::packed::{sort_packed, Packed, Packing};
 
 /// The sorted log, before it becomes an `EncodedLog`.
 pub(crate) struct Sorted<C> {
@@ -533,6 +534,8 @@ struct Rec<K> {
 struct Scratch<K, C> {
     recs: Vec<Rec<K>>,
     spare: Vec<Rec<K>>,
+    packed: Vec<Packed>,
+    packed_spare: Vec<Packed>,
     events: Vec<C>,
     rows: Vec<u32>,
 }
@@ -542,6 +545,8 @@ impl<K, C> Default for Scratch<K, C> {
         Self {
             recs: Vec::new(),
             spare: Vec::new(),
+            packed: Vec::new(),
+            packed_spare: Vec::new(),
             events: Vec::new(),
             rows: Vec::new(),
         }
@@ -551,13 +556,16 @@ impl<K, C> Default for Scratch<K, C> {
 /// Sort one bucket by (key, time, input row), given that it is in input-row order and that its
 /// keys are the low `shift` bits. Returns its number of distinct keys.
 fn sort_bucket<K: Key, C: Code>(
-    bucket: Columns<'_, K, C>,
+    mut bucket: Columns<'_, K, C>,
     s: &mut Scratch<K, C>,
     shift: u32,
 ) -> usize {
     let len = bucket.keys.len();
     if len == 0 {
         return 0;
+    }
+    if let Some(users) = sort_bucket_packed(&mut bucket, s) {
+        return users;
     }
     s.recs.clear();
     s.recs
@@ -593,6 +601,51 @@ fn sort_bucket<K: Key, C: Code>(
         bucket.rows[i] = s.rows[r.pos as usize];
     }
     users
+}
+
+/// Sort one bucket by its packed (key, time) when they fit one `u64`; `None` (nothing moved)
+/// when they do not. Returns its number of distinct keys.
+fn sort_bucket_packed<K: Key, C: Code>(
+    bucket: &mut Columns<'_, K, C>,
+    s: &mut Scratch<K, C>,
+) -> Option<usize> {
+    let keys = bucket.keys.iter().fold((u64::MAX, 0), |(lo, hi), &k| {
+        (lo.min(k.widen()), hi.max(k.widen()))
+    });
+    let times = bucket
+        .times
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    let packing = Packing::new(keys, times)?;
+    s.packed.clear();
+    s.packed
+        .extend(bucket.keys.iter().zip(bucket.times.iter()).enumerate().map(
+            |(pos, (&key, &time))| Packed {
+                sort: packing.pack(key.widen(), time),
+                pos: pos as u32,
+            },
+        ));
+    s.packed_spare.clear();
+    s.packed_spare.resize(s.packed.len(), Packed::default());
+    sort_packed(&mut s.packed, &mut s.packed_spare);
+    s.events.clear();
+    s.events.extend_from_slice(bucket.events);
+    s.rows.clear();
+    s.rows.extend_from_slice(bucket.rows);
+    let mut users = 0;
+    let mut previous = None;
+    for (i, r) in s.packed.iter().enumerate() {
+        let key = K::from_low(packing.key(r.sort));
+        if previous != Some(key) {
+            users += 1;
+            previous = Some(key);
+        }
+        bucket.keys[i] = key;
+        bucket.times[i] = packing.time(r.sort);
+        bucket.events[i] = s.events[r.pos as usize];
+        bucket.rows[i] = s.rows[r.pos as usize];
+    }
+    Some(users)
 }
 
 /// After a stable sort by key, each key's run is in input order; put each run in time order,
