@@ -23,6 +23,8 @@ pub(super) struct Packing {
     key_min: u64,
     time_min: i64,
     time_bits: u32,
+    /// Every packed value is below `1 << bits`.
+    pub bits: u32,
 }
 
 impl Packing {
@@ -36,6 +38,7 @@ impl Packing {
             key_min: key_range.0,
             time_min: time_range.0,
             time_bits,
+            bits: key_bits + time_bits,
         })
     }
 
@@ -53,6 +56,63 @@ impl Packing {
     pub fn time(&self, packed: u64) -> i64 {
         let mask = (1u64 << self.time_bits) - 1;
         self.time_min.wrapping_add((packed & mask) as i64)
+    }
+}
+
+/// Sort the rows whose packed keys `sorts` yields (in input order; `bits` wide at most) stably
+/// into `out`, `spare` being scratch; both at least as long as the rows. The first pass
+/// scatters from the bucket's own columns, so the rows are never copied in input order first.
+pub(super) fn sort_into(
+    sorts: impl Iterator<Item = u64> + Clone,
+    len: usize,
+    bits: u32,
+    out: &mut [Packed],
+    spare: &mut [Packed],
+) {
+    let (out, spare) = (&mut out[..len], &mut spare[..len]);
+    if len <= SHORT_GROUP || bits == 0 {
+        for (pos, (slot, sort)) in out.iter_mut().zip(sorts).enumerate() {
+            *slot = Packed {
+                sort,
+                pos: pos as u32,
+            };
+        }
+        insertion(out);
+        return;
+    }
+    let room = usize::BITS - len.leading_zeros() + 1;
+    let digit_bits = bits.min(DIGIT_BITS).min(room);
+    let at = bits - digit_bits;
+    let mask = (1u64 << digit_bits) - 1;
+    let mut ends = vec![0u32; 1 << digit_bits];
+    for sort in sorts.clone() {
+        ends[((sort >> at) & mask) as usize] += 1;
+    }
+    let mut next = 0u32;
+    for c in ends.iter_mut() {
+        let n = *c;
+        *c = next;
+        next += n;
+    }
+    for (pos, sort) in sorts.enumerate() {
+        let slot = &mut ends[((sort >> at) & mask) as usize];
+        // SAFETY: the slots are the prefix sums of the digits' counts over the same `len` rows,
+        // so each is below `len` and taken once; `out` has `len` elements.
+        unsafe {
+            *out.get_unchecked_mut(*slot as usize) = Packed {
+                sort,
+                pos: pos as u32,
+            };
+        }
+        *slot += 1;
+    }
+    let mut start = 0usize;
+    for &end in ends.iter() {
+        let end = end as usize;
+        if end - start > 1 && at > 0 {
+            sort_packed(&mut out[start..end], &mut spare[start..end]);
+        }
+        start = end;
     }
 }
 
@@ -165,7 +225,14 @@ mod tests {
             let mut expected: Vec<usize> = (0..rows.len()).collect();
             expected.sort_by_key(|&i| rows[i]);
             let order: Vec<usize> = recs.iter().map(|r| r.pos as usize).collect();
-            prop_assert_eq!(order, expected);
+            prop_assert_eq!(&order, &expected);
+            // The same rows straight from their columns, into longer reused buffers.
+            let mut out = vec![Packed::default(); rows.len() + 3];
+            let mut scratch = vec![Packed { sort: u64::MAX, pos: 7 }; rows.len() + 3];
+            let sorts = rows.iter().map(|&(key, time)| packing.pack(key, time));
+            sort_into(sorts, rows.len(), packing.bits, &mut out, &mut scratch);
+            let order: Vec<usize> = out[..rows.len()].iter().map(|r| r.pos as usize).collect();
+            prop_assert_eq!(&order, &expected);
             for r in &recs {
                 let (key, time) = rows[r.pos as usize];
                 prop_assert_eq!((packing.key(r.sort), packing.time(r.sort)), (key, time));

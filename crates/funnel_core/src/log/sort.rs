@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::codes::Code;
-use super::packed::{sort_packed, Packed, Packing};
+use super::packed::{sort_into, Packed, Packing};
 
 /// The sorted log, before it becomes an `EncodedLog`.
 pub(crate) struct Sorted<C> {
@@ -463,7 +463,7 @@ fn split_rows<C>(pieces: &[Piece<'_, C>], parts: usize) -> Vec<Vec<(usize, usize
 /// Smallest and largest key of the rows that `keep` admits; `None` if it admits none.
 pub(crate) fn key_range(keys: &[i64], keep: Option<&[bool]>) -> Option<(i64, i64)> {
     match keep {
-        None => Some((keys.iter().copied().min()?, keys.iter().copied().max()?)),
+        None => min_max(keys),
         Some(keep) => keys
             .iter()
             .zip(keep)
@@ -475,6 +475,30 @@ pub(crate) fn key_range(keys: &[i64], keep: Option<&[bool]>) -> Option<(i64, i64
                 })
             }),
     }
+}
+
+/// Smallest and largest of `values` in one pass (two would read a large column twice).
+pub(crate) fn min_max(values: &[i64]) -> Option<(i64, i64)> {
+    let first = *values.first()?;
+    // Lanes of eight keep the loop free of a dependency on one running pair, so it vectorises.
+    let mut lo = [first; 8];
+    let mut hi = [first; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for i in 0..8 {
+            lo[i] = lo[i].min(chunk[i]);
+            hi[i] = hi[i].max(chunk[i]);
+        }
+    }
+    let rest = chunks.remainder().iter();
+    let lo = lo
+        .iter()
+        .chain(rest.clone())
+        .copied()
+        .min()
+        .unwrap_or(first);
+    let hi = hi.iter().chain(rest).copied().max().unwrap_or(first);
+    Some((lo, hi))
 }
 
 /// A vector of `len` zeros for a large buffer that is about to be filled. The allocation comes
@@ -617,24 +641,26 @@ fn sort_bucket_packed<K: Key, C: Code>(
         .iter()
         .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
     let packing = Packing::new(keys, times)?;
-    s.packed.clear();
-    s.packed
-        .extend(bucket.keys.iter().zip(bucket.times.iter()).enumerate().map(
-            |(pos, (&key, &time))| Packed {
-                sort: packing.pack(key.widen(), time),
-                pos: pos as u32,
-            },
-        ));
-    s.packed_spare.clear();
-    s.packed_spare.resize(s.packed.len(), Packed::default());
-    sort_packed(&mut s.packed, &mut s.packed_spare);
+    let len = bucket.keys.len();
+    // Scratch only grows: every slot the sort reads, it has written first.
+    for buffer in [&mut s.packed, &mut s.packed_spare] {
+        if buffer.len() < len {
+            buffer.resize(len, Packed::default());
+        }
+    }
+    let sorts = bucket
+        .keys
+        .iter()
+        .zip(bucket.times.iter())
+        .map(|(&key, &time)| packing.pack(key.widen(), time));
+    sort_into(sorts, len, packing.bits, &mut s.packed, &mut s.packed_spare);
     s.events.clear();
     s.events.extend_from_slice(bucket.events);
     s.rows.clear();
     s.rows.extend_from_slice(bucket.rows);
     let mut users = 0;
     let mut previous = None;
-    for (i, r) in s.packed.iter().enumerate() {
+    for (i, r) in s.packed[..len].iter().enumerate() {
         let key = K::from_low(packing.key(r.sort));
         if previous != Some(key) {
             users += 1;
@@ -788,6 +814,14 @@ mod tests {
                 (bits, rows)
             })
         })
+    }
+
+    proptest! {
+        #[test]
+        fn min_max_is_the_smallest_and_largest(values in prop::collection::vec(any::<i64>(), 0..100)) {
+            let expected = values.iter().copied().min().zip(values.iter().copied().max());
+            prop_assert_eq!(min_max(&values), expected);
+        }
     }
 
     proptest! {
