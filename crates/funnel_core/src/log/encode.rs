@@ -518,6 +518,16 @@ mod tests {
         }
     }
 
+    /// One chunk per column, no nulls.
+    fn single_chunks(keys: Vec<i64>, times: Vec<i64>, events: Vec<&str>) -> Case {
+        Case {
+            users: vec![Arc::new(Int64Array::from(keys))],
+            events: vec![Arc::new(StringArray::from(events))],
+            times: vec![Arc::new(TimestampMillisecondArray::from(times))],
+            drop_nulls: false,
+        }
+    }
+
     #[test]
     fn input_already_in_user_and_time_order() {
         // Buckets that need no move, next to ones with a row out of place.
@@ -528,21 +538,12 @@ mod tests {
             .collect();
         rows.sort_unstable();
         rows.swap(10, 200);
-        let users: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(
-            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-        ))];
-        let times: Vec<ArrayRef> = vec![Arc::new(TimestampMillisecondArray::from(
-            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-        ))];
-        let events: Vec<ArrayRef> = vec![Arc::new(StringArray::from(
-            (0..n).map(|i| ["a", "b", "c"][i % 3]).collect::<Vec<_>>(),
-        ))];
-        assert_same(&Case {
-            users,
+        let events = (0..n).map(|i| ["a", "b", "c"][i % 3]).collect();
+        assert_same(&single_chunks(
+            rows.iter().map(|r| r.0).collect(),
+            rows.iter().map(|r| r.1).collect(),
             events,
-            times,
-            drop_nulls: false,
-        });
+        ));
     }
 
     #[test]
@@ -550,35 +551,16 @@ mod tests {
         // Times over most of the i64 range leave no bits for the key: the unpacked sort.
         let mut rng = Rng(4242);
         let n = 30_000;
-        let users: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(
-            (0..n).map(|_| rng.below(2000) as i64).collect::<Vec<_>>(),
-        ))];
-        let times: Vec<ArrayRef> = vec![Arc::new(TimestampMillisecondArray::from(
-            (0..n)
-                .map(|_| (rng.next() as i64) >> rng.below(3))
-                .collect::<Vec<_>>(),
-        ))];
-        let events: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec!["e"; n]))];
-        assert_same(&Case {
-            users,
-            events,
-            times,
-            drop_nulls: false,
-        });
+        let keys = (0..n).map(|_| rng.below(2000) as i64).collect();
+        let times = (0..n)
+            .map(|_| (rng.next() as i64) >> rng.below(3))
+            .collect();
+        assert_same(&single_chunks(keys, times, vec!["e"; n]));
     }
 
     #[test]
     fn one_user_and_all_equal_keys() {
-        let users: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![-5i64; 5000]))];
-        let times: Vec<ArrayRef> = vec![Arc::new(TimestampMillisecondArray::from(
-            (0..5000).map(|i| (i * 7919) % 101).collect::<Vec<i64>>(),
-        ))];
-        let events: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec!["e"; 5000]))];
-        assert_same(&Case {
-            users,
-            events,
-            times,
-            drop_nulls: false,
-        });
+        let times = (0..5000).map(|i| (i * 7919) % 101).collect();
+        assert_same(&single_chunks(vec![-5i64; 5000], times, vec!["e"; 5000]));
     }
 }

@@ -88,12 +88,7 @@ pub(super) fn sort_into(
     for sort in sorts.clone() {
         ends[((sort >> at) & mask) as usize] += 1;
     }
-    let mut next = 0u32;
-    for c in ends.iter_mut() {
-        let n = *c;
-        *c = next;
-        next += n;
-    }
+    starts_from_counts(&mut ends);
     for (pos, sort) in sorts.enumerate() {
         let slot = &mut ends[((sort >> at) & mask) as usize];
         // SAFETY: the slots are the prefix sums of the digits' counts over the same `len` rows,
@@ -106,14 +101,7 @@ pub(super) fn sort_into(
         }
         *slot += 1;
     }
-    let mut start = 0usize;
-    for &end in ends.iter() {
-        let end = end as usize;
-        if end - start > 1 && at > 0 {
-            sort_packed(&mut out[start..end], &mut spare[start..end]);
-        }
-        start = end;
-    }
+    sort_groups(&ends, at, out, spare);
 }
 
 /// Sort `recs` (in input order) by `sort` stably, leaving them in `recs`; `spare` is scratch of
@@ -149,12 +137,7 @@ pub(super) fn sort_packed(recs: &mut [Packed], spare: &mut [Packed]) {
     for r in recs.iter() {
         ends[digit(r)] += 1;
     }
-    let mut next = 0u32;
-    for c in ends.iter_mut() {
-        let n = *c;
-        *c = next;
-        next += n;
-    }
+    starts_from_counts(ends);
     for r in recs.iter() {
         let slot = &mut ends[digit(r)];
         // SAFETY: the slots are the prefix sums of the digits' counts, so each is below `len`
@@ -164,16 +147,34 @@ pub(super) fn sort_packed(recs: &mut [Packed], spare: &mut [Packed]) {
         }
         *slot += 1;
     }
-    // `ends[g]` is now where group g ends; each group is sorted in `spare`, `recs` its scratch.
+    sort_groups(ends, at, spare, recs);
+    recs.copy_from_slice(spare);
+}
+
+/// Turn counts per digit into where each digit's rows start.
+pub(super) fn starts_from_counts(counts: &mut [u32]) {
+    let mut next = 0u32;
+    for c in counts.iter_mut() {
+        let n = *c;
+        *c = next;
+        next += n;
+    }
+}
+
+/// After a digit pass `ends[g]` is where group g ends in `split`: sort each group of more than
+/// one row that has bits left below the digit (`at`), with `scratch` beside it.
+fn sort_groups(ends: &[u32], at: u32, split: &mut [Packed], scratch: &mut [Packed]) {
+    if at == 0 {
+        return;
+    }
     let mut start = 0usize;
-    for &end in ends.iter() {
+    for &end in ends {
         let end = end as usize;
-        if end - start > 1 && at > 0 {
-            sort_packed(&mut spare[start..end], &mut recs[start..end]);
+        if end - start > 1 {
+            sort_packed(&mut split[start..end], &mut scratch[start..end]);
         }
         start = end;
     }
-    recs.copy_from_slice(spare);
 }
 
 /// Stable insertion sort of a few rows.

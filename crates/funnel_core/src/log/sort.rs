@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::codes::Code;
-use super::packed::{sort_into, Packed, Packing};
+use super::packed::{sort_into, starts_from_counts, Packed, Packing};
 
 /// The sorted log, before it becomes an `EncodedLog`.
 pub(crate) struct Sorted<C> {
@@ -608,21 +608,33 @@ fn sort_bucket<K: Key, C: Code>(
         s.spare.resize(len, Rec::default());
         sort_by_key_then_time(&mut s.recs, &mut s.spare, shift);
     }
-    s.events.clear();
-    s.events.extend_from_slice(bucket.events);
-    s.rows.clear();
-    s.rows.extend_from_slice(bucket.rows);
+    let order = s.recs.iter().map(|r| (r.key, r.time, r.pos));
+    write_back(&mut bucket, &mut s.events, &mut s.rows, order)
+}
+
+/// Write a bucket's rows in their sorted `order` (key, time, position in the bucket), keeping its
+/// events and source rows aside in `events` and `rows` first. Returns its number of distinct keys.
+fn write_back<K: Key, C: Code>(
+    bucket: &mut Columns<'_, K, C>,
+    events: &mut Vec<C>,
+    rows: &mut Vec<u32>,
+    order: impl Iterator<Item = (K, i64, u32)>,
+) -> usize {
+    events.clear();
+    events.extend_from_slice(bucket.events);
+    rows.clear();
+    rows.extend_from_slice(bucket.rows);
     let mut users = 0;
     let mut previous = None;
-    for (i, r) in s.recs.iter().enumerate() {
-        if previous != Some(r.key) {
+    for (i, (key, time, pos)) in order.enumerate() {
+        if previous != Some(key) {
             users += 1;
-            previous = Some(r.key);
+            previous = Some(key);
         }
-        bucket.keys[i] = r.key;
-        bucket.times[i] = r.time;
-        bucket.events[i] = s.events[r.pos as usize];
-        bucket.rows[i] = s.rows[r.pos as usize];
+        bucket.keys[i] = key;
+        bucket.times[i] = time;
+        bucket.events[i] = events[pos as usize];
+        bucket.rows[i] = rows[pos as usize];
     }
     users
 }
@@ -660,24 +672,14 @@ fn sort_bucket_packed<K: Key, C: Code>(
         }
     }
     sort_into(sorts, len, packing.bits, &mut s.packed, &mut s.packed_spare);
-    s.events.clear();
-    s.events.extend_from_slice(bucket.events);
-    s.rows.clear();
-    s.rows.extend_from_slice(bucket.rows);
-    let mut users = 0;
-    let mut previous = None;
-    for (i, r) in s.packed[..len].iter().enumerate() {
-        let key = K::from_low(packing.key(r.sort));
-        if previous != Some(key) {
-            users += 1;
-            previous = Some(key);
-        }
-        bucket.keys[i] = key;
-        bucket.times[i] = packing.time(r.sort);
-        bucket.events[i] = s.events[r.pos as usize];
-        bucket.rows[i] = s.rows[r.pos as usize];
-    }
-    Some(users)
+    let order = s.packed[..len].iter().map(|r| {
+        (
+            K::from_low(packing.key(r.sort)),
+            packing.time(r.sort),
+            r.pos,
+        )
+    });
+    Some(write_back(bucket, &mut s.events, &mut s.rows, order))
 }
 
 /// After a stable sort by key, each key's run is in input order; put each run in time order,
@@ -746,12 +748,7 @@ fn sort_by_key_then_time<K: Key>(recs: &mut [Rec<K>], spare: &mut [Rec<K>], bits
     if ends.iter().any(|&c| c as usize == len) {
         return sort_by_key_then_time(recs, spare, at);
     }
-    let mut next = 0u32;
-    for c in ends.iter_mut() {
-        let n = *c;
-        *c = next;
-        next += n;
-    }
+    starts_from_counts(&mut ends);
     for r in recs.iter() {
         let slot = &mut ends[digit(r)];
         // SAFETY: the slots are the prefix sums of the digits' counts, so each is below `len`
