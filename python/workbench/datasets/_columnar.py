@@ -130,13 +130,73 @@ def scatter(
 def string_column(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
     """A string column from codes into ``names``; a negative code is null.
 
+    Names that all have the same length (product ids) are copied as fixed-width items, several
+    times faster than Arrow's ``take``; the column is the same either way.
+
     Example:
         >>> string_column(np.array([1, -1, 0]), ["a", "b"]).to_pylist()
         ['b', None, 'a']
+        >>> string_column(np.array([1, -1, 0]), ["ab", "cd"]).to_pylist()
+        ['cd', None, 'ab']
     """
+    encoded = [name.encode() for name in names]
     missing = codes < 0
-    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
-    return pc.take(pa.array(list(names), pa.string()), indices)
+    n, nulls = len(codes), int(missing.sum())
+    width = len(encoded[0]) if encoded else 0
+    if not width or any(len(e) != width for e in encoded) or (n - nulls) * width >= 1 << 31:
+        indices = pa.array(codes, mask=missing) if nulls else pa.array(codes)
+        return pc.take(pa.array(list(names), pa.string()), indices)
+    table = np.frombuffer(b"".join(encoded), dtype=np.dtype((np.void, width)))
+    offsets = np.empty(n + 1, dtype=np.int32)
+    offsets[0] = 0
+    if nulls:
+        np.cumsum(~missing, out=offsets[1:])
+        offsets *= width
+        data = table[codes[~missing]]
+    else:
+        offsets[1:] = width
+        np.cumsum(offsets, out=offsets)
+        data = table[codes]
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data.view(np.uint8)), validity, null_count=nulls
+    )
+
+
+def gather_fields(fields: Sequence[np.ndarray], index: np.ndarray) -> list[np.ndarray]:
+    """``[field[index] for field in fields]`` for non-negative integer fields of the same rows.
+
+    The fields are packed into as few int64 words as hold them, so a random ``index`` touches
+    memory once per word rather than once per field: reading scattered rows is what costs.
+
+    Example:
+        >>> fields = [np.array([5, 6, 7]), np.array([0, 1, 2], np.int8)]
+        >>> a, b = gather_fields(fields, np.array([2, 0]))
+        >>> a.tolist(), b.tolist(), b.dtype.name
+        ([7, 5], [2, 0], 'int8')
+    """
+    widths = [int(f.max()).bit_length() if len(f) else 0 for f in fields]
+    words: list[list[int]] = [[]]
+    used = 0
+    for i, width in enumerate(widths):
+        if used + width > _WORD_BITS and words[-1]:
+            words.append([])
+            used = 0
+        words[-1].append(i)
+        used += width
+    out: list[np.ndarray] = [np.empty(0)] * len(fields)
+    for members in words:
+        word = np.array(fields[members[0]], dtype=np.int64)
+        for i in members[1:]:
+            word <<= widths[i]
+            word |= fields[i]
+        picked = word[index]
+        del word
+        for i in reversed(members[1:]):
+            out[i] = (picked & ((1 << widths[i]) - 1)).astype(fields[i].dtype, copy=False)
+            picked >>= widths[i]
+        out[members[0]] = picked.astype(fields[members[0]].dtype, copy=False)
+    return out
 
 
 def _validity(n: int, parts: Sequence[tuple[np.ndarray, npt.ArrayLike]]) -> tuple[pa.Buffer, int]:

@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from workbench.datasets._columnar import (
     bins_of,
+    gather_fields,
     rows_of,
     scatter,
     sort_rows,
@@ -497,27 +498,35 @@ def _draw_events(
     paid = attempt & (u() < np.where(broken, 0.31, 0.94))
     failed = attempt & ~paid
 
-    counts = {
-        "app_open": app,
-        "signup": first & (u() < np.where(junk, 0.35, 0.6)),
-        "login": (~first) & (u() < np.where(app, 0.06, 0.3)),
-        "browse": browse * (1 + rng.poisson(1.1, n_s)),
-        "search": browse * rng.poisson(np.where(junk, 0.1, 0.55), n_s),
-        "product_detail": detail * (1 + rng.poisson(1.4, n_s)),
-        "share": detail * rng.poisson(np.where(junk, 0.01, 0.06), n_s),
-        "add_to_cart": cart * (1 + rng.poisson(0.35, n_s)),
-        "place_order": order,
-        "pay_success": paid,
-        "pay_fail": failed,
-    }
-    counts["add_to_wishlist"] = detail * rng.binomial(counts["product_detail"], 0.08)
-    counts["remove_from_cart"] = (counts["add_to_cart"] >= 2) & (u() < 0.25)
+    # Which sessions every event belongs to is worked out in the background (no draws there)
+    # while the next counts and the keys are drawn.
+    counts: dict[str, np.ndarray] = {}
+    rows: dict[str, Future[np.ndarray]] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
 
-    session, key = {}, {}
-    for name in EVENTS:
-        session[name] = rows_of(counts[name])
-        base, spread = _KEY_BASE[name]
-        key[name] = base + spread * rng.random(len(session[name]))
+        def add(name: str, count: np.ndarray) -> None:
+            counts[name] = count
+            rows[name] = pool.submit(rows_of, count)
+
+        add("app_open", app)
+        add("signup", first & (u() < np.where(junk, 0.35, 0.6)))
+        add("login", (~first) & (u() < np.where(app, 0.06, 0.3)))
+        add("browse", browse * (1 + rng.poisson(1.1, n_s)))
+        add("search", browse * rng.poisson(np.where(junk, 0.1, 0.55), n_s))
+        add("product_detail", detail * (1 + rng.poisson(1.4, n_s)))
+        add("share", detail * rng.poisson(np.where(junk, 0.01, 0.06), n_s))
+        add("add_to_cart", cart * (1 + rng.poisson(0.35, n_s)))
+        add("place_order", order)
+        add("pay_success", paid)
+        add("pay_fail", failed)
+        add("add_to_wishlist", detail * rng.binomial(counts["product_detail"], 0.08))
+        add("remove_from_cart", (counts["add_to_cart"] >= 2) & (u() < 0.25))
+
+        key = {}
+        for name in EVENTS:
+            base, spread = _KEY_BASE[name]
+            key[name] = base + spread * rng.random(int(counts[name].sum()))
+        session = {name: rows[name].result() for name in EVENTS}
     return _Events(counts=counts, session=session, key=key)
 
 
@@ -639,17 +648,33 @@ def _draw_properties(
 @dataclass(frozen=True)
 class _Order:
     """Where the events land in the export, which is by time: for each exported row its time
-    (``time``, ms since the epoch), session and event code; for each event name where its events
-    (in ``_Events`` order) land (``row``)."""
+    (``time``, ms since the epoch), session, event code and the session codes carried to it
+    (``carried``); ``rows()`` says for each event name where its events (in ``_Events`` order)
+    land."""
 
     time: np.ndarray
     session: np.ndarray
     code: np.ndarray
-    row: dict[str, np.ndarray]
+    carried: dict[str, np.ndarray]
+    slot: np.ndarray  # each exported row's slot in the session-by-session layout
+    at: dict[str, np.ndarray]  # each event's slot in that layout, per name
+
+    def rows(self) -> dict[str, np.ndarray]:
+        """Where the events of every name land; uses up ``at``."""
+        n = len(self.slot)
+        row_of = np.empty(n, dtype=np.int64)
+        row_of[self.slot] = np.arange(n)
+        return {name: row_of[self.at.pop(name)] for name in EVENTS}
 
 
-def _order(rng: np.random.Generator, sessions: dict[str, np.ndarray], events: _Events) -> _Order:
-    """Order the events inside their sessions by key, give them times, and sort them by time.
+def _order(
+    rng: np.random.Generator,
+    sessions: dict[str, np.ndarray],
+    events: _Events,
+    carry: dict[str, np.ndarray],
+) -> _Order:
+    """Order the events inside their sessions by key, give them times, and sort them by time;
+    ``carry`` holds non-negative codes per session to carry to every exported row.
 
     Uses up ``events``: only the sessions of order events remain, to look up order properties."""
     n_s = len(sessions["user"])
@@ -659,9 +684,62 @@ def _order(rng: np.random.Generator, sessions: dict[str, np.ndarray], events: _E
         per_session += counts[name]
     session_start = np.cumsum(per_session) - per_session
     n = int(per_session.sum())
+    # The gaps between events are the next draw; numpy lets go of the GIL while it draws, so
+    # they come in the background while the sessions are sorted (nothing else draws meanwhile).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        gaps = pool.submit(rng.lognormal, 0.0, 0.8, n)
+        at, s_sorted, code_sorted, at_sorted = _in_session_order(events, session_start)
+        gap_ms = gaps.result()
 
-    # Events laid out session by session, in EVENTS order inside a session: ``at`` is where each
-    # event sits in that layout, ``rank`` its place among its session's events.
+    # Then the time since the previous event of the session.
+    gap_ms *= _GAP_MEDIAN_S[code_sorted]
+    gap_ms *= 1000
+    np.maximum(gap_ms, 200, out=gap_ms)
+    time_ms = gap_ms.astype(np.int64)
+    del gap_ms
+    nonempty = session_start[per_session > 0]
+    time_ms[nonempty] = 0
+    np.cumsum(time_ms, out=time_ms)
+    shift = sessions["start"].copy()
+    shift[per_session > 0] -= time_ms[nonempty]
+    time_ms += shift[s_sorted]
+    del shift
+
+    # Export order: by time; on equal times, by session (a session's own times all differ).
+    earliest = int(time_ms.min()) if n else 0
+    time_ms -= earliest
+    time_out, slot = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
+    del time_ms
+    time_out += earliest
+    code = np.empty(n, dtype=np.int8)
+    code[at_sorted] = code_sorted
+    del code_sorted, at_sorted
+    # The two layouts hold the same sessions in the same slots, so what belongs to a session is
+    # laid out through ``s_sorted``; one gather of packed fields then moves it all to the export.
+    fields = [s_sorted, code, *(codes[s_sorted] for codes in carry.values())]
+    del s_sorted, code
+    session_out, code_out, *carried = gather_fields(fields, slot)
+    del fields
+    counts.clear()  # the rest needs only where events land
+    for name in set(EVENTS) - {*_ORDER_EVENTS}:
+        del session[name]
+    return _Order(
+        time=time_out,
+        session=session_out,
+        code=code_out,
+        carried=dict(zip(carry, carried, strict=True)),
+        slot=slot,
+        at=at,
+    )
+
+
+def _in_session_order(
+    events: _Events, session_start: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The events laid out session by session, in EVENTS order inside a session (``at``: each
+    event's slot, per name), then ordered by key inside their sessions: the session, event code
+    and slot of every event in that order."""
+    session, counts = events.session, events.counts
     at, rank = {}, {}
     earlier = session_start.copy()  # first slot of the next event type in each session
     for name in EVENTS:
@@ -686,76 +764,51 @@ def _order(rng: np.random.Generator, sessions: dict[str, np.ndarray], events: _E
     )
     at_sorted = rank_sorted
     at_sorted += session_start[s_sorted]
-
-    # Then the time since the previous event of the session.
-    gap_ms = rng.lognormal(0.0, 0.8, n)
-    gap_ms *= _GAP_MEDIAN_S[code_sorted]
-    gap_ms *= 1000
-    np.maximum(gap_ms, 200, out=gap_ms)
-    time_ms = gap_ms.astype(np.int64)
-    del gap_ms
-    nonempty = session_start[per_session > 0]
-    time_ms[nonempty] = 0
-    np.cumsum(time_ms, out=time_ms)
-    shift = sessions["start"].copy()
-    shift[per_session > 0] -= time_ms[nonempty]
-    time_ms += shift[s_sorted]
-    del shift
-
-    # Export order: by time; on equal times, by session (a session's own times all differ).
-    earliest = int(time_ms.min()) if n else 0
-    time_ms -= earliest
-    time_out, at_out = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
-    del time_ms
-    time_out += earliest
-    code = np.empty(n, dtype=np.int8)
-    code[at_sorted] = code_sorted
-    del code_sorted, at_sorted
-    session_out = s_sorted[at_out]  # the two layouts hold the same sessions in the same slots
-    del s_sorted
-    code_out = code[at_out]
-    del code
-    row_of = np.empty(n, dtype=np.int64)
-    row_of[at_out] = np.arange(n)
-    del at_out
-    counts.clear()  # the rest needs only where events land
-    for name in set(EVENTS) - {*_ORDER_EVENTS}:
-        del session[name]
-    return _Order(
-        time=time_out,
-        session=session_out,
-        code=code_out,
-        row={name: row_of[at.pop(name)] for name in EVENTS},
-    )
+    return at, s_sorted, code_sorted, at_sorted
 
 
-def _per_row_columns(
-    users: dict[str, np.ndarray], sessions: dict[str, np.ndarray], order: _Order
-) -> dict[str, Callable[[], pa.Array]]:
-    """How to build the columns every row has: its user, event, time and session's attributes."""
-    n = len(order.time)
+def _session_codes(
+    users: dict[str, np.ndarray], sessions: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """What every row takes from its session, as small non-negative codes (``app_version`` one
+    above its index in the returned versions, 0 on the web), and the app versions."""
     s_user = sessions["user"]
-    # Per-session codes as small integers, so looking them up per row touches little memory.
     platform = sessions["platform"].astype(np.int8)
-    version = np.full(len(s_user), -1, dtype=np.int8)
-    version_dict: list[str] = []
+    version = np.zeros(len(s_user), dtype=np.int8)
+    versions: list[str] = []
     for p in (1, 2):
         mine = platform == p
-        version[mine] = len(version_dict) + sessions["version"][mine]
-        version_dict.extend(v for v, _ in _RELEASES[p])
-    campaign = users["campaign"][s_user].astype(np.int8)
-    user_id = users["user_id"][s_user]
+        version[mine] = 1 + len(versions) + sessions["version"][mine]
+        versions.extend(v for v, _ in _RELEASES[p])
+    codes = {
+        "user_id": users["user_id"][s_user],
+        "platform": platform,
+        "app_version": version,
+        "campaign": users["campaign"][s_user].astype(np.int8),
+    }
+    return codes, versions
+
+
+def _per_row_columns(order: _Order, versions: list[str]) -> dict[str, Callable[[], pa.Array]]:
+    """How to build the columns every row has: its user, event, time and session's attributes."""
+    n = len(order.time)
+    carried = order.carried
+
+    def version() -> pa.Array:
+        codes = carried["app_version"]
+        codes -= 1  # 0 was the web's: no app version
+        return string_column(codes, versions)
 
     return {
-        "user_id": lambda: pa.array(user_id[order.session]),
+        "user_id": lambda: pa.array(carried["user_id"]),
         "event": lambda: string_column(order.code, EVENTS),
         "time": lambda: pa.Array.from_buffers(
             pa.timestamp("ms", tz="UTC"), n, [None, pa.py_buffer(order.time)]
         ),
         "session_id": lambda: pa.array(900_000_000 + order.session * 13),
-        "platform": lambda: string_column(platform[order.session], PLATFORMS),
-        "app_version": lambda: string_column(version[order.session], version_dict),
-        "campaign": lambda: string_column(campaign[order.session], [c[0] for c in _CAMPAIGNS]),
+        "platform": lambda: string_column(carried["platform"], PLATFORMS),
+        "app_version": version,
+        "campaign": lambda: string_column(carried["campaign"], [c[0] for c in _CAMPAIGNS]),
     }
 
 
@@ -772,9 +825,11 @@ def _to_table(
     events: _Events,
     props: _Properties,
 ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
-    order = _order(rng, sessions, events)
+    carry, versions = _session_codes(users, sessions)
+    order = _order(rng, sessions, events, carry)
+    del carry
     n = len(order.time)
-    row, session = order.row, events.session
+    session = events.session
     s_user = sessions["user"]
 
     def by_row(names: Sequence[str], values: dict[str, np.ndarray]) -> list[Any]:
@@ -810,7 +865,8 @@ def _to_table(
     # numpy and Arrow let go of the GIL on big arrays, so columns build side by side; the
     # per-row lookups go first so their inputs can be freed before the properties' arrays exist.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        per_row = _submit(pool, _per_row_columns(users, sessions, order))
+        per_row = _submit(pool, _per_row_columns(order, versions))
+        row = order.rows()  # while the per-row columns build
         del order
         columns = {name: f.result() for name, f in per_row.items()}
         columns |= {name: f.result() for name, f in _submit(pool, properties).items()}
