@@ -193,7 +193,9 @@ def gather_fields(fields: Sequence[np.ndarray], index: np.ndarray) -> list[np.nd
         picked = word[index]
         del word
         for i in reversed(members[1:]):
-            out[i] = (picked & ((1 << widths[i]) - 1)).astype(fields[i].dtype, copy=False)
+            # Straight into the field's own type: no word-sized copy per field.
+            out[i] = np.empty(len(picked), dtype=fields[i].dtype)
+            np.bitwise_and(picked, (1 << widths[i]) - 1, out=out[i], casting="unsafe")
             picked >>= widths[i]
         out[members[0]] = picked.astype(fields[members[0]].dtype, copy=False)
     return out

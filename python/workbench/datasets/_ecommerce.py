@@ -275,8 +275,10 @@ def ecommerce(
     users = _draw_users(rng, n_users, days)
     sessions = _draw_sessions(rng, users, start_ms, days)
     events = _draw_events(rng, users, sessions)
-    props = _draw_properties(rng, users, sessions, events)
-    table, paid = _to_table(rng, users, sessions, events, props)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        layout = pool.submit(_layout, events)  # no draws there: beside the properties' draws
+        props = _draw_properties(rng, users, sessions, events)
+        table, paid = _to_table(rng, users, sessions, events, props, layout.result())
     ltv = np.searchsorted(
         _LTV_EDGES, np.bincount(paid[0], weights=paid[1], minlength=n_users), side="right"
     )
@@ -671,24 +673,22 @@ def _order(
     rng: np.random.Generator,
     sessions: dict[str, np.ndarray],
     events: _Events,
+    layout: _Layout,
     carry: dict[str, np.ndarray],
 ) -> _Order:
     """Order the events inside their sessions by key, give them times, and sort them by time;
     ``carry`` holds non-negative codes per session to carry to every exported row.
 
-    Uses up ``events``: only the sessions of order events remain, to look up order properties."""
-    n_s = len(sessions["user"])
-    session, counts = events.session, events.counts
-    per_session = np.zeros(n_s, dtype=np.int64)
-    for name in EVENTS:
-        per_session += counts[name]
-    session_start = np.cumsum(per_session) - per_session
+    Uses up ``events`` and ``layout``: only the sessions of order events remain, to look up
+    order properties."""
+    per_session, session_start = layout.per_session, layout.start
+    session = events.session
     n = int(per_session.sum())
     # The gaps between events are the next draw; numpy lets go of the GIL while it draws, so
     # they come in the background while the sessions are sorted (nothing else draws meanwhile).
     with ThreadPoolExecutor(max_workers=1) as pool:
         gaps = pool.submit(rng.lognormal, 0.0, 0.8, n)
-        at, s_sorted, code_sorted, at_sorted = _in_session_order(events, session_start)
+        s_sorted, code_sorted, at_sorted = _in_session_order(events, layout)
         gap_ms = gaps.result()
 
     # Then the time since the previous event of the session.
@@ -720,7 +720,7 @@ def _order(
     del s_sorted, code
     session_out, code_out, *carried = gather_fields(fields, slot)
     del fields
-    counts.clear()  # the rest needs only where events land
+    events.counts.clear()  # the rest needs only where events land
     for name in set(EVENTS) - {*_ORDER_EVENTS}:
         del session[name]
     return _Order(
@@ -729,30 +729,53 @@ def _order(
         code=code_out,
         carried=dict(zip(carry, carried, strict=True)),
         slot=slot,
-        at=at,
+        at=layout.at,
     )
 
 
-def _in_session_order(
-    events: _Events, session_start: np.ndarray
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """The events laid out session by session, in EVENTS order inside a session (``at``: each
-    event's slot, per name), then ordered by key inside their sessions: the session, event code
-    and slot of every event in that order."""
+@dataclass(frozen=True)
+class _Layout:
+    """The events laid out session by session, in EVENTS order inside a session: how many each
+    session has (``per_session``), its first slot (``start``), and per event name each event's
+    slot (``at``) and its place among its session's events (``rank``)."""
+
+    per_session: np.ndarray
+    start: np.ndarray
+    at: dict[str, np.ndarray]
+    rank: dict[str, np.ndarray]
+
+
+def _layout(events: _Events) -> _Layout:
+    """Lay the events out; needs only how many of each name every session has, not the keys."""
     session, counts = events.session, events.counts
+    per_session = np.zeros(len(counts[EVENTS[0]]), dtype=np.int64)
+    for name in EVENTS:
+        per_session += counts[name]
+    session_start = np.cumsum(per_session) - per_session
     at, rank = {}, {}
     earlier = session_start.copy()  # first slot of the next event type in each session
+    ordinal = np.arange(max((len(s) for s in session.values()), default=0))
     for name in EVENTS:
         c, s = counts[name], session[name]
         if len(c) and c.max() <= 1:
             at[name] = earlier[s]
         else:
-            at[name] = np.arange(len(s)) + (earlier - (np.cumsum(c) - c))[s]
+            first = earlier - np.cumsum(c)  # minus the events of this type in earlier sessions
+            first += c
+            at[name] = first[s]
+            at[name] += ordinal[: len(s)]
         rank[name] = at[name] - session_start[s]
         earlier += c
-    del earlier
+    return _Layout(per_session=per_session, start=session_start, at=at, rank=rank)
 
-    # Inside each session: order by key; equal keys keep the EVENTS order.
+
+def _in_session_order(
+    events: _Events, layout: _Layout
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The events ordered by key inside their sessions (equal keys keep the EVENTS order): the
+    session, event code and layout slot of every event in that order. Uses up the keys and
+    ranks."""
+    session, rank = events.session, layout.rank
     s_sorted, code_sorted, rank_sorted = sort_rows(
         [
             [session[name] for name in EVENTS],
@@ -763,8 +786,8 @@ def _in_session_order(
         keep=(0, 2, 3),
     )
     at_sorted = rank_sorted
-    at_sorted += session_start[s_sorted]
-    return at, s_sorted, code_sorted, at_sorted
+    at_sorted += layout.start[s_sorted]
+    return s_sorted, code_sorted, at_sorted
 
 
 def _session_codes(
@@ -824,9 +847,11 @@ def _to_table(
     sessions: dict[str, np.ndarray],
     events: _Events,
     props: _Properties,
+    layout: _Layout,
 ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
     carry, versions = _session_codes(users, sessions)
-    order = _order(rng, sessions, events, carry)
+    order = _order(rng, sessions, events, layout, carry)
+    del layout
     del carry
     n = len(order.time)
     session = events.session
