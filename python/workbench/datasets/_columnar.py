@@ -82,12 +82,13 @@ def sort_rows(
         max((int(c.max()) for c in chunks if len(c)), default=0).bit_length() for chunks in fields
     ]
     n = sum(len(c) for c in fields[0])
+    dtypes = [np.result_type(*chunks) if chunks else np.dtype(np.int64) for chunks in fields]
     if sum(widths) > (_WORD_BITS if word_bits is None else word_bits):
         columns = [
             np.concatenate([np.asarray(c, dtype=np.int64) for c in chunks]) for chunks in fields
         ]
         order = np.lexsort(columns[::-1])
-        return [columns[i][order] for i in keep]
+        return [columns[i][order].astype(dtypes[i], copy=False) for i in keep]
     packed = np.empty(n, dtype=np.int64)
     at = 0
     for parts in zip(*fields, strict=True):
@@ -99,15 +100,32 @@ def sort_rows(
         at += len(word)
     packed.sort()
     shifts = np.cumsum(widths[::-1])[::-1] - widths  # bits below each field
-    out = []
-    for j, i in enumerate(keep):
-        last = j == len(keep) - 1  # the last field reuses the packed array
-        field = packed if last else packed >> int(shifts[i]) if shifts[i] else packed.copy()
-        if last and shifts[i]:
-            field >>= int(shifts[i])
-        if i:
-            field &= (1 << widths[i]) - 1
-        out.append(field)
+    return _unpack(packed, [(int(shifts[i]), widths[i], dtypes[i]) for i in keep])
+
+
+_CHUNK = 1 << 18  # rows unpacked at a time: their words stay in the cache for every field
+
+
+def _unpack(words: np.ndarray, fields: Sequence[tuple[int, int, np.dtype]]) -> list[np.ndarray]:
+    """The fields ``(shift, width, dtype)`` of packed int64 ``words``, each in its own type.
+
+    Works a chunk of rows at a time, so no temporary as long as ``words`` is made; an int64 field
+    last in ``fields`` is written over ``words``.
+    """
+    n = len(words)
+    last_over_words = bool(fields) and fields[-1][2] == np.int64
+    out = [np.empty(n, dtype=dtype) for _, _, dtype in fields[: -1 if last_over_words else None]]
+    if last_over_words:
+        out.append(words)
+    scratch = np.empty(min(n, _CHUNK), dtype=np.int64)
+    for start in range(0, n, _CHUNK):
+        chunk = words[start : start + _CHUNK]
+        part = scratch[: len(chunk)]
+        for (shift, width, _), field in zip(fields, out, strict=True):
+            np.right_shift(chunk, shift, out=part)
+            np.bitwise_and(
+                part, (1 << width) - 1, out=field[start : start + len(chunk)], casting="unsafe"
+            )
     return out
 
 
@@ -192,12 +210,16 @@ def gather_fields(fields: Sequence[np.ndarray], index: np.ndarray) -> list[np.nd
             word |= fields[i]
         picked = word[index]
         del word
-        for i in reversed(members[1:]):
-            # Straight into the field's own type: no word-sized copy per field.
-            out[i] = np.empty(len(picked), dtype=fields[i].dtype)
-            np.bitwise_and(picked, (1 << widths[i]) - 1, out=out[i], casting="unsafe")
-            picked >>= widths[i]
-        out[members[0]] = picked.astype(fields[members[0]].dtype, copy=False)
+        shifts = np.cumsum([widths[i] for i in members[::-1]])[::-1] - [widths[i] for i in members]
+        unpacked = _unpack(
+            picked,
+            [
+                (int(shift), widths[i], fields[i].dtype)
+                for shift, i in zip(shifts, members, strict=True)
+            ],
+        )
+        for i, field in zip(members, unpacked, strict=True):
+            out[i] = field
     return out
 
 
@@ -234,10 +256,7 @@ def sparse_strings(
         >>> sparse_strings(4, [(np.array([3, 1]), np.array([0, 1]))], ["ab", "c"]).to_pylist()
         [None, 'c', None, 'ab']
     """
-    positions = np.concatenate([p for p, _ in parts]) if parts else np.zeros(0, np.int64)
-    codes = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64)
-    in_order = np.argsort(positions)
-    positions, codes = positions[in_order], codes[in_order]
+    positions, codes = sort_rows([[p for p, _ in parts], [c for _, c in parts]], keep=(0, 1))
     dictionary = pa.array(list(names), pa.string())
     lengths = np.array([len(name.encode()) for name in names], dtype=np.int32)
     offsets = np.zeros(n + 1, dtype=np.int32)
