@@ -181,46 +181,52 @@ def string_column(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
     )
 
 
-def gather_fields(fields: Sequence[np.ndarray], index: np.ndarray) -> list[np.ndarray]:
-    """``[field[index] for field in fields]`` for non-negative integer fields of the same rows.
-
-    The fields are packed into as few int64 words as hold them, so a random ``index`` touches
-    memory once per word rather than once per field: reading scattered rows is what costs.
+class PackedFields:
+    """Non-negative integer fields of the same rows, packed into as few int64 words as hold them,
+    so that one gather moves them all: reading scattered rows is what costs, not the bit work.
 
     Example:
-        >>> fields = [np.array([5, 6, 7]), np.array([0, 1, 2], np.int8)]
-        >>> a, b = gather_fields(fields, np.array([2, 0]))
+        >>> packed = PackedFields([np.array([5, 6, 7]), np.array([0, 1, 2], np.int8)])
+        >>> a, b = packed.take(np.array([2, 0]))
         >>> a.tolist(), b.tolist(), b.dtype.name
         ([7, 5], [2, 0], 'int8')
     """
-    widths = [int(f.max()).bit_length() if len(f) else 0 for f in fields]
-    words: list[list[int]] = [[]]
-    used = 0
-    for i, width in enumerate(widths):
-        if used + width > _WORD_BITS and words[-1]:
-            words.append([])
-            used = 0
-        words[-1].append(i)
-        used += width
-    out: list[np.ndarray] = [np.empty(0)] * len(fields)
-    for members in words:
-        word = np.array(fields[members[0]], dtype=np.int64)
-        for i in members[1:]:
-            word <<= widths[i]
-            word |= fields[i]
-        picked = word[index]
-        del word
-        shifts = np.cumsum([widths[i] for i in members[::-1]])[::-1] - [widths[i] for i in members]
-        unpacked = _unpack(
-            picked,
-            [
-                (int(shift), widths[i], fields[i].dtype)
-                for shift, i in zip(shifts, members, strict=True)
-            ],
-        )
-        for i, field in zip(members, unpacked, strict=True):
-            out[i] = field
-    return out
+
+    def __init__(self, fields: Sequence[np.ndarray]) -> None:
+        self._widths = [int(f.max()).bit_length() if len(f) else 0 for f in fields]
+        self._dtypes = [f.dtype for f in fields]
+        self._members: list[list[int]] = [[]]  # the fields of every word, highest bits first
+        used = 0
+        for i, width in enumerate(self._widths):
+            if used + width > _WORD_BITS and self._members[-1]:
+                self._members.append([])
+                used = 0
+            self._members[-1].append(i)
+            used += width
+        self._words = []
+        for members in self._members:
+            word = np.array(fields[members[0]], dtype=np.int64)
+            for i in members[1:]:
+                word <<= self._widths[i]
+                word |= fields[i]
+            self._words.append(word)
+
+    def take(self, index: np.ndarray) -> list[np.ndarray]:
+        """``[field[index] for field in fields]``, each in its field's type."""
+        out: list[np.ndarray] = [np.empty(0)] * len(self._widths)
+        for members, word in zip(self._members, self._words, strict=True):
+            widths = [self._widths[i] for i in members]
+            shifts = np.cumsum(widths[::-1])[::-1] - widths  # bits below each field
+            unpacked = _unpack(
+                word[index],
+                [
+                    (int(shift), self._widths[i], self._dtypes[i])
+                    for shift, i in zip(shifts, members, strict=True)
+                ],
+            )
+            for i, field in zip(members, unpacked, strict=True):
+                out[i] = field
+        return out
 
 
 def _validity(n: int, parts: Sequence[tuple[np.ndarray, npt.ArrayLike]]) -> tuple[pa.Buffer, int]:

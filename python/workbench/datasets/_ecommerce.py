@@ -39,8 +39,8 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.datasets._columnar import (
+    PackedFields,
     bins_of,
-    gather_fields,
     rows_of,
     scatter,
     sort_rows,
@@ -706,20 +706,15 @@ def _order(
     del shift
 
     # Export order: by time; on equal times, by session (a session's own times all differ).
-    earliest = int(time_ms.min()) if n else 0
-    time_ms -= earliest
-    time_out, slot = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
-    del time_ms
-    time_out += earliest
-    code = np.empty(n, dtype=np.int8)
-    code[at_sorted] = code_sorted
-    del code_sorted, at_sorted
-    # The two layouts hold the same sessions in the same slots, so what belongs to a session is
-    # laid out through ``s_sorted``; one gather of packed fields then moves it all to the export.
-    fields = [s_sorted, code, *(codes[s_sorted] for codes in carry.values())]
-    del s_sorted, code
-    session_out, code_out, *carried = gather_fields(fields, slot)
-    del fields
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fields = pool.submit(_layout_fields, s_sorted, code_sorted, at_sorted, carry)
+        earliest = int(time_ms.min()) if n else 0
+        time_ms -= earliest
+        time_out, slot = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
+        del time_ms
+        time_out += earliest
+        session_out, code_out, *carried = fields.result().take(slot)
+    del s_sorted, code_sorted, at_sorted
     events.counts.clear()  # the rest needs only where events land
     for name in set(EVENTS) - {*_ORDER_EVENTS}:
         del session[name]
@@ -767,6 +762,20 @@ def _layout(events: _Events) -> _Layout:
         rank[name] = at[name] - session_start[s]
         earlier += c
     return _Layout(per_session=per_session, start=session_start, at=at, rank=rank)
+
+
+def _layout_fields(
+    s_sorted: np.ndarray,
+    code_sorted: np.ndarray,
+    at_sorted: np.ndarray,
+    carry: dict[str, np.ndarray],
+) -> PackedFields:
+    """The session, event code and carried session codes of every layout slot, packed; built
+    beside the sort by time. The two layouts hold the same sessions in the same slots, so what
+    belongs to a session is laid out through ``s_sorted``."""
+    code = np.empty(len(code_sorted), dtype=np.int8)
+    code[at_sorted] = code_sorted
+    return PackedFields([s_sorted, code, *(codes[s_sorted] for codes in carry.values())])
 
 
 def _in_session_order(
