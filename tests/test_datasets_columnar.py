@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 import workbench.datasets._columnar as columnar
-from workbench.datasets import ecommerce
+from workbench.datasets import EcommerceDemo, ecommerce
 from workbench.datasets._columnar import (
     PackedFields,
     bins_of,
@@ -97,7 +97,7 @@ def test_packed_fields_gather_like_numpy(word_bits: int, monkeypatch: pytest.Mon
     monkeypatch.setattr(columnar, "_WORD_BITS", word_bits)
     rng = np.random.default_rng(4)
     n = 3_000
-    fields = [
+    fields: list[np.ndarray] = [
         rng.integers(0, 1 << 30, n),
         rng.integers(0, 13, n).astype(np.int8),
         np.zeros(n, np.int64),
@@ -134,10 +134,10 @@ def test_demo_data_does_not_depend_on_the_sort_or_the_threads(
     pd.testing.assert_frame_equal(plain.users, packed.users)
 
 
-def _digest(demo: object) -> str:
+def _digest(demo: EcommerceDemo) -> str:
     """Every column's name, type, validity and raw values (under the nulls too), and the users."""
     h = hashlib.sha256()
-    events: pa.Table = demo.events  # type: ignore[attr-defined]
+    events = demo.events
     h.update(str(events.schema).encode())
     for name in events.column_names:
         h.update(name.encode())
@@ -155,7 +155,7 @@ def _digest(demo: object) -> str:
                 h.update(
                     bytes(buffers[1])[chunk.offset * width : (chunk.offset + len(chunk)) * width]
                 )
-    users: pd.DataFrame = demo.users  # type: ignore[attr-defined]
+    users = demo.users
     h.update(str(users.dtypes.to_dict()).encode())
     h.update(pd.util.hash_pandas_object(users, index=True).to_numpy().tobytes())
     return h.hexdigest()
