@@ -38,9 +38,11 @@ def bins_of(u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
     edges = np.arange(_BUCKETS + 1, dtype=np.float64) / _BUCKETS
     low = np.searchsorted(cdf, edges[:-1], side="right")
     high = np.searchsorted(cdf, edges[1:], side="left")  # the bin of the bucket's largest u
-    bucket = (u * _BUCKETS).astype(np.int64)
-    out = low[bucket]
-    unsure = np.flatnonzero(high[bucket] != out)
+    sure = np.where(high == low, low, -1)  # -1: a cdf value falls inside the bucket
+    bucket = (u * _BUCKETS).astype(np.int32)
+    out = sure[bucket]
+    del bucket
+    unsure = np.flatnonzero(out < 0)
     out[unsure] = np.searchsorted(cdf, u[unsure], side="right")
     return out
 

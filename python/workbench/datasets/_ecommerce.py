@@ -665,7 +665,9 @@ class _Order:
         """Where the events of every name land; uses up ``at``."""
         n = len(self.slot)
         row_of = np.empty(n, dtype=np.int64)
-        row_of[self.slot] = np.arange(n)
+        step = 1 << 18  # rows numbered a cache-sized run at a time
+        for start in range(0, n, step):
+            row_of[self.slot[start : start + step]] = np.arange(start, min(n, start + step))
         return {name: row_of[self.at.pop(name)] for name in EVENTS}
 
 
@@ -764,6 +766,11 @@ def _layout(events: _Events) -> _Layout:
     return _Layout(per_session=per_session, start=session_start, at=at, rank=rank)
 
 
+def _quantised(key: np.ndarray) -> np.ndarray:
+    key *= _KEY_STEPS  # in place: the key is not needed afterwards
+    return key.astype(np.int64)
+
+
 def _layout_fields(
     s_sorted: np.ndarray,
     code_sorted: np.ndarray,
@@ -788,7 +795,7 @@ def _in_session_order(
     s_sorted, code_sorted, rank_sorted = sort_rows(
         [
             [session[name] for name in EVENTS],
-            [(events.key.pop(name) * _KEY_STEPS).astype(np.int64) for name in EVENTS],
+            [_quantised(events.key.pop(name)) for name in EVENTS],
             [np.full(len(session[name]), code, dtype=np.int8) for code, name in enumerate(EVENTS)],
             [rank.pop(name) for name in EVENTS],
         ],
