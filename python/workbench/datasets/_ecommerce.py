@@ -910,13 +910,13 @@ def _to_table(
         ),
     }
     # numpy and Arrow let go of the GIL on big arrays, so columns build side by side; the
-    # per-row lookups go first so their inputs can be freed before the properties' arrays exist.
+    # per-row columns go first, and where the events land is worked out while they build.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         per_row = _submit(pool, _per_row_columns(order, versions))
-        row = order.rows()  # while the per-row columns build
+        row = order.rows()
         del order
-        columns = {name: f.result() for name, f in per_row.items()}
-        columns |= {name: f.result() for name, f in _submit(pool, properties).items()}
+        futures = per_row | _submit(pool, properties)
+        columns = {name: f.result() for name, f in futures.items()}
     table = pa.table(columns)
     # Who paid what, in export order (the lifetime value sums payments in that order).
     paid = row["pay_success"]
