@@ -461,6 +461,7 @@ _KEY_BASE = {
     "pay_fail": (5.0, 0.0),
 }
 _KEY_STEPS = 1 << 20  # keys are compared quantised to 2^-20
+_RUN = 1 << 18  # events worked on at a time where a pass per step would leave the cache
 _PRODUCT_EVENTS = ("product_detail", "add_to_wishlist", "share", "add_to_cart", "remove_from_cart")
 _ORDER_EVENTS = ("place_order", "pay_success", "pay_fail")
 
@@ -665,9 +666,8 @@ class _Order:
         """Where the events of every name land; uses up ``at``."""
         n = len(self.slot)
         row_of = np.empty(n, dtype=np.int64)
-        step = 1 << 18  # rows numbered a cache-sized run at a time
-        for start in range(0, n, step):
-            row_of[self.slot[start : start + step]] = np.arange(start, min(n, start + step))
+        for a in range(0, n, _RUN):  # numbered a run at a time: no arange as long as the log
+            row_of[self.slot[a : a + _RUN]] = np.arange(a, min(n, a + _RUN))
         return {name: row_of[self.at.pop(name)] for name in EVENTS}
 
 
@@ -693,18 +693,23 @@ def _order(
         s_sorted, code_sorted, at_sorted = _in_session_order(events, layout)
         gap_ms = gaps.result()
 
-    # Then the time since the previous event of the session.
-    gap_ms *= _GAP_MEDIAN_S[code_sorted]
-    gap_ms *= 1000
-    np.maximum(gap_ms, 200, out=gap_ms)
-    time_ms = gap_ms.astype(np.int64)
+    # Then the time since the previous event of the session, a cache-sized run of events at a
+    # time so that no temporary as long as the log is made.
+    time_ms = np.empty(n, dtype=np.int64)
+    for a in range(0, n, _RUN):
+        gap = gap_ms[a : a + _RUN]
+        gap *= _GAP_MEDIAN_S[code_sorted[a : a + _RUN]]
+        gap *= 1000
+        np.maximum(gap, 200, out=gap)
+        time_ms[a : a + _RUN] = gap
     del gap_ms
     nonempty = session_start[per_session > 0]
     time_ms[nonempty] = 0
     np.cumsum(time_ms, out=time_ms)
     shift = sessions["start"].copy()
     shift[per_session > 0] -= time_ms[nonempty]
-    time_ms += shift[s_sorted]
+    for a in range(0, n, _RUN):
+        time_ms[a : a + _RUN] += shift[s_sorted[a : a + _RUN]]
     del shift
 
     # Export order: by time; on equal times, by session (a session's own times all differ).
