@@ -37,6 +37,19 @@ def test_sort_rows_matches_lexsort(word_bits: int | None) -> None:
         assert sorted_field.tolist() == field[order].tolist()
 
 
+def test_sort_rows_of_grouped_rows_matches_lexsort() -> None:
+    rng = np.random.default_rng(6)
+    chunks = [np.sort(rng.integers(0, 1_000, k)) for k in (3_000, 0, 1, 2_500)]  # each ascends
+    keys = [rng.integers(0, 50, len(c)) for c in chunks]
+    codes = [np.full(len(c), i, dtype=np.int8) for i, c in enumerate(chunks)]
+    got = sort_rows([chunks, keys, codes], keep=[0, 1, 2], grouped=True)
+    fields = [np.concatenate(f) for f in (chunks, keys, codes)]
+    order = np.lexsort(fields[::-1])
+    for field, sorted_field in zip(fields, got, strict=True):
+        assert sorted_field.dtype == field.dtype
+        assert sorted_field.tolist() == field[order].tolist()
+
+
 def test_sort_rows_keeps_only_the_fields_asked_for() -> None:
     a, b = np.array([3, 1, 2]), np.array([0, 9, 4])
     (kept,) = sort_rows([[a], [b]], keep=[1])

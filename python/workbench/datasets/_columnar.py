@@ -9,6 +9,7 @@ the few rows that carry a property costs less than gathering every row through a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +64,8 @@ def sort_rows(
     fields: Sequence[Sequence[np.ndarray]],
     keep: Sequence[int],
     word_bits: int | None = None,
+    *,
+    grouped: bool = False,
 ) -> list[np.ndarray]:
     """Sort rows of non-negative integer fields lexicographically (first field first) and return
     the fields numbered in ``keep``, sorted.
@@ -71,7 +74,9 @@ def sort_rows(
     concatenate. When the fields' widths add up to at most ``word_bits``, every row is packed into
     one int64, sorted and unpacked; otherwise ``np.lexsort`` orders them. ``word_bits`` defaults
     to 63, what an int64 holds without turning negative. Rows equal in every field
-    are indistinguishable, so the result is the same either way.
+    are indistinguishable, so the result is the same either way. With ``grouped`` (the first
+    field ascends inside every chunk), the rows below and above the first field's middle value
+    are packed apart and the two halves sorted side by side.
 
     Example:
         >>> first = [np.array([2, 1]), np.array([1])]  # two chunks
@@ -92,15 +97,27 @@ def sort_rows(
         order = np.lexsort(columns[::-1])
         return [columns[i][order].astype(dtypes[i], copy=False) for i in keep]
     packed = np.empty(n, dtype=np.int64)
-    at = 0
-    for parts in zip(*fields, strict=True):
-        word = packed[at : at + len(parts[0])]
-        word[:] = parts[0]
-        for part, width in zip(parts[1:], widths[1:], strict=True):
-            word <<= width
-            word |= part
-        at += len(word)
-    packed.sort()
+    chunks = list(zip(*fields, strict=True))
+    middle = 1 << max(widths[0] - 1, 0)  # rows below it all sort before the rest
+    cuts = [
+        int(np.searchsorted(parts[0], middle)) if grouped else len(parts[0]) for parts in chunks
+    ]
+    low = sum(cuts)
+    at = [0, low]  # where the next rows below and above the middle go
+    for parts, cut in zip(chunks, cuts, strict=True):
+        for half, rows in enumerate((slice(0, cut), slice(cut, None))):
+            word = packed[at[half] : at[half] + len(parts[0][rows])]
+            word[:] = parts[0][rows]
+            for part, width in zip(parts[1:], widths[1:], strict=True):
+                word <<= width
+                word |= part[rows]
+            at[half] += len(word)
+    if 0 < low < n:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # numpy lets go of the GIL to sort
+            for done in [pool.submit(packed[:low].sort), pool.submit(packed[low:].sort)]:
+                done.result()
+    else:
+        packed.sort()
     shifts = np.cumsum(widths[::-1])[::-1] - widths  # bits below each field
     return _unpack(packed, [(int(shifts[i]), widths[i], dtypes[i]) for i in keep])
 

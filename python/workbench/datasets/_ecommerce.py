@@ -805,6 +805,7 @@ def _in_session_order(
             [rank.pop(name) for name in EVENTS],
         ],
         keep=(0, 2, 3),
+        grouped=True,  # the events of each name come session by session
     )
     at_sorted = rank_sorted
     at_sorted += layout.start[s_sorted]
