@@ -431,6 +431,8 @@ class TagStore:
 
         Precedence: ``~``/``!`` (not) binds tightest, then ``&``, then ``|``, ``-`` and ``^``
         (equal, left to right). Quote names with spaces or operators: ``"city:New York"``.
+        The whole expression runs over each block of 65,536 users at once; the first selection
+        that names a tag lays out that tag's containers for it (a copy of the tag, kept).
 
         >>> tags.select("(gender:F & age:18-24) | vip - age:35+").keys().to_pylist()
         [1, 6]

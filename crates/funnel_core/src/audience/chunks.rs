@@ -29,12 +29,42 @@ enum Container {
     Run { at: usize, len: usize },
 }
 
-/// One tag's containers in key order, before they are interleaved chunk by chunk.
+/// One tag's containers in key order: interleaved chunk by chunk for profiles, read as they
+/// are by selections (`select`).
 #[derive(Debug, Clone, Default)]
-struct TagChunks {
+pub(crate) struct TagChunks {
     chunks: Vec<(u16, Container)>,
     values: Vec<u16>,
     words: Vec<u64>,
+}
+
+/// One chunk of one tag, as a selection reads it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part<'a> {
+    /// Sorted low 16 bits of the ids.
+    Array(&'a [u16]),
+    Bitmap(&'a [u64; CHUNK_WORDS]),
+    /// Inclusive runs as `(first, last)` pairs.
+    Runs(&'a [u16]),
+}
+
+impl TagChunks {
+    /// The containers of `bitmap` (arrays of 1024 ids or more as bitmaps, as profiles have them).
+    pub(crate) fn of(bitmap: &RoaringBitmap) -> Self {
+        tag_chunks(bitmap, BITMAP_FROM)
+    }
+
+    /// The tag's users in chunk `key`, or None when it has none there.
+    pub(crate) fn part(&self, key: u16) -> Option<Part<'_>> {
+        let i = self.chunks.binary_search_by_key(&key, |&(k, _)| k).ok()?;
+        Some(match self.chunks[i].1 {
+            Container::Array { at, len } => Part::Array(self.values.get(at..at + len)?),
+            Container::Bitmap { at } => {
+                Part::Bitmap(self.words.get(at..at + CHUNK_WORDS)?.try_into().ok()?)
+            }
+            Container::Run { at, len } => Part::Runs(self.values.get(at..at + 2 * len)?),
+        })
+    }
 }
 
 /// Every tag of a store, chunk-major, built once from its bitmaps.

@@ -8,7 +8,8 @@
 //! - [`set`]: the [`Audience`] type and its set algebra.
 //! - [`build`]: audiences from funnel levels and from behaviour in the log.
 //! - [`keys`]: original keys to dense ids and back.
-//! - [`tags`]: the [`TagStore`] and its compiled selection programs.
+//! - [`tags`]: the [`TagStore`] and its compiled selection programs, evaluated chunk by chunk
+//!   over plain bits (`select`).
 //! - [`insight`]: profile / compare / overlap counts, one parallel call each; profiles count
 //!   against tags laid out by chunk (`chunks`).
 //! - [`profile`]: a profile's whole table (counts, statistics, ranking) in one call.
@@ -22,6 +23,7 @@ pub mod insight;
 pub mod keys;
 pub mod persist;
 pub mod profile;
+mod select;
 pub mod set;
 pub mod tags;
 

@@ -8,7 +8,8 @@ use rustc_hash::FxHashMap;
 
 use std::sync::OnceLock;
 
-use super::chunks::ChunkIndex;
+use super::chunks::{ChunkIndex, TagChunks};
+use super::select::select;
 use super::set::{from_sorted, Audience};
 use crate::error::{CoreError, Result};
 
@@ -20,6 +21,8 @@ pub struct TagStore {
     index: FxHashMap<String, usize>,
     /// The tags by chunk for profiles, built on the first profile after a change.
     chunks: OnceLock<ChunkIndex>,
+    /// Each tag's containers for selections, made on its first selection (`select`).
+    views: Vec<OnceLock<TagChunks>>,
 }
 
 /// One instruction of a compiled selection (postfix order).
@@ -98,6 +101,7 @@ impl TagStore {
         self.index.insert(name.to_string(), self.names.len());
         self.names.push(name.to_string());
         self.bits.push(audience.into_bits());
+        self.views.push(OnceLock::new());
         self.chunks = OnceLock::new();
         Ok(())
     }
@@ -109,6 +113,7 @@ impl TagStore {
         };
         self.names.remove(i);
         self.bits.remove(i);
+        self.views.remove(i);
         self.chunks = OnceLock::new();
         for v in self.index.values_mut() {
             if *v > i {
@@ -183,70 +188,23 @@ impl TagStore {
             self.index.insert(name.clone(), self.names.len());
             self.names.push(name.clone());
             self.bits.push(bits);
+            self.views.push(OnceLock::new());
         }
         self.chunks = OnceLock::new();
         Ok(())
     }
 
-    /// Evaluate a postfix program over the tags.
+    /// Evaluate a postfix program over the tags, chunk by chunk (see `select`).
     pub fn eval(&self, program: &[Op]) -> Result<Audience> {
-        let mut stack: Vec<std::borrow::Cow<'_, RoaringBitmap>> = Vec::new();
-        let malformed = || {
-            CoreError::InvalidAudience(
-                "malformed selection program (an operator is missing an operand)".into(),
-            )
-        };
-        let full = || {
-            let mut all = RoaringBitmap::new();
-            all.insert_range(0..self.universe);
-            all
-        };
+        let mut views: Vec<Option<&TagChunks>> = vec![None; self.bits.len()];
         for op in program {
-            match *op {
-                Op::Tag(i) => match self.bits.get(i) {
-                    Some(b) => stack.push(std::borrow::Cow::Borrowed(b)),
-                    None => {
-                        return Err(CoreError::InvalidAudience(format!(
-                            "tag index {i} is not in the store ({} tags)",
-                            self.len()
-                        )))
-                    }
-                },
-                Op::All => stack.push(std::borrow::Cow::Owned(full())),
-                Op::Not => {
-                    let x = stack.pop().ok_or_else(malformed)?;
-                    stack.push(std::borrow::Cow::Owned(full() - x.as_ref()));
-                }
-                Op::And | Op::Or | Op::Sub | Op::Xor => {
-                    let b = stack.pop().ok_or_else(malformed)?;
-                    let a = stack.pop().ok_or_else(malformed)?;
-                    // Reuse an owned left operand in place rather than allocating a third bitmap.
-                    let result = match a {
-                        std::borrow::Cow::Owned(mut a) => {
-                            match *op {
-                                Op::And => a &= b.as_ref(),
-                                Op::Or => a |= b.as_ref(),
-                                Op::Sub => a -= b.as_ref(),
-                                _ => a ^= b.as_ref(),
-                            }
-                            a
-                        }
-                        std::borrow::Cow::Borrowed(a) => match *op {
-                            Op::And => a & b.as_ref(),
-                            Op::Or => a | b.as_ref(),
-                            Op::Sub => a - b.as_ref(),
-                            _ => a ^ b.as_ref(),
-                        },
-                    };
-                    stack.push(std::borrow::Cow::Owned(result));
+            if let Op::Tag(i) = *op {
+                if let (Some(view), Some(bits)) = (self.views.get(i), self.bits.get(i)) {
+                    views[i] = Some(view.get_or_init(|| TagChunks::of(bits)));
                 }
             }
         }
-        if stack.len() != 1 {
-            return Err(malformed());
-        }
-        let bits = stack.pop().ok_or_else(malformed)?.into_owned();
-        Audience::new(bits, self.universe)
+        Audience::new(select(program, &views, self.universe)?, self.universe)
     }
 }
 
