@@ -18,7 +18,9 @@ How one event is made, in order:
 
 Both orderings (inside sessions, then by time) sort one packed int64 per event, and the columns
 are built from small integer codes, the sparse ones only from the rows that carry them
-(``_columnar``).
+(``_columnar``). Work that draws nothing (laying the events out, finding their sessions, packing
+what goes to the export) runs in a background thread beside the draws, which keep their order:
+numpy lets go of the GIL on big arrays, and the machine has more than one core.
 
 The stories are described for teachers in ``STORIES.md`` next to this file.
 """
