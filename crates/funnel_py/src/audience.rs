@@ -653,12 +653,20 @@ impl PyTagStore {
         let format = Format::parse(format).map_err(to_py)?;
         let store = self.inner.clone();
         let log = self.log.clone();
+        if formats::tags_as_stored(&log.user_keys, format, bits) {
+            // Straight into the bytes objects: one copy of each tag, not two.
+            return (store.bitmaps().iter())
+                .map(|tag| {
+                    PyBytes::new_with(py, tag.serialized_size(), |buffer| {
+                        tag.serialize_into(&mut buffer[..]).map_err(|e| {
+                            AudienceError::new_err(format!("could not write a tag: {e}"))
+                        })
+                    })
+                })
+                .collect();
+        }
         let all = py
-            .detach(|| {
-                let audiences: Vec<Audience> =
-                    (0..store.len()).map(|i| store.audience(i)).collect();
-                formats::export_many(&audiences, &log.user_keys, format, bits)
-            })
+            .detach(|| formats::export_tags(&store, &log.user_keys, format, bits))
             .map_err(to_py)?;
         Ok(all.iter().map(|b| PyBytes::new(py, b)).collect())
     }

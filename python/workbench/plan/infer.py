@@ -1,8 +1,9 @@
 """Drafting a tracking plan from a log: what events there are and what their properties look like.
 
-Per property column, one group-by over (event code, value) gives non-null counts, distinct values
-and the most frequent values per event; numbers also get their range. Nothing runs per row in
-Python.
+Per property column, the values are numbered (strings by the native coder in first-seen order,
+other values ascending) and one count over (event code, value number) gives each event's
+non-null rows, distinct values, most frequent values and range. Nothing runs per row in Python,
+and nothing sorts the rows. Values seen equally often rank in their numbering's order.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench import _core
 from workbench.exceptions import ArgumentError
-from workbench.plan._logdata import LogData
+from workbench.plan._logdata import LogData, is_text
 from workbench.plan.model import EventSpec, PropertySpec
 from workbench.plan.tracking_plan import TrackingPlan
 from workbench.plan.validate import column_kind
@@ -30,27 +32,100 @@ def _humanize(name: str) -> str:
     return " ".join(words).capitalize() if words else name
 
 
-def _column_values(column: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, list[Any] | None]:
-    """(valid mask, values as numbers or dictionary codes, the dictionary for strings)."""
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
-    if kind == "float":
-        valid &= ~pc.is_nan(column).fill_null(False).to_numpy(zero_copy_only=False)
-    if kind in ("string", "other"):
-        if kind == "other":
-            column = (
-                column.cast(pa.string())
-                if _castable(column)
-                else pc.cast(column, pa.string(), safe=False)
+class _Values:
+    """One property column numbered: each row's value number (``size`` where the row has no
+    value) and what each number shows as. Numbers rank values: first seen for strings,
+    ascending for the rest (so a number's range is its first and last value)."""
+
+    def __init__(self, column: pa.Array, kind: str, name: str) -> None:
+        self.kind = kind
+        self.unit, self.tz = "s", None
+        if pa.types.is_timestamp(column.type):
+            self.unit, self.tz = column.type.unit, column.type.tz
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
+        if kind == "float":
+            valid &= ~pc.is_nan(column).fill_null(False).to_numpy(zero_copy_only=False)
+        self.strings: list[Any] | None = None
+        if kind in ("string", "other"):
+            if kind == "other":
+                column = _as_text(column)
+            coded, self.strings = _core.code_text(pa.chunked_array([column]), [], name=name)
+            codes = coded.to_numpy(zero_copy_only=False).view(np.int32)
+            self.uniques: np.ndarray = np.arange(len(self.strings))
+            self.numbers = np.where(valid, codes, len(self.strings))
+            return
+        if kind == "timestamp":
+            stamps = (
+                column if pa.types.is_timestamp(column.type) else column.cast(pa.timestamp("s"))
             )
-        encoded = pc.dictionary_encode(column)
-        codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        return valid, codes, encoded.dictionary.to_pylist()
-    if kind == "timestamp":
-        stamps = column if pa.types.is_timestamp(column.type) else column.cast(pa.timestamp("s"))
-        return valid, stamps.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False), None
-    if kind == "boolean":
-        return valid, column.fill_null(False).to_numpy(zero_copy_only=False), None
-    return valid, column.fill_null(0).to_numpy(zero_copy_only=False), None
+            raw = stamps.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        elif kind == "boolean":
+            raw = column.fill_null(False).to_numpy(zero_copy_only=False)
+        else:
+            raw = column.fill_null(0).to_numpy(zero_copy_only=False)
+        self.numbers, self.uniques = _ranked(raw, valid)
+
+    @property
+    def size(self) -> int:
+        return len(self.uniques)
+
+    def show(self, number: int | np.integer) -> Any:
+        """What value ``number`` is, as a plan file writes it."""
+        if self.strings is not None:
+            return self.strings[number]
+        raw = self.uniques[number]
+        if self.kind == "timestamp":
+            return pd.Timestamp(int(raw), unit=self.unit, tz=self.tz).isoformat()
+        if self.kind == "boolean":
+            return bool(raw)
+        return raw.item() if hasattr(raw, "item") else raw
+
+
+def _ranked(raw: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's rank among the distinct valid values of ``raw`` (ascending; the number of
+    them where the row is not valid), and those values. Small integer ranges are their own
+    ranks; others are hashed, and only the distinct values sorted."""
+    # (Unsigned 64-bit values may not fit the shifted int64.)
+    small_ints = raw.dtype.kind in "ib" or (raw.dtype.kind == "u" and raw.dtype.itemsize < 8)
+    if small_ints and valid.any():
+        seen = raw[valid]
+        low, high = int(seen.min()), int(seen.max())
+        if high - low <= 4 * len(raw) + 1024:
+            shifted = raw.astype(np.int64) - low
+            present = np.bincount(shifted[valid], minlength=high - low + 1) > 0
+            rank = np.cumsum(present) - 1
+            values = (np.flatnonzero(present) + low).astype(raw.dtype)
+            numbers = np.where(valid, rank[np.clip(shifted, 0, high - low)], len(values))
+            return numbers, values
+    codes, uniques = pd.factorize(raw[valid])
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    numbers = np.full(len(raw), len(order), dtype=np.int64)
+    numbers[valid] = rank[codes]
+    return numbers, np.asarray(uniques)[order]
+
+
+def _pairs(first: np.ndarray, second: np.ndarray, n_second: int) -> tuple[np.ndarray, ...]:
+    """The distinct (first, second) pairs in (first, second) order, with how often each occurs."""
+    key = first.astype(np.int64) * max(n_second, 1) + second
+    space = (int(first.max()) + 1) * max(n_second, 1) if len(first) else 0
+    if space <= 4 * len(key) + 4096:
+        counts = np.bincount(key, minlength=space)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+    else:
+        codes, uniques = pd.factorize(key)
+        order = np.argsort(uniques)
+        keys, counts = uniques[order], np.bincount(codes, minlength=len(uniques))[order]
+    return keys // max(n_second, 1), keys % max(n_second, 1), counts
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """A column of another type as strings (unsafe casts where the safe one is refused)."""
+    return (
+        column.cast(pa.string()) if _castable(column) else pc.cast(column, pa.string(), safe=False)
+    )
 
 
 def _castable(column: pa.Array) -> bool:
@@ -78,12 +153,15 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
     times = data.time_values
     frame = pd.DataFrame({"c": codes[has_code], "t": times[has_code]})
     span = frame.groupby("c")["t"].agg(["min", "max"])
-    users_col = data.table.column(data.user).combine_chunks()
-    user_codes = (
-        pc.dictionary_encode(users_col).indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    )
-    pairs = pd.DataFrame({"c": codes[has_code], "u": user_codes[has_code]}).drop_duplicates()
-    users = pairs.groupby("c").size().reindex(range(n_codes), fill_value=0).to_numpy()
+    users_col = data.table.column(data.user)
+    if is_text(users_col.type):
+        user_numbers = _core.code_text(users_col, [], name=data.user)[0].to_numpy().view(np.int32)
+    else:
+        user_numbers = pd.factorize(users_col.to_numpy(zero_copy_only=False))[0]
+    keep = has_code & (user_numbers >= 0)
+    user_events = _pairs(codes[keep], user_numbers[keep], int(user_numbers.max(initial=0)) + 1)[0]
+    users = np.bincount(user_events, minlength=n_codes)
+    event_slots = np.where(has_code, codes, n_codes)
 
     common: dict[str, PropertySpec] = {}
     own: list[dict[str, PropertySpec]] = [{} for _ in range(n_codes)]
@@ -93,73 +171,55 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
             continue  # lists and structs: the plan language has no type to draft for them
         kind = column_kind(column.type)
         ptype = kind if kind != "other" else "string"
-        valid, values, dictionary = _column_values(column, kind)
-        rows_valid = valid & has_code
-        nonnull = np.bincount(codes[rows_valid], minlength=n_codes)
+        values = _Values(column, kind, prop)
+        # Rows without an event or a value are counted apart (event slot n_codes, value number
+        # size) and dropped after counting: cheaper than gathering the other rows first.
+        slots, numbers, rows = _pairs(event_slots, values.numbers, values.size + 1)
+        real = (slots < n_codes) & (numbers < values.size)
+        pair_codes, pair_values, pair_rows = slots[real], numbers[real], rows[real]
+        nonnull = np.bincount(pair_codes, weights=pair_rows, minlength=n_codes).astype(np.int64)
         if not nonnull.any():
             continue  # an all-null column says nothing about the plan
-        pair = pd.DataFrame({"c": codes[rows_valid], "v": values[rows_valid]})
-        counts: Any = pair.value_counts(sort=True)  # (event code, value) → rows, by frequency
-        distinct = counts.groupby(level=0).size().reindex(range(n_codes), fill_value=0)
-        top: Any = counts.groupby(level=0).head(_EXAMPLES)
         numeric = kind in ("integer", "float", "timestamp")
-        ranges = pair.groupby("c")["v"].agg(["min", "max"]) if numeric else None
-
-        unit, tz = "s", None
-        if pa.types.is_timestamp(column.type):
-            unit, tz = column.type.unit, column.type.tz
-
-        def show(
-            raw: Any,
-            *,
-            dictionary: Any = dictionary,
-            kind: str = kind,
-            unit: Any = unit,
-            tz: Any = tz,
-        ) -> Any:
-            if dictionary is not None:
-                return dictionary[int(raw)]
-            if kind == "timestamp":
-                return pd.Timestamp(int(raw), unit=unit, tz=tz).isoformat()
-            if kind == "boolean":
-                return bool(raw)
-            return raw.item() if hasattr(raw, "item") else raw
 
         present = event_rows > 0
         if (nonnull[present] > 0).all() and present.sum() > 1:
-            total_rows = int(event_rows.sum())
-            total_nonnull = int(nonnull.sum())
-            all_values = pd.Series(values[rows_valid]).value_counts()
-            lo = hi = None
-            if numeric:
-                lo, hi = all_values.index.min(), all_values.index.max()
+            seen = np.bincount(pair_values, weights=pair_rows, minlength=values.size)
+            distinct = np.flatnonzero(seen)
+            top = distinct[np.argsort(-seen[distinct], kind="stable")[:_EXAMPLES]]
             common[prop] = _spec(
                 prop,
                 ptype,
-                total_rows,
-                total_nonnull,
-                len(all_values),
-                [show(v) for v in all_values.index[:_EXAMPLES]],
-                sorted(show(v) for v in all_values.index) if kind == "string" else None,
-                show(lo) if lo is not None else None,
-                show(hi) if hi is not None else None,
+                int(event_rows.sum()),
+                int(nonnull.sum()),
+                len(distinct),
+                [values.show(v) for v in top],
+                sorted(values.show(v) for v in distinct) if kind == "string" else None,
+                values.show(distinct[0]) if numeric else None,
+                values.show(distinct[-1]) if numeric else None,
                 max_allowed,
             )
             continue
+        starts = np.searchsorted(pair_codes, np.arange(n_codes + 1))
+        # Within each event, most rows first; ties keep value order (the sort is stable).
+        ranked = np.lexsort((-pair_rows, pair_codes))
         for code in np.flatnonzero(nonnull):
-            examples = [show(v) for v in top.loc[code].index]
+            first, last = int(starts[code]), int(starts[code + 1])
+            examples = [
+                values.show(v) for v in pair_values[ranked[first : min(first + _EXAMPLES, last)]]
+            ]
             values_here = None
-            if kind == "string" and distinct[code] <= max_allowed:
-                values_here = sorted(show(v) for v in counts.loc[code].index)
+            if kind == "string" and last - first <= max_allowed:
+                values_here = sorted(values.show(v) for v in pair_values[first:last])
             lo = hi = None
-            if ranges is not None:
-                lo, hi = show(ranges.at[code, "min"]), show(ranges.at[code, "max"])
+            if numeric:
+                lo, hi = values.show(pair_values[first]), values.show(pair_values[last - 1])
             own[code][prop] = _spec(
                 prop,
                 ptype,
                 int(event_rows[code]),
                 int(nonnull[code]),
-                int(distinct[code]),
+                last - first,
                 examples,
                 values_here,
                 lo,
@@ -167,6 +227,20 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
                 max_allowed,
             )
 
+    return _draft(data, users, span, own, common, name)
+
+
+def _draft(
+    data: LogData,
+    users: np.ndarray,
+    span: pd.DataFrame,
+    own: list[dict[str, PropertySpec]],
+    common: dict[str, PropertySpec],
+    name: str,
+) -> TrackingPlan:
+    """The plan of the events seen (busiest first) with their own and the common properties;
+    ``users`` and ``span`` (first and last time) by event code."""
+    names, event_rows = data.event_names, data.event_rows
     events: dict[str, EventSpec] = {}
     order = np.argsort(-event_rows, kind="stable")  # the busiest events first
     for code in order:

@@ -21,6 +21,7 @@ use roaring::RoaringBitmap;
 
 use super::keys::int_keys_of;
 use super::set::{from_sorted, Audience};
+use super::tags::TagStore;
 use crate::error::{CoreError, Result};
 use crate::log::UserKeys;
 
@@ -48,20 +49,20 @@ impl Format {
 /// The bitmap of an audience's ORIGINAL integer keys. `width` 32/64 forces a layout (None: 32
 /// unless a key needs 64).
 pub fn key_bitmap(audience: &Audience, keys: &UserKeys, width: Option<u8>) -> Result<KeyBitmap> {
+    key_bitmap_of(audience.bits(), keys, width)
+}
+
+fn key_bitmap_of(bits: &RoaringBitmap, keys: &UserKeys, width: Option<u8>) -> Result<KeyBitmap> {
     if let Some(w) = width {
         check_width(w)?;
     }
     let wide = width == Some(64);
-    // Keys that are exactly the dense ids (0..U) need no mapping: reuse the bitmap.
-    if let UserKeys::Int(table) = keys {
-        let identity = table.first() == Some(&0) && table.last() == Some(&(table.len() as i64 - 1));
-        if identity && !wide {
-            let mut bits = audience.bits().clone();
-            bits.optimize();
-            return Ok(KeyBitmap::B32(bits));
-        }
+    if identity(keys) && !wide {
+        let mut bits = bits.clone();
+        bits.optimize();
+        return Ok(KeyBitmap::B32(bits));
     }
-    let bitmap = KeyBitmap::from_sorted_keys(&int_keys_of(audience, keys)?, wide);
+    let bitmap = KeyBitmap::from_sorted_keys(&int_keys_of(bits, keys)?, wide);
     if width == Some(32) && matches!(bitmap, KeyBitmap::B64(_)) {
         return Err(CoreError::InvalidAudience(
             "a user key needs more than 32 bits; export with bits=64 (64-bit Roaring) instead"
@@ -71,6 +72,12 @@ pub fn key_bitmap(audience: &Audience, keys: &UserKeys, width: Option<u8>) -> Re
     Ok(bitmap)
 }
 
+/// Whether the keys are exactly the dense ids (0..U), so a bitmap of ids is one of keys.
+fn identity(keys: &UserKeys) -> bool {
+    matches!(keys, UserKeys::Int(table)
+        if table.first() == Some(&0) && table.last() == Some(&(table.len() as i64 - 1)))
+}
+
 /// Bytes of an audience's original keys in `format`.
 pub fn export(
     audience: &Audience,
@@ -78,7 +85,43 @@ pub fn export(
     format: Format,
     width: Option<u8>,
 ) -> Result<Vec<u8>> {
-    let bitmap = key_bitmap(audience, keys, width)?;
+    export_bits(audience.bits(), false, keys, format, width)
+}
+
+/// [`export`] for every tag of `store`, in parallel. A store keeps its tags run-optimized, so
+/// where the keys are the dense ids a tag is written as it is, without a copy.
+pub fn export_tags(
+    store: &TagStore,
+    keys: &UserKeys,
+    format: Format,
+    width: Option<u8>,
+) -> Result<Vec<Vec<u8>>> {
+    (store.bitmaps().par_iter())
+        .map(|bits| export_bits(bits, true, keys, format, width))
+        .collect()
+}
+
+/// Whether [`export_tags`] writes each tag exactly as the store holds it (portable 32-bit
+/// Roaring of keys that are the dense ids), so a caller may serialize `store.bitmaps()` straight
+/// into buffers of its own.
+pub fn tags_as_stored(keys: &UserKeys, format: Format, width: Option<u8>) -> bool {
+    format == Format::Portable && matches!(width, None | Some(32)) && identity(keys)
+}
+
+/// `optimized`: `bits` already has run containers wherever they are smaller.
+fn export_bits(
+    bits: &RoaringBitmap,
+    optimized: bool,
+    keys: &UserKeys,
+    format: Format,
+    width: Option<u8>,
+) -> Result<Vec<u8>> {
+    if optimized && tags_as_stored(keys, format, width) {
+        let mut out = Vec::new();
+        write_bitmap(bits, &mut out);
+        return Ok(out);
+    }
+    let bitmap = key_bitmap_of(bits, keys, width)?;
     match format {
         Format::Portable => Ok(bitmap.to_portable()),
         Format::ClickHouse => {
@@ -90,19 +133,6 @@ pub fn export(
         }
         Format::Doris => Ok(bitmap.to_doris()),
     }
-}
-
-/// [`export`] for many audiences at once, in parallel.
-pub fn export_many(
-    audiences: &[Audience],
-    keys: &UserKeys,
-    format: Format,
-    width: Option<u8>,
-) -> Result<Vec<Vec<u8>>> {
-    audiences
-        .par_iter()
-        .map(|a| export(a, keys, format, width))
-        .collect()
 }
 
 /// Keys below 2^32 as one bitmap, or buckets of (high 32 bits, bitmap of low bits).

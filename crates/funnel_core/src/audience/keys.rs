@@ -126,10 +126,9 @@ pub fn from_sorted_int_keys(
 }
 
 /// The original integer keys of an audience, ascending, checked to be unsigned.
-pub fn int_keys_of(audience: &Audience, keys: &UserKeys) -> Result<Vec<u64>> {
+pub fn int_keys_of(bits: &RoaringBitmap, keys: &UserKeys) -> Result<Vec<u64>> {
     match keys {
         UserKeys::Int(table) => {
-            let bits: &RoaringBitmap = audience.bits();
             let mut out = Vec::with_capacity(bits.len() as usize);
             for id in bits {
                 let key = table[id as usize];
@@ -177,7 +176,7 @@ mod tests {
         let a = from_keys(&keys, &KeyQuery::Str(&["c", "a"])).unwrap();
         assert_eq!(a.bits().iter().collect::<Vec<_>>(), vec![0, 2]);
         assert!(from_keys(&keys, &KeyQuery::Int(&[1])).is_err());
-        assert!(int_keys_of(&a, &keys).is_err());
+        assert!(int_keys_of(a.bits(), &keys).is_err());
     }
 
     #[test]
@@ -186,9 +185,9 @@ mod tests {
         let (a, missing) = from_sorted_int_keys(&keys, [0u64, 3, 1 << 40].into_iter()).unwrap();
         assert_eq!(a.bits().iter().collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!(missing, vec![3]);
-        assert_eq!(int_keys_of(&a, &keys).unwrap(), vec![0, 1 << 40]);
+        assert_eq!(int_keys_of(a.bits(), &keys).unwrap(), vec![0, 1 << 40]);
         let neg = Audience::from_ids(&[0], 4).unwrap();
-        assert!(int_keys_of(&neg, &keys)
+        assert!(int_keys_of(neg.bits(), &keys)
             .unwrap_err()
             .to_string()
             .contains("-4"));

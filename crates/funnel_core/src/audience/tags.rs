@@ -13,6 +13,8 @@ use super::select::select;
 use super::set::{from_sorted, Audience};
 use crate::error::{CoreError, Result};
 
+/// Tags are kept run-optimized (Roaring's run containers wherever they are smaller): less
+/// memory, and exports write them as they are.
 #[derive(Debug, Clone, Default)]
 pub struct TagStore {
     universe: u32,
@@ -100,7 +102,9 @@ impl TagStore {
         self.check_new(name)?;
         self.index.insert(name.to_string(), self.names.len());
         self.names.push(name.to_string());
-        self.bits.push(audience.into_bits());
+        let mut bits = audience.into_bits();
+        bits.optimize();
+        self.bits.push(bits);
         self.views.push(OnceLock::new());
         self.chunks = OnceLock::new();
         Ok(())
@@ -181,7 +185,9 @@ impl TagStore {
             .map(|mut g| {
                 g.sort_unstable();
                 g.dedup();
-                from_sorted(g)
+                let mut bits = from_sorted(g);
+                bits.optimize();
+                bits
             })
             .collect();
         for (name, bits) in names.iter().zip(bitmaps) {
