@@ -2,14 +2,18 @@
 
     .venv/bin/python benchmarks/bench_plan.py          # generator at 1M users, checks on ~10M
     .venv/bin/python benchmarks/bench_plan.py 420000   # users of the log the checks read
+    .venv/bin/python benchmarks/bench_plan.py --generator-only --generator-runs 5
 
 Issue 12's bars, printed with PASS / FALL SHORT: ``ecommerce(n_users=1_000_000)`` in at most
-10 s and ``plan.validate(log)`` of about ten million events in at most 1 s (best of three).
+10 s (best of three runs, median beside it) and ``plan.validate(log)`` of about ten million
+events in at most 1 s (best of three). The load average is printed beside the figures: the
+machine may be shared.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import os
 import time
 
 import workbench as wb
@@ -32,11 +36,55 @@ def _verdict(seconds: float, target: float) -> str:
     return "PASS" if seconds <= target else "FALL SHORT"
 
 
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "n_users", nargs="?", type=int, default=420_000, help="users of the log the checks read"
+    )
+    parser.add_argument(
+        "--generator-runs",
+        type=int,
+        default=3,
+        help="how many times ecommerce(n_users=1_000_000) is made (best and median reported)",
+    )
+    parser.add_argument(
+        "--generator-only", action="store_true", help="time the generator and skip the checks"
+    )
+    return parser.parse_args()
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _time_generator(runs: int) -> tuple[float, float]:
+    times = []
+    for run in range(runs):
+        label = "generate ecommerce(1,000,000)" + (", again" if run else "")
+        big, seconds = _timed(label, lambda: ecommerce(n_users=1_000_000))
+        times.append(seconds)
+        if not run:
+            print(f"{'events':<40} {big.events.num_rows:>11,}")
+        del big
+    times.sort()
+    return times[0], times[len(times) // 2]
+
+
+def _report_generator(best: float, median: float) -> None:
+    print(
+        f"  generator at 1M users <= {TARGET_GENERATOR:.0f} s          {best:6.2f} s "
+        f"(median {median:.2f} s, {_load()})   {_verdict(best, TARGET_GENERATOR)}"
+    )
+
+
 def main() -> None:
-    n_users = int(sys.argv[1]) if len(sys.argv) > 1 else 420_000
-    big, gen_s = _timed("generate ecommerce(1,000,000)", lambda: ecommerce(n_users=1_000_000))
-    print(f"{'events':<40} {big.events.num_rows:>11,}")
-    del big
+    args = _arguments()
+    n_users = args.n_users
+    gen_best, gen_median = _time_generator(max(1, args.generator_runs))
+    if args.generator_only:
+        print("\ntargets (issue 12):")
+        _report_generator(gen_best, gen_median)
+        return
     demo, _ = _timed(f"generate ecommerce({n_users:,})", lambda: ecommerce(n_users=n_users))
     print(f"{'events':<40} {demo.events.num_rows:>11,}")
     log, _ = _timed("EventLog (encode)", demo.log)
@@ -55,10 +103,7 @@ def main() -> None:
     _timed("TrackingPlan.infer(log)", lambda: TrackingPlan.infer(log))
     best, median = min(times), sorted(times)[1]
     print("\ntargets (issue 12):")
-    print(
-        f"  generator at 1M users <= {TARGET_GENERATOR:.0f} s          {gen_s:6.2f} s   "
-        f"{_verdict(gen_s, TARGET_GENERATOR)}"
-    )
+    _report_generator(gen_best, gen_median)
     print(
         f"  validate {len(log) / 1e6:.1f}M events <= {TARGET_VALIDATE:.0f} s            "
         f"{best:6.2f} s (median {median:.2f} s)   {_verdict(best, TARGET_VALIDATE)}"

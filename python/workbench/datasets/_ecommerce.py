@@ -18,7 +18,9 @@ How one event is made, in order:
 
 Both orderings (inside sessions, then by time) sort one packed int64 per event, and the columns
 are built from small integer codes, the sparse ones only from the rows that carry them
-(``_columnar``).
+(``_columnar``). Work that draws nothing (laying the events out, finding their sessions, packing
+what goes to the export) runs in a background thread beside the draws, which keep their order:
+numpy lets go of the GIL on big arrays, and the machine has more than one core.
 
 The stories are described for teachers in ``STORIES.md`` next to this file.
 """
@@ -39,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.datasets._columnar import (
+    PackedFields,
     bins_of,
     rows_of,
     scatter,
@@ -274,8 +277,10 @@ def ecommerce(
     users = _draw_users(rng, n_users, days)
     sessions = _draw_sessions(rng, users, start_ms, days)
     events = _draw_events(rng, users, sessions)
-    props = _draw_properties(rng, users, sessions, events)
-    table, paid = _to_table(rng, users, sessions, events, props)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        layout = pool.submit(_layout, events)  # no draws there: beside the properties' draws
+        props = _draw_properties(rng, users, sessions, events)
+        table, paid = _to_table(rng, users, sessions, events, props, layout.result())
     ltv = np.searchsorted(
         _LTV_EDGES, np.bincount(paid[0], weights=paid[1], minlength=n_users), side="right"
     )
@@ -458,6 +463,7 @@ _KEY_BASE = {
     "pay_fail": (5.0, 0.0),
 }
 _KEY_STEPS = 1 << 20  # keys are compared quantised to 2^-20
+_RUN = 1 << 18  # events worked on at a time where a pass per step would leave the cache
 _PRODUCT_EVENTS = ("product_detail", "add_to_wishlist", "share", "add_to_cart", "remove_from_cart")
 _ORDER_EVENTS = ("place_order", "pay_success", "pay_fail")
 
@@ -497,27 +503,35 @@ def _draw_events(
     paid = attempt & (u() < np.where(broken, 0.31, 0.94))
     failed = attempt & ~paid
 
-    counts = {
-        "app_open": app,
-        "signup": first & (u() < np.where(junk, 0.35, 0.6)),
-        "login": (~first) & (u() < np.where(app, 0.06, 0.3)),
-        "browse": browse * (1 + rng.poisson(1.1, n_s)),
-        "search": browse * rng.poisson(np.where(junk, 0.1, 0.55), n_s),
-        "product_detail": detail * (1 + rng.poisson(1.4, n_s)),
-        "share": detail * rng.poisson(np.where(junk, 0.01, 0.06), n_s),
-        "add_to_cart": cart * (1 + rng.poisson(0.35, n_s)),
-        "place_order": order,
-        "pay_success": paid,
-        "pay_fail": failed,
-    }
-    counts["add_to_wishlist"] = detail * rng.binomial(counts["product_detail"], 0.08)
-    counts["remove_from_cart"] = (counts["add_to_cart"] >= 2) & (u() < 0.25)
+    # Which sessions every event belongs to is worked out in the background (no draws there)
+    # while the next counts and the keys are drawn.
+    counts: dict[str, np.ndarray] = {}
+    rows: dict[str, Future[np.ndarray]] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
 
-    session, key = {}, {}
-    for name in EVENTS:
-        session[name] = rows_of(counts[name])
-        base, spread = _KEY_BASE[name]
-        key[name] = base + spread * rng.random(len(session[name]))
+        def add(name: str, count: np.ndarray) -> None:
+            counts[name] = count
+            rows[name] = pool.submit(rows_of, count)
+
+        add("app_open", app)
+        add("signup", first & (u() < np.where(junk, 0.35, 0.6)))
+        add("login", (~first) & (u() < np.where(app, 0.06, 0.3)))
+        add("browse", browse * (1 + rng.poisson(1.1, n_s)))
+        add("search", browse * rng.poisson(np.where(junk, 0.1, 0.55), n_s))
+        add("product_detail", detail * (1 + rng.poisson(1.4, n_s)))
+        add("share", detail * rng.poisson(np.where(junk, 0.01, 0.06), n_s))
+        add("add_to_cart", cart * (1 + rng.poisson(0.35, n_s)))
+        add("place_order", order)
+        add("pay_success", paid)
+        add("pay_fail", failed)
+        add("add_to_wishlist", detail * rng.binomial(counts["product_detail"], 0.08))
+        add("remove_from_cart", (counts["add_to_cart"] >= 2) & (u() < 0.25))
+
+        key = {}
+        for name in EVENTS:
+            base, spread = _KEY_BASE[name]
+            key[name] = base + spread * rng.random(int(counts[name].sum()))
+        session = {name: rows[name].result() for name in EVENTS}
     return _Events(counts=counts, session=session, key=key)
 
 
@@ -639,123 +653,215 @@ def _draw_properties(
 @dataclass(frozen=True)
 class _Order:
     """Where the events land in the export, which is by time: for each exported row its time
-    (``time``, ms since the epoch), session and event code; for each event name where its events
-    (in ``_Events`` order) land (``row``)."""
+    (``time``, ms since the epoch), session, event code and the session codes carried to it
+    (``carried``); ``rows()`` says for each event name where its events (in ``_Events`` order)
+    land."""
 
     time: np.ndarray
     session: np.ndarray
     code: np.ndarray
-    row: dict[str, np.ndarray]
+    carried: dict[str, np.ndarray]
+    slot: np.ndarray  # each exported row's slot in the session-by-session layout
+    at: dict[str, np.ndarray]  # each event's slot in that layout, per name
+
+    def rows(self) -> dict[str, np.ndarray]:
+        """Where the events of every name land; uses up ``at``."""
+        n = len(self.slot)
+        row_of = np.empty(n, dtype=np.int64)
+        for a in range(0, n, _RUN):  # numbered a run at a time: no arange as long as the log
+            row_of[self.slot[a : a + _RUN]] = np.arange(a, min(n, a + _RUN))
+        return {name: row_of[self.at.pop(name)] for name in EVENTS}
 
 
-def _order(rng: np.random.Generator, sessions: dict[str, np.ndarray], events: _Events) -> _Order:
-    """Order the events inside their sessions by key, give them times, and sort them by time.
+def _order(
+    rng: np.random.Generator,
+    sessions: dict[str, np.ndarray],
+    events: _Events,
+    layout: _Layout,
+    carry: dict[str, np.ndarray],
+) -> _Order:
+    """Order the events inside their sessions by key, give them times, and sort them by time;
+    ``carry`` holds non-negative codes per session to carry to every exported row.
 
-    Uses up ``events``: only the sessions of order events remain, to look up order properties."""
-    n_s = len(sessions["user"])
-    session, counts = events.session, events.counts
-    per_session = np.zeros(n_s, dtype=np.int64)
-    for name in EVENTS:
-        per_session += counts[name]
-    session_start = np.cumsum(per_session) - per_session
+    Uses up ``events`` and ``layout``: only the sessions of order events remain, to look up
+    order properties."""
+    per_session, session_start = layout.per_session, layout.start
+    session = events.session
     n = int(per_session.sum())
+    # The gaps between events are the next draw; numpy lets go of the GIL while it draws, so
+    # they come in the background while the sessions are sorted (nothing else draws meanwhile).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        gaps = pool.submit(rng.lognormal, 0.0, 0.8, n)
+        s_sorted, code_sorted, at_sorted = _in_session_order(events, layout)
+        gap_ms = gaps.result()
 
-    # Events laid out session by session, in EVENTS order inside a session: ``at`` is where each
-    # event sits in that layout, ``rank`` its place among its session's events.
-    at, rank = {}, {}
-    earlier = session_start.copy()  # first slot of the next event type in each session
-    for name in EVENTS:
-        c, s = counts[name], session[name]
-        if len(c) and c.max() <= 1:
-            at[name] = earlier[s]
-        else:
-            at[name] = np.arange(len(s)) + (earlier - (np.cumsum(c) - c))[s]
-        rank[name] = at[name] - session_start[s]
-        earlier += c
-    del earlier
-
-    # Inside each session: order by key; equal keys keep the EVENTS order.
-    s_sorted, code_sorted, rank_sorted = sort_rows(
-        [
-            [session[name] for name in EVENTS],
-            [(events.key.pop(name) * _KEY_STEPS).astype(np.int64) for name in EVENTS],
-            [np.full(len(session[name]), code, dtype=np.int8) for code, name in enumerate(EVENTS)],
-            [rank.pop(name) for name in EVENTS],
-        ],
-        keep=(0, 2, 3),
-    )
-    at_sorted = rank_sorted
-    at_sorted += session_start[s_sorted]
-
-    # Then the time since the previous event of the session.
-    gap_ms = rng.lognormal(0.0, 0.8, n)
-    gap_ms *= _GAP_MEDIAN_S[code_sorted]
-    gap_ms *= 1000
-    np.maximum(gap_ms, 200, out=gap_ms)
-    time_ms = gap_ms.astype(np.int64)
+    # Then the time since the previous event of the session, a cache-sized run of events at a
+    # time so that no temporary as long as the log is made.
+    time_ms = np.empty(n, dtype=np.int64)
+    for a in range(0, n, _RUN):
+        gap = gap_ms[a : a + _RUN]
+        gap *= _GAP_MEDIAN_S[code_sorted[a : a + _RUN]]
+        gap *= 1000
+        np.maximum(gap, 200, out=gap)
+        time_ms[a : a + _RUN] = gap
     del gap_ms
     nonempty = session_start[per_session > 0]
     time_ms[nonempty] = 0
     np.cumsum(time_ms, out=time_ms)
     shift = sessions["start"].copy()
     shift[per_session > 0] -= time_ms[nonempty]
-    time_ms += shift[s_sorted]
+    for a in range(0, n, _RUN):
+        time_ms[a : a + _RUN] += shift[s_sorted[a : a + _RUN]]
     del shift
 
     # Export order: by time; on equal times, by session (a session's own times all differ).
-    earliest = int(time_ms.min()) if n else 0
-    time_ms -= earliest
-    time_out, at_out = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
-    del time_ms
-    time_out += earliest
-    code = np.empty(n, dtype=np.int8)
-    code[at_sorted] = code_sorted
-    del code_sorted, at_sorted
-    session_out = s_sorted[at_out]  # the two layouts hold the same sessions in the same slots
-    del s_sorted
-    code_out = code[at_out]
-    del code
-    row_of = np.empty(n, dtype=np.int64)
-    row_of[at_out] = np.arange(n)
-    del at_out
-    counts.clear()  # the rest needs only where events land
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fields = pool.submit(_layout_fields, s_sorted, code_sorted, at_sorted, carry)
+        earliest = int(time_ms.min()) if n else 0
+        time_ms -= earliest
+        time_out, slot = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
+        del time_ms
+        time_out += earliest
+        session_out, code_out, *carried = fields.result().take(slot)
+    del s_sorted, code_sorted, at_sorted
+    events.counts.clear()  # the rest needs only where events land
     for name in set(EVENTS) - {*_ORDER_EVENTS}:
         del session[name]
     return _Order(
         time=time_out,
         session=session_out,
         code=code_out,
-        row={name: row_of[at.pop(name)] for name in EVENTS},
+        carried=dict(zip(carry, carried, strict=True)),
+        slot=slot,
+        at=layout.at,
     )
 
 
-def _per_row_columns(
-    users: dict[str, np.ndarray], sessions: dict[str, np.ndarray], order: _Order
-) -> dict[str, Callable[[], pa.Array]]:
-    """How to build the columns every row has: its user, event, time and session's attributes."""
-    n = len(order.time)
+@dataclass(frozen=True)
+class _Layout:
+    """The events laid out session by session, in EVENTS order inside a session: how many each
+    session has (``per_session``), its first slot (``start``), and per event name each event's
+    slot (``at``) and its place among its session's events (``rank``)."""
+
+    per_session: np.ndarray
+    start: np.ndarray
+    at: dict[str, np.ndarray]
+    rank: dict[str, np.ndarray]
+
+
+def _layout(events: _Events) -> _Layout:
+    """Lay the events out; needs only how many of each name every session has, not the keys."""
+    session, counts = events.session, events.counts
+    per_session = np.zeros(len(counts[EVENTS[0]]), dtype=np.int64)
+    for name in EVENTS:
+        per_session += counts[name]
+    session_start = np.cumsum(per_session) - per_session
+    at, rank = {}, {}
+    earlier = session_start.copy()  # first slot of the next event type in each session
+    ordinal = np.arange(max((len(s) for s in session.values()), default=0))
+    for name in EVENTS:
+        c, s = counts[name], session[name]
+        if len(c) and c.max() <= 1:
+            at[name] = earlier[s]
+        else:
+            first = earlier - np.cumsum(c)  # minus the events of this type in earlier sessions
+            first += c
+            at[name] = first[s]
+            at[name] += ordinal[: len(s)]
+        rank[name] = at[name] - session_start[s]
+        earlier += c
+    return _Layout(per_session=per_session, start=session_start, at=at, rank=rank)
+
+
+def _quantised(key: np.ndarray) -> np.ndarray:
+    key *= _KEY_STEPS  # in place: the key is not needed afterwards
+    return key.astype(np.int64)
+
+
+def _layout_fields(
+    s_sorted: np.ndarray,
+    code_sorted: np.ndarray,
+    at_sorted: np.ndarray,
+    carry: dict[str, np.ndarray],
+) -> PackedFields:
+    """The session, event code and carried session codes of every layout slot, packed; built
+    beside the sort by time. The two layouts hold the same sessions in the same slots, so what
+    belongs to a session is laid out through ``s_sorted``."""
+    code = np.empty(len(code_sorted), dtype=np.int8)
+    code[at_sorted] = code_sorted
+    return PackedFields([s_sorted, code, *(codes[s_sorted] for codes in carry.values())])
+
+
+def _in_session_order(
+    events: _Events, layout: _Layout
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The events ordered by key inside their sessions (equal keys keep the EVENTS order): the
+    session, event code and layout slot of every event in that order. Uses up the keys and
+    ranks."""
+    session, rank = events.session, layout.rank
+    s_sorted, code_sorted, rank_sorted = sort_rows(
+        [
+            [session[name] for name in EVENTS],
+            [_quantised(events.key.pop(name)) for name in EVENTS],
+            [np.full(len(session[name]), code, dtype=np.int8) for code, name in enumerate(EVENTS)],
+            [rank.pop(name) for name in EVENTS],
+        ],
+        keep=(0, 2, 3),
+        grouped=True,  # the events of each name come session by session
+    )
+    at_sorted = rank_sorted
+    at_sorted += layout.start[s_sorted]
+    return s_sorted, code_sorted, at_sorted
+
+
+def _session_codes(
+    users: dict[str, np.ndarray], sessions: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """What every row takes from its session, as small non-negative codes (``app_version`` one
+    above its index in the returned versions, 0 on the web), and the app versions."""
     s_user = sessions["user"]
-    # Per-session codes as small integers, so looking them up per row touches little memory.
     platform = sessions["platform"].astype(np.int8)
-    version = np.full(len(s_user), -1, dtype=np.int8)
-    version_dict: list[str] = []
+    version = np.zeros(len(s_user), dtype=np.int8)
+    versions: list[str] = []
     for p in (1, 2):
         mine = platform == p
-        version[mine] = len(version_dict) + sessions["version"][mine]
-        version_dict.extend(v for v, _ in _RELEASES[p])
-    campaign = users["campaign"][s_user].astype(np.int8)
-    user_id = users["user_id"][s_user]
+        version[mine] = 1 + len(versions) + sessions["version"][mine]
+        versions.extend(v for v, _ in _RELEASES[p])
+    codes = {
+        "user_id": users["user_id"][s_user],
+        "platform": platform,
+        "app_version": version,
+        "campaign": users["campaign"][s_user].astype(np.int8),
+    }
+    return codes, versions
+
+
+def _per_row_columns(order: _Order, versions: list[str]) -> dict[str, Callable[[], pa.Array]]:
+    """How to build the columns every row has: its user, event, time and session's attributes."""
+    n = len(order.time)
+    carried = order.carried
+
+    def version() -> pa.Array:
+        codes = carried["app_version"]
+        codes -= 1  # 0 was the web's: no app version
+        return string_column(codes, versions)
+
+    def session_id() -> pa.Array:
+        ids = order.session  # nothing else reads it: the ids are made in place
+        ids *= 13
+        ids += 900_000_000
+        return pa.array(ids)
 
     return {
-        "user_id": lambda: pa.array(user_id[order.session]),
+        "user_id": lambda: pa.array(carried["user_id"]),
         "event": lambda: string_column(order.code, EVENTS),
         "time": lambda: pa.Array.from_buffers(
             pa.timestamp("ms", tz="UTC"), n, [None, pa.py_buffer(order.time)]
         ),
-        "session_id": lambda: pa.array(900_000_000 + order.session * 13),
-        "platform": lambda: string_column(platform[order.session], PLATFORMS),
-        "app_version": lambda: string_column(version[order.session], version_dict),
-        "campaign": lambda: string_column(campaign[order.session], [c[0] for c in _CAMPAIGNS]),
+        "session_id": session_id,
+        "platform": lambda: string_column(carried["platform"], PLATFORMS),
+        "app_version": version,
+        "campaign": lambda: string_column(carried["campaign"], [c[0] for c in _CAMPAIGNS]),
     }
 
 
@@ -771,10 +877,14 @@ def _to_table(
     sessions: dict[str, np.ndarray],
     events: _Events,
     props: _Properties,
+    layout: _Layout,
 ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
-    order = _order(rng, sessions, events)
+    carry, versions = _session_codes(users, sessions)
+    order = _order(rng, sessions, events, layout, carry)
+    del layout
+    del carry
     n = len(order.time)
-    row, session = order.row, events.session
+    session = events.session
     s_user = sessions["user"]
 
     def by_row(names: Sequence[str], values: dict[str, np.ndarray]) -> list[Any]:
@@ -808,12 +918,13 @@ def _to_table(
         ),
     }
     # numpy and Arrow let go of the GIL on big arrays, so columns build side by side; the
-    # per-row lookups go first so their inputs can be freed before the properties' arrays exist.
+    # per-row columns go first, and where the events land is worked out while they build.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        per_row = _submit(pool, _per_row_columns(users, sessions, order))
+        per_row = _submit(pool, _per_row_columns(order, versions))
+        row = order.rows()
         del order
-        columns = {name: f.result() for name, f in per_row.items()}
-        columns |= {name: f.result() for name, f in _submit(pool, properties).items()}
+        futures = per_row | _submit(pool, properties)
+        columns = {name: f.result() for name, f in futures.items()}
     table = pa.table(columns)
     # Who paid what, in export order (the lifetime value sums payments in that order).
     paid = row["pay_success"]

@@ -28,7 +28,7 @@ from workbench.log import (
     to_arrow_table,
 )
 
-__all__ = ["LogData", "is_text"]
+__all__ = ["LogData", "is_text", "text_codes"]
 
 
 @dataclass
@@ -172,6 +172,19 @@ class LogData:
     @cached_property
     def _index(self) -> dict[str, int]:
         return {name: code for code, name in enumerate(self.event_names)}
+
+
+def text_codes(column: pa.Array | pa.ChunkedArray, name: str) -> tuple[np.ndarray, list[str]]:
+    """Strings numbered in first-seen order by the native coder (the order dictionary_encode
+    gives), a null as -1, with the strings by number; ``name`` is the column's, for errors.
+
+    >>> codes, values = text_codes(pa.array(["b", None, "a", "b"]), "platform")
+    >>> codes.tolist(), values
+    ([0, -1, 1, 0], ['b', 'a'])
+    """
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    coded, values = _core.code_text(chunked, [], name=name)
+    return coded.to_numpy(zero_copy_only=False).view(np.int32), values
 
 
 def is_text(dtype: pa.DataType) -> bool:

@@ -15,9 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench import _core
 from workbench.exceptions import ArgumentError
-from workbench.plan._logdata import LogData, is_text
+from workbench.plan._logdata import LogData, is_text, text_codes
 from workbench.plan.model import EventSpec, PropertySpec
 from workbench.plan.tracking_plan import TrackingPlan
 from workbench.plan.validate import column_kind
@@ -49,8 +48,7 @@ class _Values:
         if kind in ("string", "other"):
             if kind == "other":
                 column = _as_text(column)
-            coded, self.strings = _core.code_text(pa.chunked_array([column]), [], name=name)
-            codes = coded.to_numpy(zero_copy_only=False).view(np.int32)
+            codes, self.strings = text_codes(column, name)
             self.uniques: np.ndarray = np.arange(len(self.strings))
             self.numbers = np.where(valid, codes, len(self.strings))
             return
@@ -155,7 +153,7 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
     span = frame.groupby("c")["t"].agg(["min", "max"])
     users_col = data.table.column(data.user)
     if is_text(users_col.type):
-        user_numbers = _core.code_text(users_col, [], name=data.user)[0].to_numpy().view(np.int32)
+        user_numbers = text_codes(users_col, data.user)[0]
     else:
         user_numbers = pd.factorize(users_col.to_numpy(zero_copy_only=False))[0]
     keep = has_code & (user_numbers >= 0)

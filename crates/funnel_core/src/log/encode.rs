@@ -518,18 +518,49 @@ mod tests {
         }
     }
 
+    /// One chunk per column, no nulls.
+    fn single_chunks(keys: Vec<i64>, times: Vec<i64>, events: Vec<&str>) -> Case {
+        Case {
+            users: vec![Arc::new(Int64Array::from(keys))],
+            events: vec![Arc::new(StringArray::from(events))],
+            times: vec![Arc::new(TimestampMillisecondArray::from(times))],
+            drop_nulls: false,
+        }
+    }
+
+    #[test]
+    fn input_already_in_user_and_time_order() {
+        // Buckets that need no move, next to ones with a row out of place.
+        let mut rng = Rng(777);
+        let n = 50_000;
+        let mut rows: Vec<(i64, i64)> = (0..n)
+            .map(|_| (rng.below(4000) as i64 * 3, rng.below(1000) as i64))
+            .collect();
+        rows.sort_unstable();
+        rows.swap(10, 200);
+        let events = (0..n).map(|i| ["a", "b", "c"][i % 3]).collect();
+        assert_same(&single_chunks(
+            rows.iter().map(|r| r.0).collect(),
+            rows.iter().map(|r| r.1).collect(),
+            events,
+        ));
+    }
+
+    #[test]
+    fn times_too_far_apart_to_pack_with_the_keys() {
+        // Times over most of the i64 range leave no bits for the key: the unpacked sort.
+        let mut rng = Rng(4242);
+        let n = 30_000;
+        let keys = (0..n).map(|_| rng.below(2000) as i64).collect();
+        let times = (0..n)
+            .map(|_| (rng.next() as i64) >> rng.below(3))
+            .collect();
+        assert_same(&single_chunks(keys, times, vec!["e"; n]));
+    }
+
     #[test]
     fn one_user_and_all_equal_keys() {
-        let users: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![-5i64; 5000]))];
-        let times: Vec<ArrayRef> = vec![Arc::new(TimestampMillisecondArray::from(
-            (0..5000).map(|i| (i * 7919) % 101).collect::<Vec<i64>>(),
-        ))];
-        let events: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec!["e"; 5000]))];
-        assert_same(&Case {
-            users,
-            events,
-            times,
-            drop_nulls: false,
-        });
+        let times = (0..5000).map(|i| (i * 7919) % 101).collect();
+        assert_same(&single_chunks(vec![-5i64; 5000], times, vec!["e"; 5000]));
     }
 }

@@ -8,6 +8,7 @@ mod codes;
 mod columns;
 mod encode;
 mod keys;
+mod packed;
 mod parquet;
 #[cfg(test)]
 mod reference;
@@ -69,8 +70,11 @@ impl EncodedLog {
 
     /// Earliest and latest timestamp in the log.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        let min = self.times.iter().copied().min()?;
-        let max = self.times.iter().copied().max()?;
-        Some((min, max))
+        use rayon::prelude::*;
+        // Every load checks the times are plausible: one pass, split over the cores.
+        self.times
+            .par_chunks(1 << 20)
+            .filter_map(sort::min_max)
+            .reduce_with(|a, b| (a.0.min(b.0), a.1.max(b.1)))
     }
 }

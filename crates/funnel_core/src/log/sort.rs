@@ -13,6 +13,7 @@
 use rayon::prelude::*;
 
 use super::codes::Code;
+use super::packed::{sort_into, starts_from_counts, Packed, Packing};
 
 /// The sorted log, before it becomes an `EncodedLog`.
 pub(crate) struct Sorted<C> {
@@ -462,7 +463,7 @@ fn split_rows<C>(pieces: &[Piece<'_, C>], parts: usize) -> Vec<Vec<(usize, usize
 /// Smallest and largest key of the rows that `keep` admits; `None` if it admits none.
 pub(crate) fn key_range(keys: &[i64], keep: Option<&[bool]>) -> Option<(i64, i64)> {
     match keep {
-        None => Some((keys.iter().copied().min()?, keys.iter().copied().max()?)),
+        None => min_max(keys),
         Some(keep) => keys
             .iter()
             .zip(keep)
@@ -474,6 +475,30 @@ pub(crate) fn key_range(keys: &[i64], keep: Option<&[bool]>) -> Option<(i64, i64
                 })
             }),
     }
+}
+
+/// Smallest and largest of `values` in one pass (two would read a large column twice).
+pub(crate) fn min_max(values: &[i64]) -> Option<(i64, i64)> {
+    let first = *values.first()?;
+    // Lanes of eight keep the loop free of a dependency on one running pair, so it vectorises.
+    let mut lo = [first; 8];
+    let mut hi = [first; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for i in 0..8 {
+            lo[i] = lo[i].min(chunk[i]);
+            hi[i] = hi[i].max(chunk[i]);
+        }
+    }
+    let rest = chunks.remainder().iter();
+    let lo = lo
+        .iter()
+        .chain(rest.clone())
+        .copied()
+        .min()
+        .unwrap_or(first);
+    let hi = hi.iter().chain(rest).copied().max().unwrap_or(first);
+    Some((lo, hi))
 }
 
 /// A vector of `len` zeros for a large buffer that is about to be filled. The allocation comes
@@ -533,6 +558,8 @@ struct Rec<K> {
 struct Scratch<K, C> {
     recs: Vec<Rec<K>>,
     spare: Vec<Rec<K>>,
+    packed: Vec<Packed>,
+    packed_spare: Vec<Packed>,
     events: Vec<C>,
     rows: Vec<u32>,
 }
@@ -542,6 +569,8 @@ impl<K, C> Default for Scratch<K, C> {
         Self {
             recs: Vec::new(),
             spare: Vec::new(),
+            packed: Vec::new(),
+            packed_spare: Vec::new(),
             events: Vec::new(),
             rows: Vec::new(),
         }
@@ -551,13 +580,16 @@ impl<K, C> Default for Scratch<K, C> {
 /// Sort one bucket by (key, time, input row), given that it is in input-row order and that its
 /// keys are the low `shift` bits. Returns its number of distinct keys.
 fn sort_bucket<K: Key, C: Code>(
-    bucket: Columns<'_, K, C>,
+    mut bucket: Columns<'_, K, C>,
     s: &mut Scratch<K, C>,
     shift: u32,
 ) -> usize {
     let len = bucket.keys.len();
     if len == 0 {
         return 0;
+    }
+    if let Some(users) = sort_bucket_packed(&mut bucket, s) {
+        return users;
     }
     s.recs.clear();
     s.recs
@@ -576,23 +608,78 @@ fn sort_bucket<K: Key, C: Code>(
         s.spare.resize(len, Rec::default());
         sort_by_key_then_time(&mut s.recs, &mut s.spare, shift);
     }
-    s.events.clear();
-    s.events.extend_from_slice(bucket.events);
-    s.rows.clear();
-    s.rows.extend_from_slice(bucket.rows);
+    let order = s.recs.iter().map(|r| (r.key, r.time, r.pos));
+    write_back(&mut bucket, &mut s.events, &mut s.rows, order)
+}
+
+/// Write a bucket's rows in their sorted `order` (key, time, position in the bucket), keeping its
+/// events and source rows aside in `events` and `rows` first. Returns its number of distinct keys.
+fn write_back<K: Key, C: Code>(
+    bucket: &mut Columns<'_, K, C>,
+    events: &mut Vec<C>,
+    rows: &mut Vec<u32>,
+    order: impl Iterator<Item = (K, i64, u32)>,
+) -> usize {
+    events.clear();
+    events.extend_from_slice(bucket.events);
+    rows.clear();
+    rows.extend_from_slice(bucket.rows);
     let mut users = 0;
     let mut previous = None;
-    for (i, r) in s.recs.iter().enumerate() {
-        if previous != Some(r.key) {
+    for (i, (key, time, pos)) in order.enumerate() {
+        if previous != Some(key) {
             users += 1;
-            previous = Some(r.key);
+            previous = Some(key);
         }
-        bucket.keys[i] = r.key;
-        bucket.times[i] = r.time;
-        bucket.events[i] = s.events[r.pos as usize];
-        bucket.rows[i] = s.rows[r.pos as usize];
+        bucket.keys[i] = key;
+        bucket.times[i] = time;
+        bucket.events[i] = events[pos as usize];
+        bucket.rows[i] = rows[pos as usize];
     }
     users
+}
+
+/// Sort one bucket by its packed (key, time) when they fit one `u64`; `None` (nothing moved)
+/// when they do not. Returns its number of distinct keys.
+fn sort_bucket_packed<K: Key, C: Code>(
+    bucket: &mut Columns<'_, K, C>,
+    s: &mut Scratch<K, C>,
+) -> Option<usize> {
+    let keys = bucket.keys.iter().fold((u64::MAX, 0), |(lo, hi), &k| {
+        (lo.min(k.widen()), hi.max(k.widen()))
+    });
+    let times = bucket
+        .times
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    let packing = Packing::new(keys, times)?;
+    let len = bucket.keys.len();
+    let sorts = bucket
+        .keys
+        .iter()
+        .zip(bucket.times.iter())
+        .map(|(&key, &time)| packing.pack(key.widen(), time));
+    // A file written in (user, time) order leaves every bucket in order: nothing moves, and on
+    // other input the check stops at the first row out of order.
+    if sorts.clone().is_sorted() {
+        let keys = &bucket.keys;
+        return Some(1 + keys.windows(2).filter(|w| w[0] != w[1]).count());
+    }
+    // Scratch only grows: every slot the sort reads, it has written first.
+    for buffer in [&mut s.packed, &mut s.packed_spare] {
+        if buffer.len() < len {
+            buffer.resize(len, Packed::default());
+        }
+    }
+    sort_into(sorts, len, packing.bits, &mut s.packed, &mut s.packed_spare);
+    let order = s.packed[..len].iter().map(|r| {
+        (
+            K::from_low(packing.key(r.sort)),
+            packing.time(r.sort),
+            r.pos,
+        )
+    });
+    Some(write_back(bucket, &mut s.events, &mut s.rows, order))
 }
 
 /// After a stable sort by key, each key's run is in input order; put each run in time order,
@@ -661,12 +748,7 @@ fn sort_by_key_then_time<K: Key>(recs: &mut [Rec<K>], spare: &mut [Rec<K>], bits
     if ends.iter().any(|&c| c as usize == len) {
         return sort_by_key_then_time(recs, spare, at);
     }
-    let mut next = 0u32;
-    for c in ends.iter_mut() {
-        let n = *c;
-        *c = next;
-        next += n;
-    }
+    starts_from_counts(&mut ends);
     for r in recs.iter() {
         let slot = &mut ends[digit(r)];
         // SAFETY: the slots are the prefix sums of the digits' counts, so each is below `len`
@@ -735,6 +817,14 @@ mod tests {
                 (bits, rows)
             })
         })
+    }
+
+    proptest! {
+        #[test]
+        fn min_max_is_the_smallest_and_largest(values in prop::collection::vec(any::<i64>(), 0..100)) {
+            let expected = values.iter().copied().min().zip(values.iter().copied().max());
+            prop_assert_eq!(min_max(&values), expected);
+        }
     }
 
     proptest! {
