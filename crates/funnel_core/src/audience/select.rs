@@ -94,8 +94,10 @@ pub(crate) fn select<'a>(
                 views,
             };
             let words = run.program(program, key, deepest);
-            if (u32::from(key) + 1) * CHUNK_IDS > universe {
-                keep_below(words, (universe - u32::from(key) * CHUNK_IDS) as usize);
+            // In u64: the last block of a log of 2^32 ids ends at 2^32.
+            let first = u64::from(key) * u64::from(CHUNK_IDS);
+            if first + u64::from(CHUNK_IDS) > u64::from(universe) {
+                keep_below(words, (u64::from(universe) - first) as usize);
             }
             with_bytes(words, |bytes| {
                 RoaringBitmap::from_lsb0_bytes(u32::from(key) * CHUNK_IDS, bytes)
