@@ -156,8 +156,10 @@ def infer(log: Any, *, max_allowed: int = 12, name: str = "") -> TrackingPlan:
         user_numbers = text_codes(users_col, data.user)[0]
     else:
         user_numbers = pd.factorize(users_col.to_numpy(zero_copy_only=False))[0]
-    keep = has_code & (user_numbers >= 0)
-    user_events = _pairs(codes[keep], user_numbers[keep], int(user_numbers.max(initial=0)) + 1)[0]
+    # A missing user counts as one more user of its event, as the drafts always had it.
+    n_users = int(user_numbers.max(initial=-1)) + 1
+    user_numbers = np.where(user_numbers < 0, n_users, user_numbers)
+    user_events = _pairs(codes[has_code], user_numbers[has_code], n_users + 1)[0]
     users = np.bincount(user_events, minlength=n_codes)
     event_slots = np.where(has_code, codes, n_codes)
 
