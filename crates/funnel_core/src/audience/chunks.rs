@@ -11,6 +11,8 @@
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
+use crate::memory::big_uninit;
+
 /// Words of 64 ids in one chunk of 65 536.
 pub(crate) const CHUNK_WORDS: usize = 1024;
 
@@ -156,7 +158,7 @@ impl ChunkIndex {
             starts: Vec::with_capacity(n_chunks + 1),
             entries: Vec::with_capacity(tags.iter().map(|t| t.chunks.len()).sum()),
             values: Vec::with_capacity(tags.iter().map(|t| t.values.len()).sum()),
-            words: Vec::with_capacity(tags.iter().map(|t| t.words.len()).sum()),
+            words: big_uninit(tags.iter().map(|t| t.words.len()).sum()),
         };
         // Each tag's containers are in key order: walk them all with one cursor per tag.
         let mut cursor = vec![0usize; tags.len()];

@@ -13,8 +13,8 @@ use rustc_hash::FxHashMap;
 
 use super::codes::{Code, EventCodes};
 use super::columns::{dictionary_chunk, for_each_str, read_ints, ColumnRef};
-use super::sort::big_zeroed;
 use crate::error::{CoreError, Result};
+use crate::memory::big_zeroed;
 
 /// Marks a row whose value is null.
 pub(crate) const NULL_CODE: u32 = u32::MAX;

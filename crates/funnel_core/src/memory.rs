@@ -1,0 +1,42 @@
+//! Large buffers ask the kernel for huge pages before their first touch.
+//!
+//! Buffers of tens of megabytes come fresh from the kernel (glibc maps them). With transparent
+//! huge pages in `madvise` mode (Debian's default) only regions that ask get 2 MiB pages: 512
+//! times fewer page faults on the first pass, and fewer TLB misses on every pass after it.
+
+/// A vector of `len` zeros for a large buffer that is about to be filled. The allocation comes
+/// fresh from the kernel, so its first touch page-faults once per page; asking for huge pages cuts
+/// those faults 512-fold where the kernel has them to give.
+pub(crate) fn big_zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
+    let v = vec![T::default(); len];
+    advise_huge_pages(v.as_ptr().cast(), len * std::mem::size_of::<T>());
+    v
+}
+
+/// Room for `len` values, not yet written (no zeroing pass before a pass that writes them all).
+pub(crate) fn big_uninit<T>(len: usize) -> Vec<T> {
+    let v: Vec<T> = Vec::with_capacity(len);
+    advise_huge_pages(v.as_ptr().cast(), len * std::mem::size_of::<T>());
+    v
+}
+
+/// Ask for huge pages on a large buffer that has not been touched yet.
+#[cfg(target_os = "linux")]
+pub(crate) fn advise_huge_pages(ptr: *const u8, bytes: usize) {
+    const HUGE: usize = 2 << 20;
+    if bytes < 4 * HUGE {
+        return;
+    }
+    let start = (ptr as usize).next_multiple_of(HUGE);
+    let end = (ptr as usize + bytes) / HUGE * HUGE;
+    if end > start {
+        // SAFETY: madvise only advises the kernel about memory this vector owns; MADV_HUGEPAGE
+        // never changes its contents. A failure (no THP support) is harmless and ignored.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn advise_huge_pages(_ptr: *const u8, _bytes: usize) {}
