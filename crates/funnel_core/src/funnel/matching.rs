@@ -138,8 +138,11 @@ unsafe fn extract_avx2(codes: &[u8], few: &[u8], first: usize, out: &mut Vec<u32
 /// reads a few sequential arrays a fifth the size of the log's columns.
 #[derive(Debug, Default)]
 pub(crate) struct Chunk {
-    /// Per user of the range, in order: where its rows start; one more entry at the end. Four
-    /// bytes a user instead of four a row, and a run finds each user's rows without a scan.
+    /// The users of the range with at least one row here (positions in the range, ascending):
+    /// about half of a log's users have none, and a run passes over those without a look.
+    pub users: Vec<u32>,
+    /// Per user of `users`: where its rows start; one more entry at the end. Eight bytes a
+    /// user with rows instead of four a row, and a run finds each user's rows without a scan.
     pub starts: Vec<u32>,
     /// Input row (`EncodedLog::source_rows`) of each row.
     pub sources: Vec<u32>,
@@ -157,13 +160,14 @@ pub(crate) struct Chunk {
 }
 
 impl Chunk {
-    /// The rows of the user at `index` (its position in the range).
+    /// The rows of the `nth` user of `users`.
     #[inline(always)]
-    pub fn rows_of(&self, index: usize) -> std::ops::Range<usize> {
-        self.starts[index] as usize..self.starts[index + 1] as usize
+    pub fn rows_of(&self, nth: usize) -> std::ops::Range<usize> {
+        self.starts[nth] as usize..self.starts[nth + 1] as usize
     }
 
     fn clear(&mut self) {
+        self.users.clear();
         self.starts.clear();
         self.sources.clear();
         self.times.clear();
@@ -185,7 +189,7 @@ impl Chunk {
         rows.clear();
         masks.extract(first_row..last_row, rows);
         let count = rows.len();
-        self.starts.reserve(users.len() + 1);
+        let first_user = users.start;
         self.sources.reserve(count);
         self.times.reserve(count);
         self.keys.reserve(count);
@@ -195,7 +199,7 @@ impl Chunk {
         for user in users {
             let end = log.user_offsets[user + 1];
             let mut previous: Option<usize> = None;
-            self.starts.push(self.sources.len() as u32);
+            let start = self.sources.len() as u32;
             while next < count && rows[next] < end {
                 let row = rows[next] as usize;
                 let time = times[row];
@@ -219,12 +223,15 @@ impl Chunk {
                 previous = Some(row);
                 next += 1;
             }
+            let Some(last) = previous else {
+                continue;
+            };
+            self.users.push((user - first_user) as u32);
+            self.starts.push(start);
             // Left-out rows after the last kept one matter only at its instant.
-            if let Some(last) = previous.filter(|&last| last + 1 < end as usize) {
-                if times[last + 1] == times[last] {
-                    if let Some(gap) = self.gaps.last_mut() {
-                        *gap = 1;
-                    }
+            if last + 1 < end as usize && times[last + 1] == times[last] {
+                if let Some(gap) = self.gaps.last_mut() {
+                    *gap = 1;
                 }
             }
         }
