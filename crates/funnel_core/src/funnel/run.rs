@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use super::matching::{Chunk, Gathered, Relevant};
 use super::open_window::window_open;
-use super::output::{FunnelOutput, StepTimes, IN_PROGRESS, NO_ROW};
+use super::output::{FunnelOutput, StepEntry, StepTimes, IN_PROGRESS, NO_ROW};
 use super::spec::FunnelSpec;
 use super::steps::{EventMasks, MaskSource, RowMasks, RowSteps, StepConditions};
 use super::window_funnel::{Scan, UserRows};
@@ -69,7 +69,7 @@ struct Part<'a> {
     entry_times: &'a mut [i64],
     entry_rows: &'a mut [u32],
     last_rows: &'a mut [u32],
-    times: &'a mut Vec<StepTimes>,
+    times: &'a mut Vec<Vec<StepEntry>>,
 }
 
 /// Gathered rows are kept while they take at most this share of the log's rows (a funnel over
@@ -120,9 +120,9 @@ fn scan_all<M: MaskSource>(
         let (th, tt) = t.split_at_mut(n);
         let (eh, et) = e.split_at_mut(n);
         let (rh, rt) = r.split_at_mut(n);
-        times.resize_with(n_times, StepTimes::default);
+        times.resize_with(n_times, Vec::new);
         times.truncate(n_times);
-        times.iter_mut().for_each(StepTimes::clear);
+        times.iter_mut().for_each(Vec::clear);
         parts.push(Part {
             users,
             levels: lh,
@@ -180,7 +180,7 @@ fn scan_all<M: MaskSource>(
     step_times.resize_with(n_times, StepTimes::default);
     step_times.truncate(n_times);
     (step_times.par_iter_mut().enumerate()).for_each(|(step, all)| {
-        all.concat(&part_times.iter().map(|p| &p[step]).collect::<Vec<_>>());
+        all.gather_parts(&part_times.iter().map(|p| &p[step][..]).collect::<Vec<_>>());
     });
     log.recycled.put_parts(part_times);
     phase.lap("run: step times");
@@ -324,12 +324,12 @@ fn record(
     part.last_rows[index] = source[best.last_row as usize];
     for step in 2..=level as usize {
         let slot = scan.slot(step);
-        part.times[step - 2].push(
-            user,
-            slot.last - slot.start,
-            slot.last - slot.prev,
-            source[slot.last_row as usize],
-        );
+        part.times[step - 2].push(StepEntry {
+            from_start: slot.last - slot.start,
+            from_previous: slot.last - slot.prev,
+            unit: user,
+            row: source[slot.last_row as usize],
+        });
     }
 }
 
