@@ -27,6 +27,7 @@ The stories are described for teachers in ``STORIES.md`` next to this file.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -472,11 +473,13 @@ _ORDER_EVENTS = ("place_order", "pay_success", "pay_fail")
 class _Events:
     """The events of every type, before they are ordered: for each name in ``EVENTS``, how many
     each session has (``counts``), the session of every event (``session``, ascending) and its
-    sort key inside the session (``key``)."""
+    sort key inside the session (``key``, views of ``keys``, which holds them all in EVENTS
+    order: one buffer the sort inside sessions can write over)."""
 
     counts: dict[str, np.ndarray]
     session: dict[str, np.ndarray]
     key: dict[str, np.ndarray]
+    keys: np.ndarray
 
 
 def _draw_events(
@@ -527,12 +530,19 @@ def _draw_events(
         add("add_to_wishlist", detail * rng.binomial(counts["product_detail"], 0.08))
         add("remove_from_cart", (counts["add_to_cart"] >= 2) & (u() < 0.25))
 
-        key = {}
-        for name in EVENTS:
+        # The same uniforms as rng.random(size); scaled in place, which gives the same bits as
+        # base + spread * u (IEEE products and sums do not depend on the operands' order).
+        sizes = [int(counts[name].sum()) for name in EVENTS]
+        keys = np.empty(sum(sizes), dtype=np.float64)
+        key, at = {}, 0
+        for name, size in zip(EVENTS, sizes, strict=True):
             base, spread = _KEY_BASE[name]
-            key[name] = base + spread * rng.random(int(counts[name].sum()))
+            key[name] = rng.random(out=keys[at : at + size])
+            key[name] *= spread
+            key[name] += base
+            at += size
         session = {name: rows[name].result() for name in EVENTS}
-    return _Events(counts=counts, session=session, key=key)
+    return _Events(counts=counts, session=session, key=key, keys=keys)
 
 
 def _version_code(platform: int, version: str) -> int:
@@ -593,7 +603,7 @@ def _draw_properties(
         product[name] = product["product_detail"][pick]
         if name != "add_to_cart":
             after = events.key["product_detail"][pick]
-            events.key[name] = after + 0.001 + 0.01 * rng.random(len(pick))
+            events.key[name][:] = after + 0.001 + 0.01 * rng.random(len(pick))
     quantity = {"add_to_cart": 1 + rng.poisson(0.15, len(session["add_to_cart"]))}
     removed = _pick_in_group(rng, session["remove_from_cart"], events.counts["add_to_cart"])
     product["remove_from_cart"] = product["add_to_cart"][removed]
@@ -696,14 +706,14 @@ def _order(
         gap_ms = gaps.result()
 
     # Then the time since the previous event of the session, a cache-sized run of events at a
-    # time so that no temporary as long as the log is made.
-    time_ms = np.empty(n, dtype=np.int64)
+    # time so that no temporary as long as the log is made; the times go over the gaps.
+    time_ms = gap_ms.view(np.int64)
     for a in range(0, n, _RUN):
         gap = gap_ms[a : a + _RUN]
         gap *= _GAP_MEDIAN_S[code_sorted[a : a + _RUN]]
         gap *= 1000
         np.maximum(gap, 200, out=gap)
-        time_ms[a : a + _RUN] = gap
+        time_ms[a : a + _RUN] = gap  # numpy copies the run first: the two overlap
     del gap_ms
     nonempty = session_start[per_session > 0]
     time_ms[nonempty] = 0
@@ -719,10 +729,13 @@ def _order(
         fields = pool.submit(_layout_fields, s_sorted, code_sorted, at_sorted, carry)
         earliest = int(time_ms.min()) if n else 0
         time_ms -= earliest
-        time_out, slot = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
+        time_out, slot = sort_rows([[time_ms], [at_sorted]], keep=(0, 1), spare=[time_ms])
         del time_ms
         time_out += earliest
-        session_out, code_out, *carried = fields.result().take(slot)
+        # The layout order is no longer needed: the gathered fields go over it.
+        session_out, code_out, *carried = fields.result().take(
+            slot, spare=[at_sorted, code_sorted], last=True
+        )
     del s_sorted, code_sorted, at_sorted
     events.counts.clear()  # the rest needs only where events land
     for name in set(EVENTS) - {*_ORDER_EVENTS}:
@@ -761,21 +774,31 @@ def _layout(events: _Events) -> _Layout:
     ordinal = np.arange(max((len(s) for s in session.values()), default=0))
     for name in EVENTS:
         c, s = counts[name], session[name]
+        # The place in the session is worked out per session and gathered, like the slot: one
+        # gather per event instead of two and a difference.
         if len(c) and c.max() <= 1:
             at[name] = earlier[s]
+            rank[name] = (earlier - session_start)[s]
         else:
             first = earlier - np.cumsum(c)  # minus the events of this type in earlier sessions
             first += c
             at[name] = first[s]
             at[name] += ordinal[: len(s)]
-        rank[name] = at[name] - session_start[s]
+            first -= session_start
+            rank[name] = first[s]
+            rank[name] += ordinal[: len(s)]
         earlier += c
     return _Layout(per_session=per_session, start=session_start, at=at, rank=rank)
 
 
-def _quantised(key: np.ndarray) -> np.ndarray:
-    key *= _KEY_STEPS  # in place: the key is not needed afterwards
-    return key.astype(np.int64)
+def _quantised(keys: np.ndarray) -> np.ndarray:
+    """The keys as int64 steps of 2^-20, over the keys themselves (not needed afterwards)."""
+    steps = keys.view(np.int64)
+    for a in range(0, len(keys), _RUN):
+        run = keys[a : a + _RUN]
+        run *= _KEY_STEPS
+        steps[a : a + _RUN] = run  # numpy copies the run first: the two overlap
+    return steps
 
 
 def _layout_fields(
@@ -789,7 +812,11 @@ def _layout_fields(
     belongs to a session is laid out through ``s_sorted``."""
     code = np.empty(len(code_sorted), dtype=np.int8)
     code[at_sorted] = code_sorted
-    return PackedFields([s_sorted, code, *(codes[s_sorted] for codes in carry.values())])
+    # Packed over s_sorted, which nothing reads afterwards; the session codes are looked up a
+    # chunk at a time, never made as long as the log.
+    return PackedFields(
+        [s_sorted, code, *((codes, s_sorted) for codes in carry.values())], over_first=True
+    )
 
 
 def _in_session_order(
@@ -799,18 +826,23 @@ def _in_session_order(
     session, event code and layout slot of every event in that order. Uses up the keys and
     ranks."""
     session, rank = events.session, layout.rank
+    keys = _quantised(events.keys)
+    bounds = np.cumsum([0, *(len(session[name]) for name in EVENTS)])
+    events.key.clear()
     s_sorted, code_sorted, rank_sorted = sort_rows(
         [
             [session[name] for name in EVENTS],
-            [_quantised(events.key.pop(name)) for name in EVENTS],
+            [keys[a:b] for a, b in itertools.pairwise(bounds)],
             [np.full(len(session[name]), code, dtype=np.int8) for code, name in enumerate(EVENTS)],
             [rank.pop(name) for name in EVENTS],
         ],
         keep=(0, 2, 3),
         grouped=True,  # the events of each name come session by session
+        spare=[keys],  # packed, the keys are not needed: the sessions go over them
     )
     at_sorted = rank_sorted
-    at_sorted += layout.start[s_sorted]
+    for a in range(0, len(at_sorted), _RUN):
+        at_sorted[a : a + _RUN] += layout.start[s_sorted[a : a + _RUN]]
     return s_sorted, code_sorted, at_sorted
 
 
@@ -827,11 +859,11 @@ def _session_codes(
         mine = platform == p
         version[mine] = 1 + len(versions) + sessions["version"][mine]
         versions.extend(v for v, _ in _RELEASES[p])
-    codes = {
-        "user_id": users["user_id"][s_user],
+    codes = {  # the int64 last: the export's gather writes it over the packed words
         "platform": platform,
         "app_version": version,
         "campaign": users["campaign"][s_user].astype(np.int8),
+        "user_id": users["user_id"][s_user],
     }
     return codes, versions
 
