@@ -492,19 +492,25 @@ def _draw_events(
     junk = users["junk"][s_user]
     intent = users["intent"][s_user]
     first = sessions["nth"] == 0
-    u = lambda: rng.random(n_s)  # noqa: E731 - one uniform per session
+    # A session-long float array is just too big to be reused by malloc, so every fresh one is
+    # memory the kernel zeroes: the uniforms (each compared at once) share one buffer, and the
+    # chances and Poisson means another.
+    drawn, chance = np.empty(n_s), np.empty(n_s)
+    u = lambda: rng.random(out=drawn)  # noqa: E731 - one uniform per session
 
-    browse = u() < np.where(junk, 0.97, 0.92)
-    p_detail = np.clip(0.52 * intent * np.where(junk, 0.55, 1.0), 0.02, 0.95)
-    detail = browse & (u() < p_detail)
-    p_cart = np.clip(0.32 * intent * np.where(junk, 0.02, 1.0), 0.0, 0.9)
-    cart = detail & (u() < p_cart)
-    p_order = np.clip(0.48 * intent * np.where(junk, 0.08, 1.0), 0.0, 0.9)
-    order = cart & (u() < p_order)
+    browse = _below(u(), junk, 0.97, 0.92)
+    detail = browse & (u() < _chance(chance, 0.52, intent, junk, 0.55, 0.02, 0.95))
+    cart = detail & (u() < _chance(chance, 0.32, intent, junk, 0.02, 0.0, 0.9))
+    order = cart & (u() < _chance(chance, 0.48, intent, junk, 0.08, 0.0, 0.9))
     attempt = order & (u() < 0.96)
     broken = (platform == _BROKEN_PAY[0]) & (sessions["version"] == _version_code(*_BROKEN_PAY))
-    paid = attempt & (u() < np.where(broken, 0.31, 0.94))
+    paid = attempt & _below(u(), broken, 0.31, 0.94)
     failed = attempt & ~paid
+
+    def mean(mask: np.ndarray, if_set: float, otherwise: float) -> np.ndarray:
+        chance.fill(otherwise)  # np.where(mask, if_set, otherwise), in the reused buffer
+        chance[mask] = if_set
+        return chance
 
     # Which sessions every event belongs to is worked out in the background (no draws there)
     # while the next counts and the keys are drawn.
@@ -517,17 +523,17 @@ def _draw_events(
             rows[name] = pool.submit(rows_of, count)
 
         add("app_open", app)
-        add("signup", first & (u() < np.where(junk, 0.35, 0.6)))
-        add("login", (~first) & (u() < np.where(app, 0.06, 0.3)))
-        add("browse", browse * (1 + rng.poisson(1.1, n_s)))
-        add("search", browse * rng.poisson(np.where(junk, 0.1, 0.55), n_s))
-        add("product_detail", detail * (1 + rng.poisson(1.4, n_s)))
-        add("share", detail * rng.poisson(np.where(junk, 0.01, 0.06), n_s))
-        add("add_to_cart", cart * (1 + rng.poisson(0.35, n_s)))
+        add("signup", first & _below(u(), junk, 0.35, 0.6))
+        add("login", (~first) & _below(u(), app, 0.06, 0.3))
+        add("browse", _times(browse, rng.poisson(1.1, n_s), plus=1))
+        add("search", _times(browse, rng.poisson(mean(junk, 0.1, 0.55), n_s)))
+        add("product_detail", _times(detail, rng.poisson(1.4, n_s), plus=1))
+        add("share", _times(detail, rng.poisson(mean(junk, 0.01, 0.06), n_s)))
+        add("add_to_cart", _times(cart, rng.poisson(0.35, n_s), plus=1))
         add("place_order", order)
         add("pay_success", paid)
         add("pay_fail", failed)
-        add("add_to_wishlist", detail * rng.binomial(counts["product_detail"], 0.08))
+        add("add_to_wishlist", _times(detail, rng.binomial(counts["product_detail"], 0.08)))
         add("remove_from_cart", (counts["add_to_cart"] >= 2) & (u() < 0.25))
 
         # The same uniforms as rng.random(size); scaled in place, which gives the same bits as
@@ -543,6 +549,36 @@ def _draw_events(
             at += size
         session = {name: rows[name].result() for name in EVENTS}
     return _Events(counts=counts, session=session, key=key, keys=keys)
+
+
+def _below(uniform: np.ndarray, mask: np.ndarray, if_set: float, otherwise: float) -> np.ndarray:
+    """``uniform < np.where(mask, if_set, otherwise)``, without the float array."""
+    out = uniform < otherwise
+    out[mask] = uniform[mask] < if_set
+    return out
+
+
+def _chance(
+    out: np.ndarray,
+    scale: float,
+    intent: np.ndarray,
+    junk: np.ndarray,
+    junk_factor: float,
+    low: float,
+    high: float,
+) -> np.ndarray:
+    """``np.clip(scale * intent * np.where(junk, junk_factor, 1.0), low, high)`` in ``out``,
+    bit for bit: a product with 1.0 changes nothing, so only the junk sessions are scaled."""
+    np.multiply(scale, intent, out=out)
+    out[junk] *= junk_factor
+    return np.clip(out, low, high, out=out)
+
+
+def _times(mask: np.ndarray, counts: np.ndarray, plus: int = 0) -> np.ndarray:
+    """``mask * (plus + counts)``, over ``counts`` (a fresh draw)."""
+    counts += plus
+    counts *= mask
+    return counts
 
 
 def _version_code(platform: int, version: str) -> int:
