@@ -408,24 +408,37 @@ def _draw_sessions(
     expected_returns = np.where(junk, 0.25, 1.2 + 3.2 * np.minimum(users["intent"], 3.0))
     per_user = 1 + np.minimum(rng.poisson(expected_returns), 40)
     user = np.repeat(np.arange(n, dtype=np.int64), per_user)
-    user_start = np.cumsum(per_user) - per_user
-    nth = np.arange(len(user)) - user_start[user]
+    user_start = np.cumsum(per_user)
+    user_start -= per_user
+    # Integer sums and products are exact, so they are made in place, in any order: every
+    # session-long temporary is memory the kernel zeroes first.
+    nth = np.arange(len(user))
+    nth -= user_start[user]
     # Days between a user's sessions: often the same or next day, sometimes weeks.
-    gap_days = np.floor(rng.exponential(4.0, len(user))).astype(np.int64)
-    gap_days[user_start] = 0
-    day = np.cumsum(gap_days)
-    day += (users["first_day"] - day[user_start])[user]
+    gaps = rng.exponential(4.0, len(user))
+    day = _floored(gaps)
+    day[user_start] = 0
+    np.cumsum(day, out=day)
+    _add_by(day, users["first_day"] - day[user_start], user)
     hour = _choice(rng, len(user), _HOURLY)
-    offset_ms = rng.integers(0, _HOUR_MS, len(user))
-    start = start_ms + day * _DAY_MS + hour * _HOUR_MS + offset_ms
+    start = rng.integers(0, _HOUR_MS, len(user))  # the offset in the hour, then the rest added
     # A second session on the same day starts 1-4 hours after the previous one of that day.
     same_day = np.concatenate(([False], (user[1:] == user[:-1]) & (day[1:] == day[:-1])))
+    hour *= _HOUR_MS
+    start += hour
+    del hour
+    day *= _DAY_MS
+    start += day
+    del day
+    start += start_ms
     later = rng.integers(_HOUR_MS, 4 * _HOUR_MS, len(user))
     later[~same_day] = 0
     day_start = np.flatnonzero(~same_day)
-    run = np.cumsum(~same_day) - 1
-    later = np.cumsum(later)
-    start = later + (start[day_start] - later[day_start])[run]
+    run = np.cumsum(~same_day)
+    run -= 1
+    np.cumsum(later, out=later)
+    _add_by(later, start[day_start] - later[day_start], run)
+    start = later
     keep = start < start_ms + days * _DAY_MS
     user, nth, start = user[keep], nth[keep], start[keep]
     platform = users["platform"][user]
@@ -444,6 +457,21 @@ def _draw_sessions(
         idx = np.searchsorted(release_ms, seen_at, side="right") - 1
         version[mine] = np.maximum(idx, 0)
     return {"user": user, "nth": nth, "start": start, "platform": platform, "version": version}
+
+
+def _floored(values: np.ndarray) -> np.ndarray:
+    """``np.floor(values).astype(np.int64)``, over ``values`` (not needed afterwards)."""
+    ints = values.view(np.int64)
+    for a in range(0, len(values), _RUN):
+        run = np.floor(values[a : a + _RUN])
+        ints[a : a + _RUN] = run
+    return ints
+
+
+def _add_by(out: np.ndarray, per_group: np.ndarray, group: np.ndarray) -> None:
+    """``out += per_group[group]``, a run at a time (no gather as long as ``out``)."""
+    for a in range(0, len(out), _RUN):
+        out[a : a + _RUN] += per_group[group[a : a + _RUN]]
 
 
 # Sort key of an event inside its session, ``base + spread * uniform``: the journey's order, with
@@ -651,7 +679,8 @@ def _draw_properties(
         session["add_to_cart"],
         weights=price["add_to_cart"] * quantity["add_to_cart"],
         minlength=n_s,
-    ) - np.bincount(
+    )
+    cart_value -= np.bincount(
         session["remove_from_cart"],
         weights=price["remove_from_cart"] * quantity["remove_from_cart"],
         minlength=n_s,
@@ -660,7 +689,7 @@ def _draw_properties(
     order_id = np.full(n_s, -1, dtype=np.int64)
     order_id[ordered] = 7_000_001 + np.arange(len(ordered)) * 3
     cdf = np.cumsum(_PAY_P, axis=1)[sessions["platform"][ordered]]
-    payment_method = np.full(n_s, -1, dtype=np.int64)
+    payment_method = np.full(n_s, -1, dtype=np.int8)
     payment_method[ordered] = (users["pay_pref"][sessions["user"][ordered]][:, None] > cdf).sum(1)
 
     failed = session["pay_fail"]
@@ -688,7 +717,7 @@ def _draw_properties(
         price=price,
         quantity=quantity,
         order_id=order_id,
-        amount=np.round(cart_value, 2),
+        amount=np.round(cart_value, 2, out=cart_value),
         payment_method=payment_method,
         error_code=error_code,
         query=query,
@@ -756,8 +785,7 @@ def _order(
     np.cumsum(time_ms, out=time_ms)
     shift = sessions["start"].copy()
     shift[per_session > 0] -= time_ms[nonempty]
-    for a in range(0, n, _RUN):
-        time_ms[a : a + _RUN] += shift[s_sorted[a : a + _RUN]]
+    _add_by(time_ms, shift, s_sorted)
     del shift
 
     # Export order: by time; on equal times, by session (a session's own times all differ).
@@ -804,9 +832,11 @@ def _layout(events: _Events) -> _Layout:
     per_session = np.zeros(len(counts[EVENTS[0]]), dtype=np.int64)
     for name in EVENTS:
         per_session += counts[name]
-    session_start = np.cumsum(per_session) - per_session
+    session_start = np.cumsum(per_session)
+    session_start -= per_session
     at, rank = {}, {}
     earlier = session_start.copy()  # first slot of the next event type in each session
+    first = np.empty_like(earlier)  # reused for every name: fresh memory costs its zeroing
     ordinal = np.arange(max((len(s) for s in session.values()), default=0))
     for name in EVENTS:
         c, s = counts[name], session[name]
@@ -814,9 +844,11 @@ def _layout(events: _Events) -> _Layout:
         # gather per event instead of two and a difference.
         if len(c) and c.max() <= 1:
             at[name] = earlier[s]
-            rank[name] = (earlier - session_start)[s]
+            np.subtract(earlier, session_start, out=first)
+            rank[name] = first[s]
         else:
-            first = earlier - np.cumsum(c)  # minus the events of this type in earlier sessions
+            np.cumsum(c, out=first)
+            np.subtract(earlier, first, out=first)  # minus this type's events in earlier sessions
             first += c
             at[name] = first[s]
             at[name] += ordinal[: len(s)]
@@ -877,8 +909,7 @@ def _in_session_order(
         spare=[keys],  # packed, the keys are not needed: the sessions go over them
     )
     at_sorted = rank_sorted
-    for a in range(0, len(at_sorted), _RUN):
-        at_sorted[a : a + _RUN] += layout.start[s_sorted[a : a + _RUN]]
+    _add_by(at_sorted, layout.start, s_sorted)
     return s_sorted, code_sorted, at_sorted
 
 
