@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from workbench.datasets._columnar import (
     PackedFields,
+    Spare,
     bins_of,
     rows_of,
     scatter,
@@ -616,7 +617,8 @@ def _version_code(platform: int, version: str) -> int:
 def _pick_in_group(rng: np.random.Generator, group: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """For each entry of ``group`` (a session), a random position among that session's rows of a
     type laid out session by session with ``counts`` rows each."""
-    starts = np.cumsum(counts) - counts
+    starts = np.cumsum(counts)
+    starts -= counts
     return starts[group] + np.floor(rng.random(len(group)) * counts[group]).astype(np.int64)
 
 
@@ -739,13 +741,14 @@ class _Order:
     slot: np.ndarray  # each exported row's slot in the session-by-session layout
     at: dict[str, np.ndarray]  # each event's slot in that layout, per name
 
-    def rows(self) -> dict[str, np.ndarray]:
-        """Where the events of every name land; uses up ``at``."""
+    def rows(self) -> tuple[dict[str, np.ndarray], Spare]:
+        """Where the events of every name land; uses up ``at`` and ``slot``, which come back
+        with the rows' numbers as spare arrays."""
         n = len(self.slot)
         row_of = np.empty(n, dtype=np.int64)
         for a in range(0, n, _RUN):  # numbered a run at a time: no arange as long as the log
             row_of[self.slot[a : a + _RUN]] = np.arange(a, min(n, a + _RUN))
-        return {name: row_of[self.at.pop(name)] for name in EVENTS}
+        return {name: row_of[self.at.pop(name)] for name in EVENTS}, Spare([self.slot, row_of])
 
 
 def _order(
@@ -1002,9 +1005,11 @@ def _to_table(
             scatter(n, -1, np.int16, by_row(_PRODUCT_EVENTS, props.product)), props.product_names
         ),
         "price": lambda: sparse_column(
-            n, by_row(_PRODUCT_EVENTS, props.price), pa.float64(), np.nan
+            n, by_row(_PRODUCT_EVENTS, props.price), pa.float64(), np.nan, spare
         ),
-        "quantity": lambda: sparse_column(n, by_row(cart_rows, props.quantity), pa.int64(), 0),
+        "quantity": lambda: sparse_column(
+            n, by_row(cart_rows, props.quantity), pa.int64(), 0, spare
+        ),
         "order_id": lambda: sparse_column(n, per_order(props.order_id), pa.int64(), -1),
         "amount": lambda: sparse_column(n, per_order(props.amount), pa.float64(), np.nan),
         "payment_method": lambda: sparse_strings(n, per_order(props.payment_method), _PAY_METHODS),
@@ -1020,7 +1025,7 @@ def _to_table(
     # per-row columns go first, and where the events land is worked out while they build.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         per_row = _submit(pool, _per_row_columns(order, versions))
-        row = order.rows()
+        row, spare = order.rows()  # the spare arrays take two of the sparse columns
         del order
         futures = per_row | _submit(pool, properties)
         columns = {name: f.result() for name, f in futures.items()}
