@@ -740,15 +740,17 @@ class _Order:
     carried: dict[str, np.ndarray]
     slot: np.ndarray  # each exported row's slot in the session-by-session layout
     at: dict[str, np.ndarray]  # each event's slot in that layout, per name
+    slots: np.ndarray  # the buffer ``at`` views
 
     def rows(self) -> tuple[dict[str, np.ndarray], Spare]:
-        """Where the events of every name land; uses up ``at`` and ``slot``, which come back
-        with the rows' numbers as spare arrays."""
+        """Where the events of every name land; uses up ``at``, ``slot`` and ``slots``, which
+        come back with the rows' numbers as spare arrays."""
         n = len(self.slot)
         row_of = np.empty(n, dtype=np.int64)
         for a in range(0, n, _RUN):  # numbered a run at a time: no arange as long as the log
             row_of[self.slot[a : a + _RUN]] = np.arange(a, min(n, a + _RUN))
-        return {name: row_of[self.at.pop(name)] for name in EVENTS}, Spare([self.slot, row_of])
+        rows = {name: row_of[self.at.pop(name)] for name in EVENTS}
+        return rows, Spare([self.slot, row_of, self.slots])
 
 
 def _order(
@@ -796,7 +798,9 @@ def _order(
         fields = pool.submit(_layout_fields, s_sorted, code_sorted, at_sorted, carry)
         earliest = int(time_ms.min()) if n else 0
         time_ms -= earliest
-        time_out, slot = sort_rows([[time_ms], [at_sorted]], keep=(0, 1), spare=[time_ms])
+        time_out, slot = sort_rows(  # the ranks were used up by the sort inside sessions
+            [[time_ms], [at_sorted]], keep=(0, 1), spare=[time_ms, layout.ranks]
+        )
         del time_ms
         time_out += earliest
         # The layout order is no longer needed: the gathered fields go over it.
@@ -814,6 +818,7 @@ def _order(
         carried=dict(zip(carry, carried, strict=True)),
         slot=slot,
         at=layout.at,
+        slots=layout.slots,
     )
 
 
@@ -821,12 +826,16 @@ def _order(
 class _Layout:
     """The events laid out session by session, in EVENTS order inside a session: how many each
     session has (``per_session``), its first slot (``start``), and per event name each event's
-    slot (``at``) and its place among its session's events (``rank``)."""
+    slot (``at``) and its place among its session's events (``rank``). The ``at`` and ``rank``
+    of every name are views of one buffer each (``slots``, ``ranks``), for later steps to write
+    over once they are used up."""
 
     per_session: np.ndarray
     start: np.ndarray
     at: dict[str, np.ndarray]
     rank: dict[str, np.ndarray]
+    slots: np.ndarray
+    ranks: np.ndarray
 
 
 def _layout(events: _Events) -> _Layout:
@@ -837,29 +846,41 @@ def _layout(events: _Events) -> _Layout:
         per_session += counts[name]
     session_start = np.cumsum(per_session)
     session_start -= per_session
-    at, rank = {}, {}
+    n = sum(len(s) for s in session.values())
+    slots, ranks = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    at, rank, done = {}, {}, 0
     earlier = session_start.copy()  # first slot of the next event type in each session
     first = np.empty_like(earlier)  # reused for every name: fresh memory costs its zeroing
     ordinal = np.arange(max((len(s) for s in session.values()), default=0))
     for name in EVENTS:
         c, s = counts[name], session[name]
+        at[name], rank[name] = slots[done : done + len(s)], ranks[done : done + len(s)]
+        done += len(s)
         # The place in the session is worked out per session and gathered, like the slot: one
-        # gather per event instead of two and a difference.
+        # gather per event instead of two and a difference. The sessions are valid rows, so
+        # "clip" changes nothing (and, unlike "raise", does not gather through a copy).
         if len(c) and c.max() <= 1:
-            at[name] = earlier[s]
+            np.take(earlier, s, out=at[name], mode="clip")
             np.subtract(earlier, session_start, out=first)
-            rank[name] = first[s]
+            np.take(first, s, out=rank[name], mode="clip")
         else:
             np.cumsum(c, out=first)
             np.subtract(earlier, first, out=first)  # minus this type's events in earlier sessions
             first += c
-            at[name] = first[s]
+            np.take(first, s, out=at[name], mode="clip")
             at[name] += ordinal[: len(s)]
             first -= session_start
-            rank[name] = first[s]
+            np.take(first, s, out=rank[name], mode="clip")
             rank[name] += ordinal[: len(s)]
         earlier += c
-    return _Layout(per_session=per_session, start=session_start, at=at, rank=rank)
+    return _Layout(
+        per_session=per_session,
+        start=session_start,
+        at=at,
+        rank=rank,
+        slots=slots,
+        ranks=ranks,
+    )
 
 
 def _quantised(keys: np.ndarray) -> np.ndarray:
@@ -1010,7 +1031,7 @@ def _to_table(
         "quantity": lambda: sparse_column(
             n, by_row(cart_rows, props.quantity), pa.int64(), 0, spare
         ),
-        "order_id": lambda: sparse_column(n, per_order(props.order_id), pa.int64(), -1),
+        "order_id": lambda: sparse_column(n, per_order(props.order_id), pa.int64(), -1, spare),
         "amount": lambda: sparse_column(n, per_order(props.amount), pa.float64(), np.nan),
         "payment_method": lambda: sparse_strings(n, per_order(props.payment_method), _PAY_METHODS),
         "query": lambda: sparse_strings(n, [(row["search"], props.query)], _QUERIES),
@@ -1025,7 +1046,7 @@ def _to_table(
     # per-row columns go first, and where the events land is worked out while they build.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         per_row = _submit(pool, _per_row_columns(order, versions))
-        row, spare = order.rows()  # the spare arrays take two of the sparse columns
+        row, spare = order.rows()  # the spare arrays take three of the sparse columns
         del order
         futures = per_row | _submit(pool, properties)
         columns = {name: f.result() for name, f in futures.items()}
