@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt32Type, UInt8Type};
-use arrow_array::{Array, Float64Array, Int64Array, LargeStringArray, UInt64Array};
+use arrow_array::{Array, LargeStringArray, UInt64Array};
 use arrow_schema::DataType;
 use funnel_core::audience::build::{self, Behaviour};
 use funnel_core::audience::formats::{self, Format, KeyBitmap};
@@ -13,7 +13,7 @@ use funnel_core::audience::keys::{self, KeyQuery};
 use funnel_core::audience::{insight, persist, profile, Audience, Op, TagStore};
 use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyByteArray, PyBytes};
 use pyo3_arrow::PyArray;
 
 use crate::arrow_out;
@@ -601,10 +601,11 @@ impl PyTagStore {
         arrow_out::to_pyarrow(py, Arc::new(UInt64Array::from(counts)))
     }
 
-    /// A profile's ranked table: the tag names (large_string), (int64 tag index, users in the
-    /// audience, users in the base; `rows` each) and (float64 audience_share, base_share, tgi,
-    /// lift, lift_low, lift_high, z; `rows` each). `audience` is already within `base` (None:
-    /// every user of the log).
+    /// A profile's ranked table: the tag names (large_string), then as native-endian bytes
+    /// (writable, for `numpy.frombuffer`) the int64 tag index, users in the audience and users
+    /// in the base (`rows` each), and the float64 audience_share, base_share, tgi, lift,
+    /// lift_low, lift_high and p_value (`rows` each). `audience` is already within `base`
+    /// (None: every user of the log).
     #[pyo3(signature = (audience, base, z, min_count))]
     fn profile_table(
         &self,
@@ -635,10 +636,19 @@ impl PyTagStore {
             );
             (table, ranked)
         });
+        // A profile is a few hundred rows: bytearrays reach NumPy without Arrow's export.
+        let ints = PyByteArray::new_with(py, 8 * table.ints.len(), |out| {
+            fill_ne_bytes(out, table.ints.iter().map(|v| v.to_ne_bytes()));
+            Ok(())
+        })?;
+        let floats = PyByteArray::new_with(py, 8 * table.floats.len(), |out| {
+            fill_ne_bytes(out, table.floats.iter().map(|v| v.to_ne_bytes()));
+            Ok(())
+        })?;
         Ok((
             arrow_out::to_pyarrow(py, Arc::new(names))?,
-            arrow_out::to_pyarrow(py, Arc::new(Int64Array::from(table.ints)))?,
-            arrow_out::to_pyarrow(py, Arc::new(Float64Array::from(table.floats)))?,
+            ints.into_any().unbind(),
+            floats.into_any().unbind(),
         ))
     }
 
@@ -733,4 +743,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(overlap_counts, m)?)?;
     m.add_function(wrap_pyfunction!(event_user_counts, m)?)?;
     Ok(())
+}
+
+/// Writes 8-byte values one after another into `out` (sized for them).
+fn fill_ne_bytes(out: &mut [u8], values: impl Iterator<Item = [u8; 8]>) {
+    for (slot, bytes) in out.chunks_exact_mut(8).zip(values) {
+        slot.copy_from_slice(&bytes);
+    }
 }

@@ -21,10 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-# Public since pandas 3.0, but not yet in pandas-stubs.
-from pandas.api.internals import create_dataframe_from_blocks  # type: ignore[import-not-found]
-
-from workbench._display import NONE, count, p_value, percent, shown, written, yes
+from workbench._display import NONE, count, p_value, percent, shown, shown_blocks, written, yes
 from workbench.audience.set import Audience, ensure_audience, event_user_counts, overlap_counts
 from workbench.exceptions import AudienceError
 from workbench.stats import confidence_z, two_sided_p
@@ -165,15 +162,12 @@ def profile(
     names, ints, floats = store.profile_rows(
         aud, base, confidence_z(confidence), _support_threshold(min_support, n1)
     )
-    floats[6] = two_sided_p(floats[6])
-    # The frame straight from its three blocks (text, integers, floats), neither copied nor
-    # inferred column by column.
-    frame = create_dataframe_from_blocks(
+    return shown_blocks(
         [(names, _TAG_AT), (ints, _INT_AT), (floats, _FLOAT_AT)],
-        index=pd.RangeIndex(len(names)),
-        columns=_PROFILE_COLUMNS,
+        pd.RangeIndex(len(names)),
+        _PROFILE_COLUMNS,
+        _PROFILE_SHOWN,
     )
-    return shown(frame, _PROFILE_SHOWN)
 
 
 def compare(

@@ -476,9 +476,10 @@ class TagStore:
         """The rows of a profile of ``audience`` (already within ``base``; None: every user)
         ranked by TGI, then users, then store order: the tag names, the integer columns
         ``count`` and ``base_count`` (2 x rows) and the float columns ``audience_share``,
-        ``base_share``, ``tgi``, ``lift``, ``lift_low``, ``lift_high`` and the z statistic of
-        the audience against the rest (7 x rows), in one native pass. ``min_count`` is the
-        fewest audience users a tag needs; ``z`` is the interval's normal quantile.
+        ``base_share``, ``tgi``, ``lift``, ``lift_low``, ``lift_high`` and ``p_value`` (the
+        two-proportion z test, audience against the rest; 7 x rows), in one native pass.
+        ``min_count`` is the fewest audience users a tag needs; ``z`` is the interval's normal
+        quantile.
 
         >>> names, ints, floats = tags.profile_rows(Audience.did(log, "pay"), None, 1.96, 1)
         >>> list(names), ints.tolist(), floats[2].tolist()
@@ -490,12 +491,12 @@ class TagStore:
         names, ints, floats = self._native.profile_table(
             audience.bitmap, None if base is None else base.bitmap, z, min_count
         )
-        # Copies (a few kilobytes): the table's columns must be writable like any frame's.
+        # The numbers come as bytearrays, so the table's columns are writable like any frame's.
         return (
             # pandas 3 takes dtype= here (pandas-stubs do not know it yet).
             pd.arrays.ArrowStringArray(names, dtype=_TEXT),  # type: ignore[call-arg]
-            np.array(ints, dtype=np.int64).reshape(3, -1)[1:],
-            np.array(floats, dtype=np.float64).reshape(7, -1),
+            np.frombuffer(ints, dtype=np.int64).reshape(3, -1)[1:],
+            np.frombuffer(floats, dtype=np.float64).reshape(7, -1),
         )
 
     # -- persistence and export -----------------------------------------------------------------

@@ -7,7 +7,8 @@
 //! The formulas are the ones `workbench.audience.insight` documents, written in the same order
 //! of operations as its NumPy reference, so every value is the same float (divisions and square
 //! roots are correctly rounded either way; `exp` is the platform's, as NumPy's is on CPUs
-//! without AVX-512). The p-value is left to the caller's `two_sided_p`, so it stays one function.
+//! without AVX-512). The p-value is the C library's `erfc`, the function Python's `math.erfc`
+//! calls, so it is the float `workbench.stats.two_sided_p` gives.
 
 use std::cmp::Ordering;
 
@@ -22,7 +23,7 @@ pub const FLOAT_COLUMNS: [&str; 7] = [
     "lift",
     "lift_low",
     "lift_high",
-    "z",
+    "p_value",
 ];
 
 /// The ranked rows of a profile, column by column.
@@ -112,7 +113,8 @@ fn descending(a: f64, b: f64) -> Ordering {
 }
 
 /// [`FLOAT_COLUMNS`] of one tag with `a` users in the audience of `n1` and `cb` in the base of
-/// `n` (`n0` outside the audience). Delta-method variance of log lift, audience vs the rest.
+/// `n` (`n0` outside the audience). Delta-method variance of log lift, audience vs the rest;
+/// the p-value of the two-proportion z test, audience vs the rest.
 fn statistics(a: f64, cb: f64, n1: f64, n: f64, n0: f64, z: f64) -> [f64; 7] {
     let p1 = a / n1;
     let pb = cb / n;
@@ -130,7 +132,24 @@ fn statistics(a: f64, cb: f64, n1: f64, n: f64, n0: f64, z: f64) -> [f64; 7] {
     let high = lift * (z * se).exp();
     let rest = if n0 != 0.0 { 1.0 / n0 } else { f64::NAN };
     let pooled = (pb * (1.0 - pb) * (1.0 / n1 + rest)).sqrt();
-    [p1, pb, lift * 100.0, lift, low, high, (p1 - p0) / pooled]
+    let p = two_sided_p((p1 - p0) / pooled);
+    [p1, pb, lift * 100.0, lift, low, high, p]
+}
+
+#[cfg_attr(unix, link(name = "m"))]
+extern "C" {
+    fn erfc(x: f64) -> f64;
+}
+
+/// P(|Z| >= |z|) for a standard normal Z, as `workbench.stats.two_sided_p` computes it (NaN
+/// stays NaN, where `f64::min` would give 1).
+fn two_sided_p(z: f64) -> f64 {
+    if z.is_nan() {
+        return f64::NAN;
+    }
+    // SAFETY: erfc is a pure function of one double, defined for every input.
+    let tail = unsafe { erfc(z.abs() / std::f64::consts::SQRT_2) };
+    tail.min(1.0)
 }
 
 #[cfg(test)]
@@ -178,12 +197,21 @@ mod tests {
     }
 
     #[test]
+    fn p_values_are_two_sided_normal_tails() {
+        assert_eq!(two_sided_p(0.0), 1.0);
+        assert!((two_sided_p(1.959963984540054) - 0.05).abs() < 1e-15);
+        assert_eq!(two_sided_p(-1.5), two_sided_p(1.5));
+        assert!(two_sided_p(40.0) < 1e-300);
+        assert!(two_sided_p(f64::NAN).is_nan());
+    }
+
+    #[test]
     fn an_audience_of_the_whole_base_has_no_rest() {
         let s = store();
         let everyone = Audience::all(10);
         let t = profile_table(&everyone, None, &s, 1.96, 0.0);
-        let z = &t.floats[6 * t.rows..];
-        assert!(z.iter().all(|v| v.is_nan()));
+        let p = &t.floats[6 * t.rows..];
+        assert!(p.iter().all(|v| v.is_nan()));
         assert_eq!(t.floats[2 * t.rows], 100.0);
     }
 }

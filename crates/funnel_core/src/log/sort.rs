@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::codes::Code;
-use super::packed::{sort_into, starts_from_counts, Packed, Packing};
+use super::packed::{insertion_by, sort_into, starts_from_counts, Packed, Packing};
 use crate::memory::big_uninit;
 
 /// The sorted log, before it becomes an `EncodedLog`.
@@ -660,26 +660,12 @@ fn order_runs_by_time<K: Key>(recs: &mut [Rec<K>]) {
         let run = &mut recs[start..end];
         if !run.windows(2).all(|w| w[0].time <= w[1].time) {
             if run.len() <= SHORT_RUN {
-                insertion_by_time(run);
+                insertion_by(run, |r| r.time);
             } else {
                 run.sort_unstable_by_key(|r| (r.time, r.pos));
             }
         }
         start = end;
-    }
-}
-
-/// Stable insertion sort by time: a short run is sorted in a few dozen moves, with no call
-/// overhead of a general sort.
-fn insertion_by_time<K: Copy>(run: &mut [Rec<K>]) {
-    for i in 1..run.len() {
-        let item = run[i];
-        let mut j = i;
-        while j > 0 && run[j - 1].time > item.time {
-            run[j] = run[j - 1];
-            j -= 1;
-        }
-        run[j] = item;
     }
 }
 
