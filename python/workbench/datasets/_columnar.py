@@ -4,6 +4,8 @@ keys, and Arrow columns made from codes.
 They exist because millions of rows make every pass over the data count: a sort of one int64 per
 row is many times faster than ``np.lexsort`` or a stable ``argsort``, and a column scattered from
 the few rows that carry a property costs less than gathering every row through a permutation.
+Where they can, they write over arrays the caller no longer needs (``spare``, ``Spare``): the
+kernel zeroes every fresh page of a big array before it is first written.
 """
 
 from __future__ import annotations

@@ -22,6 +22,13 @@ are built from small integer codes, the sparse ones only from the rows that carr
 what goes to the export) runs in a background thread beside the draws, which keep their order:
 numpy lets go of the GIL on big arrays, and the machine has more than one core.
 
+Fresh memory is what costs most: an array too big for malloc to keep (a session-long float
+already is) comes from the kernel, which zeroes every page before the first write. So the
+generator works in place, a cache-sized run at a time, or over arrays it no longer needs (the
+keys' buffer takes the sorted sessions, the gaps' the times, the used-up slots the sparse
+columns). At a million users its arrays take about 4.3 GiB of fresh memory from the kernel,
+against 8.1 GiB before.
+
 The stories are described for teachers in ``STORIES.md`` next to this file.
 """
 
