@@ -57,6 +57,22 @@ def test_sort_rows_keeps_only_the_fields_asked_for() -> None:
     assert [f.tolist() for f in sort_rows([[a[:0]], [b[:0]]], keep=[0, 1])] == [[], []]
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+def test_sort_rows_writes_over_the_spare_arrays(grouped: bool) -> None:
+    rng = np.random.default_rng(8)
+    first = np.sort(rng.integers(0, 1_000, 4_000))
+    second = rng.integers(0, 1 << 20, 4_000).astype(np.float64)  # a spare of another type
+    fields = [first.copy(), second.astype(np.int64), rng.integers(0, 5, 4_000).astype(np.int8)]
+    order = np.lexsort(fields[::-1])
+    got = sort_rows(
+        [[first], [fields[1]], [fields[2]]], keep=[0, 1, 2], grouped=grouped, spare=[second, first]
+    )
+    for field, sorted_field in zip(fields, got, strict=True):
+        assert sorted_field.dtype == field.dtype
+        assert sorted_field.tolist() == field[order].tolist()
+    assert any(np.shares_memory(f, second) for f in got[:2])
+
+
 @pytest.mark.parametrize(
     "p",
     [
@@ -123,6 +139,35 @@ def test_packed_fields_gather_like_numpy(word_bits: int, monkeypatch: pytest.Mon
         assert got.tolist() == field[index].tolist()
 
 
+@pytest.mark.parametrize("word_bits", [63, 40])
+def test_packed_fields_over_the_first_field_and_looked_up_fields_gather_like_numpy(
+    word_bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(columnar, "_WORD_BITS", word_bits)
+    monkeypatch.setattr(columnar, "_CHUNK", 256)  # many chunks, one of them short
+    rng = np.random.default_rng(9)
+    n = 3_000
+    session = rng.integers(0, 700, n)
+    codes = rng.integers(0, 13, n).astype(np.int8)
+    users = rng.integers(0, 1 << 25, 700)
+    platform = rng.integers(0, 3, 700).astype(np.int8)
+    expected = [session.copy(), codes, platform[session], users[session]]
+    packed = PackedFields([session, codes, (platform, session), (users, session)], over_first=True)
+    index = rng.integers(0, n, n)
+    spare = np.empty(n, dtype=np.float64)
+    got = packed.take(index, spare=[spare], last=True)
+    for field, gathered in zip(expected, got, strict=True):
+        assert gathered.dtype == field.dtype
+        assert gathered.tolist() == field[index].tolist()
+    if word_bits == 63:  # one word: gathered into the spare, the last int64 left over it
+        assert np.shares_memory(got[3], spare)
+
+
+def test_packed_fields_refuse_rows_they_do_not_have() -> None:
+    with pytest.raises(IndexError, match=r"\[0, 3\), got 0..3"):
+        PackedFields([np.array([1, 2, 3])]).take(np.array([0, 3]))
+
+
 @pytest.mark.parametrize(("type_", "fill"), [(pa.float64(), np.nan), (pa.int64(), -1)])
 def test_sparse_column_matches_a_masked_array(type_: pa.DataType, fill: float) -> None:
     parts = [(p, p * 3 + 1) for p in _positions(1_000, 250, 1)]
@@ -185,3 +230,14 @@ def _digest(demo: EcommerceDemo) -> str:
 )
 def test_demo_data_is_what_it_was_byte_for_byte(seed: int, digest: str) -> None:
     assert _digest(ecommerce(n_users=2_000, seed=seed)) == digest
+
+
+def test_demo_data_does_not_depend_on_how_many_rows_are_worked_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A million users work through hundreds of runs and chunks; this takes the same paths small.
+    monkeypatch.setattr(columnar, "_CHUNK", 1_000)
+    monkeypatch.setattr("workbench.datasets._ecommerce._RUN", 777)
+    assert _digest(ecommerce(n_users=2_000, seed=7)) == (
+        "5806032690eb80e9c03c7f230d9e29bdea3e628412ca0e0387fddcd3f18f7ff1"
+    )

@@ -9,6 +9,10 @@ use funnel_core::funnel::{run_funnel, FunnelSpec, Mode, StepConditions};
 use funnel_core::log::{encode_parquet, EncodeOptions, LogColumns};
 use funnel_core::Control;
 
+// As the Python module has it, so the phases cost here what they cost there.
+#[global_allocator]
+static ALLOCATOR: funnel_core::memory::HugePages = funnel_core::memory::HugePages;
+
 const STEPS: [&str; 5] = [
     "view_item",
     "add_to_cart",

@@ -9,7 +9,7 @@ pub mod control;
 pub mod error;
 pub mod funnel;
 pub mod log;
-pub(crate) mod memory;
+pub mod memory;
 #[doc(hidden)]
 pub mod phases;
 pub mod plan;

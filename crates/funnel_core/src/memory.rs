@@ -40,3 +40,41 @@ pub(crate) fn advise_huge_pages(ptr: *const u8, bytes: usize) {
 
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn advise_huge_pages(_ptr: *const u8, _bytes: usize) {}
+
+/// The system allocator, asking for huge pages on every large allocation. Installed as the
+/// global allocator of the Python module, it reaches buffers that other crates allocate and
+/// fill at once (the Parquet reader's decoded columns, Arrow's builders), which
+/// `advise_huge_pages` cannot: by the time they are handed over, their pages are touched.
+pub struct HugePages;
+
+// SAFETY: every call is forwarded to `System` with the same arguments; the advice given
+// afterwards changes no contents and no ownership.
+unsafe impl std::alloc::GlobalAlloc for HugePages {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let ptr = unsafe { std::alloc::System.alloc(layout) };
+        if !ptr.is_null() {
+            advise_huge_pages(ptr, layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let ptr = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            advise_huge_pages(ptr, layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        let grown = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if !grown.is_null() && new_size > layout.size() {
+            advise_huge_pages(grown, new_size);
+        }
+        grown
+    }
+}

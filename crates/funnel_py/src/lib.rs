@@ -11,6 +11,10 @@ mod interrupt;
 mod log;
 mod plan;
 
+// Large buffers get huge pages wherever they are allocated (see funnel_core::memory).
+#[global_allocator]
+static ALLOCATOR: funnel_core::memory::HugePages = funnel_core::memory::HugePages;
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

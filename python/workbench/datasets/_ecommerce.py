@@ -22,11 +22,19 @@ are built from small integer codes, the sparse ones only from the rows that carr
 what goes to the export) runs in a background thread beside the draws, which keep their order:
 numpy lets go of the GIL on big arrays, and the machine has more than one core.
 
+Fresh memory is what costs most: an array too big for malloc to keep (a session-long float
+already is) comes from the kernel, which zeroes every page before the first write. So the
+generator works in place, a cache-sized run at a time, or over arrays it no longer needs (the
+keys' buffer takes the sorted sessions, the gaps' the times, the used-up slots the sparse
+columns). At a million users its arrays take about 4.3 GiB of fresh memory from the kernel,
+against 8.1 GiB before.
+
 The stories are described for teachers in ``STORIES.md`` next to this file.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,6 +50,7 @@ import pyarrow as pa
 
 from workbench.datasets._columnar import (
     PackedFields,
+    Spare,
     bins_of,
     rows_of,
     scatter,
@@ -407,24 +416,37 @@ def _draw_sessions(
     expected_returns = np.where(junk, 0.25, 1.2 + 3.2 * np.minimum(users["intent"], 3.0))
     per_user = 1 + np.minimum(rng.poisson(expected_returns), 40)
     user = np.repeat(np.arange(n, dtype=np.int64), per_user)
-    user_start = np.cumsum(per_user) - per_user
-    nth = np.arange(len(user)) - user_start[user]
+    user_start = np.cumsum(per_user)
+    user_start -= per_user
+    # Integer sums and products are exact, so they are made in place, in any order: every
+    # session-long temporary is memory the kernel zeroes first.
+    nth = np.arange(len(user))
+    nth -= user_start[user]
     # Days between a user's sessions: often the same or next day, sometimes weeks.
-    gap_days = np.floor(rng.exponential(4.0, len(user))).astype(np.int64)
-    gap_days[user_start] = 0
-    day = np.cumsum(gap_days)
-    day += (users["first_day"] - day[user_start])[user]
+    gaps = rng.exponential(4.0, len(user))
+    day = _floored(gaps)
+    day[user_start] = 0
+    np.cumsum(day, out=day)
+    _add_by(day, users["first_day"] - day[user_start], user)
     hour = _choice(rng, len(user), _HOURLY)
-    offset_ms = rng.integers(0, _HOUR_MS, len(user))
-    start = start_ms + day * _DAY_MS + hour * _HOUR_MS + offset_ms
+    start = rng.integers(0, _HOUR_MS, len(user))  # the offset in the hour, then the rest added
     # A second session on the same day starts 1-4 hours after the previous one of that day.
     same_day = np.concatenate(([False], (user[1:] == user[:-1]) & (day[1:] == day[:-1])))
+    hour *= _HOUR_MS
+    start += hour
+    del hour
+    day *= _DAY_MS
+    start += day
+    del day
+    start += start_ms
     later = rng.integers(_HOUR_MS, 4 * _HOUR_MS, len(user))
     later[~same_day] = 0
     day_start = np.flatnonzero(~same_day)
-    run = np.cumsum(~same_day) - 1
-    later = np.cumsum(later)
-    start = later + (start[day_start] - later[day_start])[run]
+    run = np.cumsum(~same_day)
+    run -= 1
+    np.cumsum(later, out=later)
+    _add_by(later, start[day_start] - later[day_start], run)
+    start = later
     keep = start < start_ms + days * _DAY_MS
     user, nth, start = user[keep], nth[keep], start[keep]
     platform = users["platform"][user]
@@ -443,6 +465,21 @@ def _draw_sessions(
         idx = np.searchsorted(release_ms, seen_at, side="right") - 1
         version[mine] = np.maximum(idx, 0)
     return {"user": user, "nth": nth, "start": start, "platform": platform, "version": version}
+
+
+def _floored(values: np.ndarray) -> np.ndarray:
+    """``np.floor(values).astype(np.int64)``, over ``values`` (not needed afterwards)."""
+    ints = values.view(np.int64)
+    for a in range(0, len(values), _RUN):
+        run = np.floor(values[a : a + _RUN])
+        ints[a : a + _RUN] = run
+    return ints
+
+
+def _add_by(out: np.ndarray, per_group: np.ndarray, group: np.ndarray) -> None:
+    """``out += per_group[group]``, a run at a time (no gather as long as ``out``)."""
+    for a in range(0, len(out), _RUN):
+        out[a : a + _RUN] += per_group[group[a : a + _RUN]]
 
 
 # Sort key of an event inside its session, ``base + spread * uniform``: the journey's order, with
@@ -472,11 +509,13 @@ _ORDER_EVENTS = ("place_order", "pay_success", "pay_fail")
 class _Events:
     """The events of every type, before they are ordered: for each name in ``EVENTS``, how many
     each session has (``counts``), the session of every event (``session``, ascending) and its
-    sort key inside the session (``key``)."""
+    sort key inside the session (``key``, views of ``keys``, which holds them all in EVENTS
+    order: one buffer the sort inside sessions can write over)."""
 
     counts: dict[str, np.ndarray]
     session: dict[str, np.ndarray]
     key: dict[str, np.ndarray]
+    keys: np.ndarray
 
 
 def _draw_events(
@@ -489,19 +528,25 @@ def _draw_events(
     junk = users["junk"][s_user]
     intent = users["intent"][s_user]
     first = sessions["nth"] == 0
-    u = lambda: rng.random(n_s)  # noqa: E731 - one uniform per session
+    # A session-long float array is just too big to be reused by malloc, so every fresh one is
+    # memory the kernel zeroes: the uniforms (each compared at once) share one buffer, and the
+    # chances and Poisson means another.
+    drawn, chance = np.empty(n_s), np.empty(n_s)
+    u = lambda: rng.random(out=drawn)  # noqa: E731 - one uniform per session
 
-    browse = u() < np.where(junk, 0.97, 0.92)
-    p_detail = np.clip(0.52 * intent * np.where(junk, 0.55, 1.0), 0.02, 0.95)
-    detail = browse & (u() < p_detail)
-    p_cart = np.clip(0.32 * intent * np.where(junk, 0.02, 1.0), 0.0, 0.9)
-    cart = detail & (u() < p_cart)
-    p_order = np.clip(0.48 * intent * np.where(junk, 0.08, 1.0), 0.0, 0.9)
-    order = cart & (u() < p_order)
+    browse = _below(u(), junk, 0.97, 0.92)
+    detail = browse & (u() < _chance(chance, 0.52, intent, junk, 0.55, 0.02, 0.95))
+    cart = detail & (u() < _chance(chance, 0.32, intent, junk, 0.02, 0.0, 0.9))
+    order = cart & (u() < _chance(chance, 0.48, intent, junk, 0.08, 0.0, 0.9))
     attempt = order & (u() < 0.96)
     broken = (platform == _BROKEN_PAY[0]) & (sessions["version"] == _version_code(*_BROKEN_PAY))
-    paid = attempt & (u() < np.where(broken, 0.31, 0.94))
+    paid = attempt & _below(u(), broken, 0.31, 0.94)
     failed = attempt & ~paid
+
+    def mean(mask: np.ndarray, if_set: float, otherwise: float) -> np.ndarray:
+        chance.fill(otherwise)  # np.where(mask, if_set, otherwise), in the reused buffer
+        chance[mask] = if_set
+        return chance
 
     # Which sessions every event belongs to is worked out in the background (no draws there)
     # while the next counts and the keys are drawn.
@@ -514,25 +559,62 @@ def _draw_events(
             rows[name] = pool.submit(rows_of, count)
 
         add("app_open", app)
-        add("signup", first & (u() < np.where(junk, 0.35, 0.6)))
-        add("login", (~first) & (u() < np.where(app, 0.06, 0.3)))
-        add("browse", browse * (1 + rng.poisson(1.1, n_s)))
-        add("search", browse * rng.poisson(np.where(junk, 0.1, 0.55), n_s))
-        add("product_detail", detail * (1 + rng.poisson(1.4, n_s)))
-        add("share", detail * rng.poisson(np.where(junk, 0.01, 0.06), n_s))
-        add("add_to_cart", cart * (1 + rng.poisson(0.35, n_s)))
+        add("signup", first & _below(u(), junk, 0.35, 0.6))
+        add("login", (~first) & _below(u(), app, 0.06, 0.3))
+        add("browse", _times(browse, rng.poisson(1.1, n_s), plus=1))
+        add("search", _times(browse, rng.poisson(mean(junk, 0.1, 0.55), n_s)))
+        add("product_detail", _times(detail, rng.poisson(1.4, n_s), plus=1))
+        add("share", _times(detail, rng.poisson(mean(junk, 0.01, 0.06), n_s)))
+        add("add_to_cart", _times(cart, rng.poisson(0.35, n_s), plus=1))
         add("place_order", order)
         add("pay_success", paid)
         add("pay_fail", failed)
-        add("add_to_wishlist", detail * rng.binomial(counts["product_detail"], 0.08))
+        add("add_to_wishlist", _times(detail, rng.binomial(counts["product_detail"], 0.08)))
         add("remove_from_cart", (counts["add_to_cart"] >= 2) & (u() < 0.25))
 
-        key = {}
-        for name in EVENTS:
+        # The same uniforms as rng.random(size); scaled in place, which gives the same bits as
+        # base + spread * u (IEEE products and sums do not depend on the operands' order).
+        sizes = [int(counts[name].sum()) for name in EVENTS]
+        keys = np.empty(sum(sizes), dtype=np.float64)
+        key, at = {}, 0
+        for name, size in zip(EVENTS, sizes, strict=True):
             base, spread = _KEY_BASE[name]
-            key[name] = base + spread * rng.random(int(counts[name].sum()))
+            key[name] = rng.random(out=keys[at : at + size])
+            key[name] *= spread
+            key[name] += base
+            at += size
         session = {name: rows[name].result() for name in EVENTS}
-    return _Events(counts=counts, session=session, key=key)
+    return _Events(counts=counts, session=session, key=key, keys=keys)
+
+
+def _below(uniform: np.ndarray, mask: np.ndarray, if_set: float, otherwise: float) -> np.ndarray:
+    """``uniform < np.where(mask, if_set, otherwise)``, without the float array."""
+    out = uniform < otherwise
+    out[mask] = uniform[mask] < if_set
+    return out
+
+
+def _chance(
+    out: np.ndarray,
+    scale: float,
+    intent: np.ndarray,
+    junk: np.ndarray,
+    junk_factor: float,
+    low: float,
+    high: float,
+) -> np.ndarray:
+    """``np.clip(scale * intent * np.where(junk, junk_factor, 1.0), low, high)`` in ``out``,
+    bit for bit: a product with 1.0 changes nothing, so only the junk sessions are scaled."""
+    np.multiply(scale, intent, out=out)
+    out[junk] *= junk_factor
+    return np.clip(out, low, high, out=out)
+
+
+def _times(mask: np.ndarray, counts: np.ndarray, plus: int = 0) -> np.ndarray:
+    """``mask * (plus + counts)``, over ``counts`` (a fresh draw)."""
+    counts += plus
+    counts *= mask
+    return counts
 
 
 def _version_code(platform: int, version: str) -> int:
@@ -542,7 +624,8 @@ def _version_code(platform: int, version: str) -> int:
 def _pick_in_group(rng: np.random.Generator, group: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """For each entry of ``group`` (a session), a random position among that session's rows of a
     type laid out session by session with ``counts`` rows each."""
-    starts = np.cumsum(counts) - counts
+    starts = np.cumsum(counts)
+    starts -= counts
     return starts[group] + np.floor(rng.random(len(group)) * counts[group]).astype(np.int64)
 
 
@@ -593,7 +676,7 @@ def _draw_properties(
         product[name] = product["product_detail"][pick]
         if name != "add_to_cart":
             after = events.key["product_detail"][pick]
-            events.key[name] = after + 0.001 + 0.01 * rng.random(len(pick))
+            events.key[name][:] = after + 0.001 + 0.01 * rng.random(len(pick))
     quantity = {"add_to_cart": 1 + rng.poisson(0.15, len(session["add_to_cart"]))}
     removed = _pick_in_group(rng, session["remove_from_cart"], events.counts["add_to_cart"])
     product["remove_from_cart"] = product["add_to_cart"][removed]
@@ -605,7 +688,8 @@ def _draw_properties(
         session["add_to_cart"],
         weights=price["add_to_cart"] * quantity["add_to_cart"],
         minlength=n_s,
-    ) - np.bincount(
+    )
+    cart_value -= np.bincount(
         session["remove_from_cart"],
         weights=price["remove_from_cart"] * quantity["remove_from_cart"],
         minlength=n_s,
@@ -614,7 +698,7 @@ def _draw_properties(
     order_id = np.full(n_s, -1, dtype=np.int64)
     order_id[ordered] = 7_000_001 + np.arange(len(ordered)) * 3
     cdf = np.cumsum(_PAY_P, axis=1)[sessions["platform"][ordered]]
-    payment_method = np.full(n_s, -1, dtype=np.int64)
+    payment_method = np.full(n_s, -1, dtype=np.int8)
     payment_method[ordered] = (users["pay_pref"][sessions["user"][ordered]][:, None] > cdf).sum(1)
 
     failed = session["pay_fail"]
@@ -642,7 +726,7 @@ def _draw_properties(
         price=price,
         quantity=quantity,
         order_id=order_id,
-        amount=np.round(cart_value, 2),
+        amount=np.round(cart_value, 2, out=cart_value),
         payment_method=payment_method,
         error_code=error_code,
         query=query,
@@ -663,14 +747,17 @@ class _Order:
     carried: dict[str, np.ndarray]
     slot: np.ndarray  # each exported row's slot in the session-by-session layout
     at: dict[str, np.ndarray]  # each event's slot in that layout, per name
+    slots: np.ndarray  # the buffer ``at`` views
 
-    def rows(self) -> dict[str, np.ndarray]:
-        """Where the events of every name land; uses up ``at``."""
+    def rows(self) -> tuple[dict[str, np.ndarray], Spare]:
+        """Where the events of every name land; uses up ``at``, ``slot`` and ``slots``, which
+        come back with the rows' numbers as spare arrays."""
         n = len(self.slot)
         row_of = np.empty(n, dtype=np.int64)
         for a in range(0, n, _RUN):  # numbered a run at a time: no arange as long as the log
             row_of[self.slot[a : a + _RUN]] = np.arange(a, min(n, a + _RUN))
-        return {name: row_of[self.at.pop(name)] for name in EVENTS}
+        rows = {name: row_of[self.at.pop(name)] for name in EVENTS}
+        return rows, Spare([self.slot, row_of, self.slots])
 
 
 def _order(
@@ -696,22 +783,21 @@ def _order(
         gap_ms = gaps.result()
 
     # Then the time since the previous event of the session, a cache-sized run of events at a
-    # time so that no temporary as long as the log is made.
-    time_ms = np.empty(n, dtype=np.int64)
+    # time so that no temporary as long as the log is made; the times go over the gaps.
+    time_ms = gap_ms.view(np.int64)
     for a in range(0, n, _RUN):
         gap = gap_ms[a : a + _RUN]
         gap *= _GAP_MEDIAN_S[code_sorted[a : a + _RUN]]
         gap *= 1000
         np.maximum(gap, 200, out=gap)
-        time_ms[a : a + _RUN] = gap
+        time_ms[a : a + _RUN] = gap  # numpy copies the run first: the two overlap
     del gap_ms
     nonempty = session_start[per_session > 0]
     time_ms[nonempty] = 0
     np.cumsum(time_ms, out=time_ms)
     shift = sessions["start"].copy()
     shift[per_session > 0] -= time_ms[nonempty]
-    for a in range(0, n, _RUN):
-        time_ms[a : a + _RUN] += shift[s_sorted[a : a + _RUN]]
+    _add_by(time_ms, shift, s_sorted)
     del shift
 
     # Export order: by time; on equal times, by session (a session's own times all differ).
@@ -719,10 +805,15 @@ def _order(
         fields = pool.submit(_layout_fields, s_sorted, code_sorted, at_sorted, carry)
         earliest = int(time_ms.min()) if n else 0
         time_ms -= earliest
-        time_out, slot = sort_rows([[time_ms], [at_sorted]], keep=(0, 1))
+        time_out, slot = sort_rows(  # the ranks were used up by the sort inside sessions
+            [[time_ms], [at_sorted]], keep=(0, 1), spare=[time_ms, layout.ranks]
+        )
         del time_ms
         time_out += earliest
-        session_out, code_out, *carried = fields.result().take(slot)
+        # The layout order is no longer needed: the gathered fields go over it.
+        session_out, code_out, *carried = fields.result().take(
+            slot, spare=[at_sorted, code_sorted], last=True
+        )
     del s_sorted, code_sorted, at_sorted
     events.counts.clear()  # the rest needs only where events land
     for name in set(EVENTS) - {*_ORDER_EVENTS}:
@@ -734,6 +825,7 @@ def _order(
         carried=dict(zip(carry, carried, strict=True)),
         slot=slot,
         at=layout.at,
+        slots=layout.slots,
     )
 
 
@@ -741,12 +833,16 @@ def _order(
 class _Layout:
     """The events laid out session by session, in EVENTS order inside a session: how many each
     session has (``per_session``), its first slot (``start``), and per event name each event's
-    slot (``at``) and its place among its session's events (``rank``)."""
+    slot (``at``) and its place among its session's events (``rank``). The ``at`` and ``rank``
+    of every name are views of one buffer each (``slots``, ``ranks``), for later steps to write
+    over once they are used up."""
 
     per_session: np.ndarray
     start: np.ndarray
     at: dict[str, np.ndarray]
     rank: dict[str, np.ndarray]
+    slots: np.ndarray
+    ranks: np.ndarray
 
 
 def _layout(events: _Events) -> _Layout:
@@ -755,27 +851,53 @@ def _layout(events: _Events) -> _Layout:
     per_session = np.zeros(len(counts[EVENTS[0]]), dtype=np.int64)
     for name in EVENTS:
         per_session += counts[name]
-    session_start = np.cumsum(per_session) - per_session
-    at, rank = {}, {}
+    session_start = np.cumsum(per_session)
+    session_start -= per_session
+    n = sum(len(s) for s in session.values())
+    slots, ranks = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    at, rank, done = {}, {}, 0
     earlier = session_start.copy()  # first slot of the next event type in each session
+    first = np.empty_like(earlier)  # reused for every name: fresh memory costs its zeroing
     ordinal = np.arange(max((len(s) for s in session.values()), default=0))
     for name in EVENTS:
         c, s = counts[name], session[name]
+        at[name], rank[name] = slots[done : done + len(s)], ranks[done : done + len(s)]
+        done += len(s)
+        # The place in the session is worked out per session and gathered, like the slot: one
+        # gather per event instead of two and a difference. The sessions are valid rows, so
+        # "clip" changes nothing (and, unlike "raise", does not gather through a copy).
         if len(c) and c.max() <= 1:
-            at[name] = earlier[s]
+            np.take(earlier, s, out=at[name], mode="clip")
+            np.subtract(earlier, session_start, out=first)
+            np.take(first, s, out=rank[name], mode="clip")
         else:
-            first = earlier - np.cumsum(c)  # minus the events of this type in earlier sessions
+            np.cumsum(c, out=first)
+            np.subtract(earlier, first, out=first)  # minus this type's events in earlier sessions
             first += c
-            at[name] = first[s]
+            np.take(first, s, out=at[name], mode="clip")
             at[name] += ordinal[: len(s)]
-        rank[name] = at[name] - session_start[s]
+            first -= session_start
+            np.take(first, s, out=rank[name], mode="clip")
+            rank[name] += ordinal[: len(s)]
         earlier += c
-    return _Layout(per_session=per_session, start=session_start, at=at, rank=rank)
+    return _Layout(
+        per_session=per_session,
+        start=session_start,
+        at=at,
+        rank=rank,
+        slots=slots,
+        ranks=ranks,
+    )
 
 
-def _quantised(key: np.ndarray) -> np.ndarray:
-    key *= _KEY_STEPS  # in place: the key is not needed afterwards
-    return key.astype(np.int64)
+def _quantised(keys: np.ndarray) -> np.ndarray:
+    """The keys as int64 steps of 2^-20, over the keys themselves (not needed afterwards)."""
+    steps = keys.view(np.int64)
+    for a in range(0, len(keys), _RUN):
+        run = keys[a : a + _RUN]
+        run *= _KEY_STEPS
+        steps[a : a + _RUN] = run  # numpy copies the run first: the two overlap
+    return steps
 
 
 def _layout_fields(
@@ -789,7 +911,11 @@ def _layout_fields(
     belongs to a session is laid out through ``s_sorted``."""
     code = np.empty(len(code_sorted), dtype=np.int8)
     code[at_sorted] = code_sorted
-    return PackedFields([s_sorted, code, *(codes[s_sorted] for codes in carry.values())])
+    # Packed over s_sorted, which nothing reads afterwards; the session codes are looked up a
+    # chunk at a time, never made as long as the log.
+    return PackedFields(
+        [s_sorted, code, *((codes, s_sorted) for codes in carry.values())], over_first=True
+    )
 
 
 def _in_session_order(
@@ -799,18 +925,22 @@ def _in_session_order(
     session, event code and layout slot of every event in that order. Uses up the keys and
     ranks."""
     session, rank = events.session, layout.rank
+    keys = _quantised(events.keys)
+    bounds = np.cumsum([0, *(len(session[name]) for name in EVENTS)])
+    events.key.clear()
     s_sorted, code_sorted, rank_sorted = sort_rows(
         [
             [session[name] for name in EVENTS],
-            [_quantised(events.key.pop(name)) for name in EVENTS],
+            [keys[a:b] for a, b in itertools.pairwise(bounds)],
             [np.full(len(session[name]), code, dtype=np.int8) for code, name in enumerate(EVENTS)],
             [rank.pop(name) for name in EVENTS],
         ],
         keep=(0, 2, 3),
         grouped=True,  # the events of each name come session by session
+        spare=[keys],  # packed, the keys are not needed: the sessions go over them
     )
     at_sorted = rank_sorted
-    at_sorted += layout.start[s_sorted]
+    _add_by(at_sorted, layout.start, s_sorted)
     return s_sorted, code_sorted, at_sorted
 
 
@@ -827,11 +957,11 @@ def _session_codes(
         mine = platform == p
         version[mine] = 1 + len(versions) + sessions["version"][mine]
         versions.extend(v for v, _ in _RELEASES[p])
-    codes = {
-        "user_id": users["user_id"][s_user],
+    codes = {  # the int64 last: the export's gather writes it over the packed words
         "platform": platform,
         "app_version": version,
         "campaign": users["campaign"][s_user].astype(np.int8),
+        "user_id": users["user_id"][s_user],
     }
     return codes, versions
 
@@ -903,10 +1033,12 @@ def _to_table(
             scatter(n, -1, np.int16, by_row(_PRODUCT_EVENTS, props.product)), props.product_names
         ),
         "price": lambda: sparse_column(
-            n, by_row(_PRODUCT_EVENTS, props.price), pa.float64(), np.nan
+            n, by_row(_PRODUCT_EVENTS, props.price), pa.float64(), np.nan, spare
         ),
-        "quantity": lambda: sparse_column(n, by_row(cart_rows, props.quantity), pa.int64(), 0),
-        "order_id": lambda: sparse_column(n, per_order(props.order_id), pa.int64(), -1),
+        "quantity": lambda: sparse_column(
+            n, by_row(cart_rows, props.quantity), pa.int64(), 0, spare
+        ),
+        "order_id": lambda: sparse_column(n, per_order(props.order_id), pa.int64(), -1, spare),
         "amount": lambda: sparse_column(n, per_order(props.amount), pa.float64(), np.nan),
         "payment_method": lambda: sparse_strings(n, per_order(props.payment_method), _PAY_METHODS),
         "query": lambda: sparse_strings(n, [(row["search"], props.query)], _QUERIES),
@@ -921,7 +1053,7 @@ def _to_table(
     # per-row columns go first, and where the events land is worked out while they build.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         per_row = _submit(pool, _per_row_columns(order, versions))
-        row = order.rows()
+        row, spare = order.rows()  # the spare arrays take three of the sparse columns
         del order
         futures = per_row | _submit(pool, properties)
         columns = {name: f.result() for name, f in futures.items()}

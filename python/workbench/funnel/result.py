@@ -257,7 +257,8 @@ class FunnelResult:
         codes, labels = self.group_codes(by, users=users, on=on, attribution=attribution)
         if top is not None:
             codes, labels = keep_top(codes, labels, self.outcomes.counted, top)
-        members = np.bincount(codes[codes >= 0], minlength=len(labels))
+        # Codes are -1 for a unit in no group: shifted by one they count without a masked copy.
+        members = np.bincount(codes + 1, minlength=len(labels) + 1)[1:]
         present = np.flatnonzero(members)
         if not len(present):
             empty = self.table.head(0)
