@@ -20,7 +20,8 @@ pub(crate) fn big_uninit<T>(len: usize) -> Vec<T> {
     v
 }
 
-/// Ask for huge pages on a large buffer that has not been touched yet.
+/// Ask for huge pages on a large allocation (of 8 MiB or more; smaller ones are left alone),
+/// best before its pages are first touched.
 #[cfg(target_os = "linux")]
 pub(crate) fn advise_huge_pages(ptr: *const u8, bytes: usize) {
     const HUGE: usize = 2 << 20;
@@ -30,8 +31,9 @@ pub(crate) fn advise_huge_pages(ptr: *const u8, bytes: usize) {
     let start = (ptr as usize).next_multiple_of(HUGE);
     let end = (ptr as usize + bytes) / HUGE * HUGE;
     if end > start {
-        // SAFETY: madvise only advises the kernel about memory this vector owns; MADV_HUGEPAGE
-        // never changes its contents. A failure (no THP support) is harmless and ignored.
+        // SAFETY: madvise only advises the kernel about whole pages inside the caller's
+        // allocation; MADV_HUGEPAGE never changes their contents. A failure (no THP support)
+        // is harmless and ignored.
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
         }
