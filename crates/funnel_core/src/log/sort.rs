@@ -682,7 +682,7 @@ fn sort_by_key_then_time<K: Key>(recs: &mut [Rec<K>], spare: &mut [Rec<K>], bits
         return;
     }
     if len <= SHORT_RUN {
-        insertion_by_key_time(recs);
+        insertion_by(recs, |r| (r.key, r.time));
         return;
     }
     let room = usize::BITS - len.leading_zeros() + 1;
@@ -723,19 +723,6 @@ fn sort_by_key_then_time<K: Key>(recs: &mut [Rec<K>], spare: &mut [Rec<K>], bits
         start = end;
     }
     recs.copy_from_slice(spare);
-}
-
-/// Stable insertion sort by (key, time) of a few rows.
-fn insertion_by_key_time<K: Key>(run: &mut [Rec<K>]) {
-    for i in 1..run.len() {
-        let item = run[i];
-        let mut j = i;
-        while j > 0 && (run[j - 1].key, run[j - 1].time) > (item.key, item.time) {
-            run[j] = run[j - 1];
-            j -= 1;
-        }
-        run[j] = item;
-    }
 }
 
 #[cfg(test)]
