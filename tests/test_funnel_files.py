@@ -213,3 +213,16 @@ def test_a_number_written_with_an_exponent_reads_back_as_that_number(
     # json writes 1e-05 with no point, which YAML 1.1 (the loader for both) would read as text.
     funnel = wb.Funnel(["view", wb.Step("pay", where=wb.col("price") == value)])
     assert wb.Funnel.load(funnel.save(tmp_path / name)) == funnel
+
+
+@pytest.mark.parametrize(
+    "text", ["0E0", "1e5", "-2.5E-7", ".5e3", "1_000e2", "12", "0x1F", "1.5", ".inf", "yes", "~"]
+)
+@pytest.mark.parametrize("name", ["f.json", "f.yaml"])
+def test_text_that_reads_like_a_number_stays_text(text: str, name: str, tmp_path: Path) -> None:
+    # The loader reads exponents without a point (0E0) as numbers, so the writer must quote them.
+    funnel = wb.Funnel(
+        [text, wb.Step("pay", where=wb.col("coupon") == text)], labels={"pay": text, 1: text}
+    )
+    assert wb.Funnel.from_yaml(funnel.to_yaml()) == funnel
+    assert wb.Funnel.load(funnel.save(tmp_path / name)) == funnel

@@ -25,12 +25,25 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "UnsafeYamlError", "Values", "compose", "load", "read_file"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "Dumper",
+    "UnsafeYamlError",
+    "Values",
+    "compose",
+    "dump",
+    "load",
+    "read_file",
+]
 
 MAX_BYTES = 2 * 1024 * 1024
 """Largest text accepted: a plan of a thousand events is a few hundred kilobytes."""
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists accepted."""
+
+
+_EXPONENT_NUMBER = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -39,11 +52,13 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     signed exponent, so a funnel saved as JSON would come back with ``1e-05`` as a string."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+.0123456789"),
-)
+class Dumper(yaml.SafeDumper):
+    """The safe writer, quoting text the loader would read as a number: without the loader's
+    exponent rule it writes the label ``0E0`` bare, and it comes back as the float 0.0."""
+
+
+for _kind in (_Loader, Dumper):
+    _kind.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_NUMBER, list("-+.0123456789"))
 _BOMS = {b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16"}
 
 
@@ -229,6 +244,23 @@ def _first_unbuildable(node: yaml.Node) -> yaml.ScalarNode | None:
         if found is not None:
             return found
     return None
+
+
+def dump(data: object, *, dumper: type[Dumper] = Dumper, **options: Any) -> str:
+    """``data`` as YAML text that :func:`load` reads back to equal data (``options`` go to
+    :func:`yaml.dump`; ``dumper`` may be a subclass of :class:`Dumper` with more representers).
+
+    >>> text = dump({"labels": {"view": "0E0", "pay": "yes"}, "score": 1e-05}, sort_keys=False)
+    >>> print(text)
+    labels:
+      view: '0E0'
+      pay: 'yes'
+    score: 1.0e-05
+    <BLANKLINE>
+    >>> load(text)
+    {'labels': {'view': '0E0', 'pay': 'yes'}, 'score': 1e-05}
+    """
+    return str(yaml.dump(data, Dumper=dumper, **options))
 
 
 def load(text: str | bytes) -> object:

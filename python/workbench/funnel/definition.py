@@ -649,9 +649,7 @@ Step(event='pay', where=None, label=None, within='10m')], window='1d', analysis_
         window: 2h
         <BLANKLINE>
         """
-        import yaml
-
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        return _yaml.dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
     @classmethod
     def from_yaml(cls, text: str | bytes, *, source: str = "<text>") -> Funnel:

@@ -499,7 +499,7 @@ def _property(
 def dump_yaml(data: Mapping[str, Any]) -> str:
     """Plan data as block-style YAML, keys in the plan's order, text as written (UTF-8)."""
 
-    class _Dumper(yaml.SafeDumper):
+    class _Dumper(_yaml.Dumper):
         pass
 
     def _flow_list(dumper: yaml.SafeDumper, value: list) -> yaml.Node:
@@ -511,9 +511,9 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
 
     _Dumper.add_representer(list, _flow_list)
     _Dumper.add_representer(_Flow, _flow_dict)
-    return yaml.dump(
+    return _yaml.dump(
         dict(data),
-        Dumper=_Dumper,
+        dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
         width=100,
