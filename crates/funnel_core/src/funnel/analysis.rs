@@ -1,6 +1,11 @@
 //! Run a funnel with the product options over every user: gather each user's relevant events,
 //! split them by the held property value when asked, run the ordered or any-order machine, and
 //! lay the outcomes out as a [`FunnelOutput`].
+//!
+//! Event-only conditions read the rows gathered for the funnel's events and kept with the log
+//! (`matching::Gathered`, shared with the kernel: a product funnel over the plain funnel's events
+//! reads the rows the plain run kept); filters, and strict order with a held value, read the
+//! log's columns. In users mode each range writes its users' slots of the output directly.
 
 use std::borrow::Cow;
 
@@ -8,12 +13,13 @@ use rayon::prelude::*;
 
 use super::any_order::AnyOrder;
 use super::chain::{Event, Outcome};
-use super::matching::Relevant;
+use super::matching::{Chunk, Gathered, Relevant};
 use super::ordered::Ordered;
-use super::output::{FunnelOutput, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
+use super::output::{FunnelOutput, StepEntry, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
+use super::parts::{Part, UserOutput};
 use super::run::user_ranges;
 use super::spec::{AnalysisSpec, Counting, StepOrder, MAX_STEPS};
-use super::steps::{RowSteps, StepConditions};
+use super::steps::{EventMasks, RowSteps, StepConditions};
 use crate::control::Control;
 use crate::error::{CoreError, Result};
 use crate::log::{Code, EncodedLog, EventCodes};
@@ -91,14 +97,29 @@ pub fn run_analysis(
             };
             let either: Vec<u32> = steps.iter().zip(exclusions).map(|(s, x)| s | x).collect();
             let relevant = Relevant::new(&either);
-            with_codes!(&log.events, events => run_with(
-                log,
-                spec,
-                &EventTables { steps, exclusions, events, relevant: &relevant },
-                hold,
-                rows,
-                control,
-            ))
+            // Unless every row is read, a user's events are in the rows of the funnel's events,
+            // gathered once and kept as the kernel keeps them (strict order looks up the rows
+            // that break it in the log).
+            let gathered = (rows != RowsUsed::Every).then(|| {
+                let ranges = user_ranges(log, rayon::current_num_threads() * 16);
+                Gathered::kept(log, &relevant, &ranges).or_else(|| {
+                    Gathered::may_keep(log, &relevant).then(|| {
+                        with_codes!(&log.events, events => Gathered::gather_and_keep(
+                            log,
+                            &EventMasks { table: &either, events, relevant: &relevant },
+                            &relevant,
+                            &ranges,
+                        ))
+                    })
+                })
+            });
+            with_codes!(&log.events, events => {
+                let tables = EventTables { steps, exclusions, events, relevant: &relevant };
+                match gathered.flatten() {
+                    Some(gathered) => run_gathered(log, spec, &tables, hold, &gathered, control),
+                    None => run_with(log, spec, &tables, hold, rows, control),
+                }
+            })
         }
         _ => run_with(
             log,
@@ -142,18 +163,216 @@ fn run_with<M: RowMasker>(
         rows,
     };
     let ranges = user_ranges(log, rayon::current_num_threads() * 16);
+    let rows = RowTimes {
+        times: &log.times,
+        sources: &log.source_rows,
+    };
+    run_parts(log, spec, &ranges, control, |_, users, sink| {
+        inputs.run_users(users, rows, sink);
+    })
+}
+
+/// Event-only conditions read by the machines from the rows gathered for their events
+/// (`matching::Gathered`), the kernel's kept rows when it ran over the same events: each user's
+/// events side by side in a few sequential arrays instead of scattered over the log's columns.
+fn run_gathered<C: Code>(
+    log: &EncodedLog,
+    spec: &AnalysisSpec,
+    tables: &EventTables<'_, C>,
+    hold: Option<&[u32]>,
+    gathered: &Gathered,
+    control: &Control,
+) -> Result<FunnelOutput> {
+    let strict = spec.order == StepOrder::Strict;
+    run_parts(log, spec, &gathered.ranges, control, |nth, users, sink| {
+        let chunk = &gathered.chunks[nth];
+        let rows = RowTimes {
+            times: &chunk.times,
+            sources: &chunk.sources,
+        };
+        let reader = ChunkReader {
+            log,
+            tables,
+            hold,
+            strict,
+            chunk,
+            first_user: users.start,
+        };
+        if spec.steps <= SMALL {
+            reader.run::<SMALL>(spec, rows, sink);
+        } else {
+            reader.run::<MAX_STEPS>(spec, rows, sink);
+        }
+    })
+}
+
+/// The users of one chunk (the gathered rows of the range starting at user `first_user`), as
+/// the machines read them; events name rows by their place in the chunk.
+struct ChunkReader<'a, C> {
+    log: &'a EncodedLog,
+    tables: &'a EventTables<'a, C>,
+    hold: Option<&'a [u32]>,
+    /// Strict order: the rows between gathered ones that break a chain are looked up in the log
+    /// (`breaks`).
+    strict: bool,
+    chunk: &'a Chunk,
+    first_user: usize,
+}
+
+impl<C: Code> ChunkReader<'_, C> {
+    fn run<const N: usize>(&self, spec: &AnalysisSpec, rows: RowTimes<'_>, sink: &mut Sink) {
+        let chunk = self.chunk;
+        let mut machine = Machine::<N>::new(spec);
+        let mut group: Vec<Event> = Vec::new();
+        let mut held: Vec<(u32, Event)> = Vec::new();
+        let mut breaks = (if self.strict { self.breaks() } else { &[] })
+            .iter()
+            .peekable();
+        for (nth, &index) in chunk.users.iter().enumerate() {
+            let user = self.first_user + index as usize;
+            let at = chunk.rows_of(nth);
+            machine.outcomes.clear();
+            group.clear();
+            self.user_events(at, &mut breaks, &mut group);
+            match self.hold {
+                None => machine.run(&group),
+                Some(codes) => {
+                    // Strict order with a held value reads every row (`RowsUsed::Every`), so
+                    // no break event is here: rows are unique and ascend with time.
+                    held.clear();
+                    held.extend(group.iter().filter_map(|e| {
+                        let code = codes[chunk.rows[e.row as usize] as usize];
+                        (code != NO_HOLD).then_some((code, *e))
+                    }));
+                    machine.run_each_value(&mut held, &mut group);
+                }
+            }
+            sink.record(rows, user, &mut machine.outcomes);
+        }
+    }
+
+    /// The events of one user, whose gathered rows are `at`, in time order; `breaks` is the
+    /// rest of the chunk's breaks (strict order), consumed as the users go by.
+    #[inline]
+    fn user_events(
+        &self,
+        at: std::ops::Range<usize>,
+        breaks: &mut std::iter::Peekable<std::slice::Iter<'_, (u32, i64)>>,
+        group: &mut Vec<Event>,
+    ) {
+        let (chunk, tables) = (self.chunk, self.tables);
+        for pos in at {
+            let key = chunk.keys[pos] as usize;
+            let row = pos as u32;
+            group.push(Event {
+                time: chunk.times[pos],
+                row,
+                steps: tables.steps[key],
+                exclusions: tables.exclusions[key],
+            });
+            if let Some(&(_, time)) = breaks.next_if(|&&(after, _)| after == row) {
+                // A break names no step, so no chain ever holds its row.
+                group.push(Event {
+                    time,
+                    row,
+                    steps: 0,
+                    exclusions: 0,
+                });
+            }
+        }
+    }
+
+    /// Where strict order breaks in the chunk (`Chunk::breaks`): looked up in the log's times
+    /// once, then read in order by every strict run.
+    fn breaks(&self) -> &[(u32, i64)] {
+        let (chunk, log) = (self.chunk, self.log);
+        chunk.breaks.get_or_init(|| {
+            let mut breaks = Vec::new();
+            for (nth, &index) in chunk.users.iter().enumerate() {
+                let user_end = log.user_offsets[self.first_user + index as usize + 1] as usize;
+                let at = chunk.rows_of(nth);
+                for pos in at.clone() {
+                    let row = chunk.rows[pos] as usize;
+                    let next = (pos + 1 < at.end).then(|| chunk.rows[pos + 1] as usize);
+                    if let Some(gap) = break_after(&log.times, row, next, user_end) {
+                        breaks.push((pos as u32, log.times[gap]));
+                    }
+                }
+            }
+            breaks
+        })
+    }
+}
+
+/// Run `each(nth, users, sink)` for every range of `ranges` on the thread pool and lay out what
+/// the sinks kept: users straight into the output's slots, attempts joined afterwards.
+fn run_parts(
+    log: &EncodedLog,
+    spec: &AnalysisSpec,
+    ranges: &[std::ops::Range<usize>],
+    control: &Control,
+    each: impl Fn(usize, std::ops::Range<usize>, &mut Sink<'_, '_>) + Sync,
+) -> Result<FunnelOutput> {
     control.set_total(log.n_users() as u64);
-    let parts: Vec<PartUnits> = ranges
-        .into_par_iter()
-        .map(|users| {
+    if spec.counting == Counting::Users {
+        // One unit per user: each range writes its users' slots of the output directly.
+        let mut output = UserOutput::new(log, spec.steps, ranges.len());
+        (output.parts(ranges).into_par_iter().enumerate()).try_for_each(|(nth, mut part)| {
+            control.check()?;
+            let count = part.users.len() as u64;
+            part.clear();
+            each(nth, part.users.clone(), &mut Sink::Users(&mut part));
+            control.advance(count);
+            Ok(())
+        })?;
+        return Ok(output.finish(log));
+    }
+    let parts: Vec<PartUnits> = (ranges.par_iter().cloned().enumerate())
+        .map(|(nth, users)| {
             control.check()?;
             let count = users.len() as u64;
-            let part = inputs.run_users(users);
+            let mut part = PartUnits {
+                units: Vec::new(),
+                step_times: vec![StepTimes::default(); spec.steps.saturating_sub(1)],
+            };
+            each(nth, users, &mut Sink::Attempts(&mut part));
             control.advance(count);
             Ok(part)
         })
         .collect::<Result<_>>()?;
     Ok(assemble(log, spec, parts))
+}
+
+/// The time and input row of each row the machines' events name: the log's own columns, or a
+/// chunk's gathered ones.
+#[derive(Clone, Copy)]
+struct RowTimes<'a> {
+    times: &'a [i64],
+    sources: &'a [u32],
+}
+
+/// Where the units of a range go as each user's outcomes are known.
+enum Sink<'p, 'a> {
+    /// Users mode: the best outcome of each user, written to the user's slot of a part.
+    Users(&'p mut Part<'a>),
+    /// Conversions mode: every attempt.
+    Attempts(&'p mut PartUnits),
+}
+
+impl Sink<'_, '_> {
+    /// Keep the units `outcomes` (one user's, one per held value in users mode) count as.
+    #[inline]
+    fn record<const N: usize>(
+        &mut self,
+        rows: RowTimes<'_>,
+        user: usize,
+        outcomes: &mut [Outcome<N>],
+    ) {
+        match self {
+            Sink::Users(part) => record_user(part, rows, user, outcomes),
+            Sink::Attempts(part) => part.record(rows, user, outcomes),
+        }
+    }
 }
 
 /// Step and exclusion masks of a row, and the rows worth reading.
@@ -242,46 +461,30 @@ impl<M: RowMasker> Inputs<'_, M> {
             if self.rows != RowsUsed::RelevantAndBreaks {
                 continue;
             }
-            // The rows up to the next relevant one name no step: they matter to strict order
-            // only where one of them sits at an instant of its own, and then only the first.
-            let next = rows.get(k + 1).map_or(user_end, |&r| r as usize);
-            let mut gap = row + 1;
-            while gap < next && times[gap] == times[row] {
-                gap += 1;
-            }
-            if gap < next
-                && rows
-                    .get(k + 1)
-                    .is_none_or(|&r| times[gap] < times[r as usize])
-            {
+            let next = rows.get(k + 1).map(|&r| r as usize);
+            if let Some(gap) = break_after(times, row, next, user_end) {
                 push(hold(gap), event(gap, 0, 0));
             }
         }
     }
 
-    fn run_users(&self, users: std::ops::Range<usize>) -> PartUnits {
-        // Chains are copied at every step they make: size them to the funnel.
+    fn run_users(&self, users: std::ops::Range<usize>, rows: RowTimes<'_>, sink: &mut Sink) {
         if self.spec.steps <= SMALL {
-            self.run_users_with::<SMALL>(users)
+            self.run_users_with::<SMALL>(users, rows, sink)
         } else {
-            self.run_users_with::<MAX_STEPS>(users)
+            self.run_users_with::<MAX_STEPS>(users, rows, sink)
         }
     }
 
-    fn run_users_with<const N: usize>(&self, users: std::ops::Range<usize>) -> PartUnits {
-        let mut ordered = Ordered::<N>::new(self.spec);
-        let any = AnyOrder::new(self.spec);
+    fn run_users_with<const N: usize>(
+        &self,
+        users: std::ops::Range<usize>,
+        row_times: RowTimes<'_>,
+        sink: &mut Sink,
+    ) {
+        let mut machine = Machine::<N>::new(self.spec);
         let mut held: Vec<(u32, Event)> = Vec::new();
         let mut group: Vec<Event> = Vec::new();
-        let mut outcomes: Vec<Outcome<N>> = Vec::new();
-        let mut part = PartUnits {
-            units: Vec::new(),
-            step_times: vec![StepTimes::default(); self.spec.steps.saturating_sub(1)],
-        };
-        let mut run = |events: &[Event], outcomes: &mut Vec<Outcome<N>>| match self.spec.order {
-            StepOrder::Any => any.run(events, outcomes),
-            _ => ordered.run(events, outcomes),
-        };
         let offsets = &self.log.user_offsets;
         let (first_row, last_row) = (offsets[users.start] as usize, offsets[users.end] as usize);
         ROWS.with_borrow_mut(|rows| {
@@ -302,12 +505,12 @@ impl<M: RowMasker> Inputs<'_, M> {
                     continue;
                 }
                 let user_rows = &rows[start..next];
-                outcomes.clear();
+                machine.outcomes.clear();
                 match self.hold {
                     None => {
                         group.clear();
                         self.user_events(end as usize, user_rows, |_, e| group.push(e));
-                        run(&group, &mut outcomes);
+                        machine.run(&group);
                     }
                     Some(_) => {
                         held.clear();
@@ -316,29 +519,112 @@ impl<M: RowMasker> Inputs<'_, M> {
                                 held.push((hold, e));
                             }
                         });
-                        // Rows ascend in time order, so each held value keeps its events in
-                        // time order; unstable sorts need no buffer.
-                        held.sort_unstable_by_key(|(hold, e)| (*hold, e.row));
-                        for same in held.chunk_by(|a, b| a.0 == b.0) {
-                            group.clear();
-                            group.extend(same.iter().map(|(_, e)| *e));
-                            run(&group, &mut outcomes);
-                        }
+                        machine.run_each_value(&mut held, &mut group);
                     }
                 }
-                part.record(self.log, self.spec.counting, user, &mut outcomes);
+                sink.record(row_times, user, &mut machine.outcomes);
             }
         });
-        part
     }
+}
+
+/// The row that breaks a strict order after relevant row `row`: the rows up to the next relevant
+/// one (`next`, or the user's end) name no step, and matter only where one of them sits at an
+/// instant of its own, and then only the first.
+#[inline]
+fn break_after(times: &[i64], row: usize, next: Option<usize>, user_end: usize) -> Option<usize> {
+    let end = next.unwrap_or(user_end);
+    let mut gap = row + 1;
+    while gap < end && times[gap] == times[row] {
+        gap += 1;
+    }
+    (gap < end && next.is_none_or(|next| times[gap] < times[next])).then_some(gap)
 }
 
 /// Funnels of up to this many steps run with chains of this size.
 const SMALL: usize = 8;
 
+/// The machine a funnel's order calls for, and the outcomes of the user it is on. Chains are
+/// copied at every step they make: `N` sizes them to the funnel.
+struct Machine<'a, const N: usize> {
+    spec: &'a AnalysisSpec,
+    ordered: Ordered<'a, N>,
+    any: AnyOrder<'a>,
+    outcomes: Vec<Outcome<N>>,
+}
+
+impl<'a, const N: usize> Machine<'a, N> {
+    fn new(spec: &'a AnalysisSpec) -> Self {
+        Machine {
+            spec,
+            ordered: Ordered::new(spec),
+            any: AnyOrder::new(spec),
+            outcomes: Vec::new(),
+        }
+    }
+
+    /// Add the outcomes of `events` (one user's, or one held value's, in time order).
+    #[inline]
+    fn run(&mut self, events: &[Event]) {
+        match self.spec.order {
+            StepOrder::Any => self.any.run(events, &mut self.outcomes),
+            _ => self.ordered.run(events, &mut self.outcomes),
+        }
+    }
+
+    /// Add the outcomes of each held value's events among `held` (one user's events with their
+    /// held values, in time order; `group` is scratch space).
+    fn run_each_value(&mut self, held: &mut [(u32, Event)], group: &mut Vec<Event>) {
+        // Rows ascend in time order, so each held value keeps its events in time order;
+        // unstable sorts need no buffer.
+        held.sort_unstable_by_key(|(hold, e)| (*hold, e.row));
+        for same in held.chunk_by(|a, b| a.0 == b.0) {
+            group.clear();
+            group.extend(same.iter().map(|(_, e)| *e));
+            self.run(group);
+        }
+    }
+}
+
 thread_local! {
     /// Rows of the current user range the machines read.
     static ROWS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Users mode: the best of one user's outcomes, written to the user's slot of `part`.
+#[inline]
+fn record_user<const N: usize>(
+    part: &mut Part<'_>,
+    rows: RowTimes<'_>,
+    user: usize,
+    outcomes: &[Outcome<N>],
+) {
+    let Some(best) = best_of(outcomes) else {
+        return;
+    };
+    let slot = user - part.users.start;
+    let chain = &best.chain;
+    let entry = chain.entry_row() as usize;
+    let first = rows.times[entry];
+    part.levels[slot] = chain.level();
+    // Any order chains number their elements, so level k reads "k steps done".
+    part.reached[slot] = chain.mask;
+    part.flags[slot] = (if best.in_progress { IN_PROGRESS } else { 0 })
+        | (if best.excluded { EXCLUDED } else { 0 });
+    part.entry_times[slot] = first;
+    part.entry_rows[slot] = rows.sources[entry];
+    part.last_rows[slot] = rows.sources[chain.last_row() as usize];
+    let mut previous = first;
+    for (step, row) in chain.elements().skip(1) {
+        let time = rows.times[row as usize];
+        part.times[step - 1].push(StepEntry {
+            from_start: time - first,
+            from_previous: time - previous,
+            unit: user as u32,
+            row: rows.sources[row as usize],
+        });
+        previous = time;
+    }
 }
 
 /// A user's outcome from the best chain of each held value (one outcome without `hold`), by the
@@ -380,41 +666,31 @@ struct Unit {
     last_row: u32,
 }
 
-/// The units of one user range and their step times. In conversions mode the step times name
-/// units by their index within the part; `assemble` shifts them.
+/// Conversions mode: the attempts of one user range and their step times, which name attempts
+/// by their index within the part (`assemble` shifts them).
 struct PartUnits {
     units: Vec<Unit>,
     step_times: Vec<StepTimes>,
 }
 
 impl PartUnits {
-    /// Keep the units one user's outcomes count as.
+    /// Every attempt of one user, in time order.
     fn record<const N: usize>(
         &mut self,
-        log: &EncodedLog,
-        counting: Counting,
+        rows: RowTimes<'_>,
         user: usize,
         outcomes: &mut [Outcome<N>],
     ) {
-        match counting {
-            Counting::Users => {
-                if let Some(best) = best_of(outcomes) {
-                    self.add(log, user as u32, user as u32, &best);
-                }
-            }
-            Counting::Conversions => {
-                outcomes.sort_by_key(|o| (o.chain.first_time(), o.chain.entry_row()));
-                for outcome in outcomes.iter() {
-                    let local = self.units.len() as u32;
-                    self.add(log, user as u32, local, outcome);
-                }
-            }
+        outcomes.sort_by_key(|o| (o.chain.first_time(), o.chain.entry_row()));
+        for outcome in outcomes.iter() {
+            let local = self.units.len() as u32;
+            self.add(rows, user as u32, local, outcome);
         }
     }
 
     fn add<const N: usize>(
         &mut self,
-        log: &EncodedLog,
+        rows: RowTimes<'_>,
         user: u32,
         unit: u32,
         outcome: &Outcome<N>,
@@ -427,35 +703,30 @@ impl PartUnits {
             reached: chain.mask,
             flags: (if outcome.in_progress { IN_PROGRESS } else { 0 })
                 | (if outcome.excluded { EXCLUDED } else { 0 }),
-            entry_time: log.times[chain.entry_row() as usize],
-            entry_row: log.source_rows[chain.entry_row() as usize],
-            last_row: log.source_rows[chain.last_row() as usize],
+            entry_time: rows.times[chain.entry_row() as usize],
+            entry_row: rows.sources[chain.entry_row() as usize],
+            last_row: rows.sources[chain.last_row() as usize],
         });
-        let mut previous = log.times[chain.entry_row() as usize];
+        let mut previous = rows.times[chain.entry_row() as usize];
         let first = previous;
         for (step, row) in chain.elements().skip(1) {
-            let time = log.times[row as usize];
-            let input_row = log.source_rows[row as usize];
+            let time = rows.times[row as usize];
+            let input_row = rows.sources[row as usize];
             self.step_times[step - 1].push(unit, time - first, time - previous, input_row);
             previous = time;
         }
     }
 }
 
-/// Lay units out: users in id order (users mode) or attempts in user, time order. Parts come in
-/// chunk order and users ascend within a part, so units ascend too.
+/// Lay the attempts out in user, time order. Parts come in chunk order and users ascend within
+/// a part, so attempts do too.
 fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> FunnelOutput {
-    let users_mode = spec.counting == Counting::Users;
-    let n_units = if users_mode {
-        log.n_users()
-    } else {
-        parts.iter().map(|p| p.units.len()).sum()
-    };
+    let n_units = parts.iter().map(|p| p.units.len()).sum();
     // The previous run's arrays, already mapped: a fresh mapping costs a page fault per page.
     let mut out = log.recycled.take_output();
     let mut unit_users = out.unit_users.take().unwrap_or_default();
     unit_users.clear();
-    unit_users.reserve(if users_mode { 0 } else { n_units });
+    unit_users.reserve(n_units);
     let mut levels = refill(std::mem::take(&mut out.levels), n_units, 0);
     let mut reached = refill(std::mem::take(&mut out.reached), n_units, 0);
     let mut flags = refill(std::mem::take(&mut out.flags), n_units, 0);
@@ -469,12 +740,8 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
     let mut base = 0u32;
     for part in parts {
         for (i, unit) in part.units.iter().enumerate() {
-            let index = if users_mode {
-                unit.user as usize
-            } else {
-                unit_users.push(unit.user);
-                base as usize + i
-            };
+            let index = base as usize + i;
+            unit_users.push(unit.user);
             levels[index] = unit.level;
             reached[index] = unit.reached;
             flags[index] = unit.flags;
@@ -483,15 +750,13 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
             last_rows[index] = unit.last_row;
         }
         for (all, mut mine) in step_times.iter_mut().zip(part.step_times) {
-            if !users_mode {
-                mine.units.iter_mut().for_each(|u| *u += base);
-            }
+            mine.units.iter_mut().for_each(|u| *u += base);
             all.extend_from(&mine);
         }
         base += part.units.len() as u32;
     }
     FunnelOutput {
-        unit_users: (!users_mode).then_some(unit_users),
+        unit_users: Some(unit_users),
         levels,
         reached,
         flags,
@@ -512,7 +777,8 @@ fn refill<T: Copy>(mut values: Vec<T>, n: usize, value: T) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     //! Strict order reads only the relevant rows and the first row of each stretch between
-    //! them; it must give what reading every row gives, on random logs full of ties.
+    //! them, and runs read rows gathered for their events; each must give what reading every
+    //! row of the log gives, on random logs full of ties.
 
     use std::sync::Arc;
 
@@ -560,6 +826,39 @@ mod tests {
         .expect("random log encodes")
     }
 
+    /// A spec over `optional.len()` steps, with a random window and analysis end; even cases
+    /// count users, odd ones conversions.
+    fn random_spec(
+        rng: &mut Rng,
+        order: StepOrder,
+        case: usize,
+        with_exclusion: bool,
+        optional: Vec<bool>,
+    ) -> AnalysisSpec {
+        let steps = optional.len();
+        AnalysisSpec {
+            steps,
+            window: rng.below(40) as i64,
+            order,
+            counting: if case % 2 == 0 {
+                Counting::Users
+            } else {
+                Counting::Conversions
+            },
+            step_windows: vec![None; steps],
+            optional,
+            exclusions: if with_exclusion {
+                vec![Exclusion {
+                    after: 1,
+                    before: steps,
+                }]
+            } else {
+                vec![]
+            },
+            analysis_end: rng.below(80) as i64,
+        }
+    }
+
     #[test]
     fn strict_order_on_relevant_rows_and_breaks_equals_every_row() {
         let mut rng = Rng(0x5EED_1234_ABCD_0001);
@@ -569,27 +868,8 @@ mod tests {
             let codes = |name: &str| log.event_code(name).map(|c| vec![c]).unwrap_or_default();
             let event_codes: Vec<Vec<u32>> = (0..steps).map(|k| codes(NAMES[k % 3])).collect();
             let with_exclusion = rng.below(2) == 0;
-            let spec = AnalysisSpec {
-                steps,
-                window: rng.below(40) as i64,
-                order: StepOrder::Strict,
-                counting: if case % 2 == 0 {
-                    Counting::Users
-                } else {
-                    Counting::Conversions
-                },
-                step_windows: vec![None; steps],
-                optional: vec![false; steps],
-                exclusions: if with_exclusion {
-                    vec![Exclusion {
-                        after: 1,
-                        before: steps,
-                    }]
-                } else {
-                    vec![]
-                },
-                analysis_end: rng.below(80) as i64,
-            };
+            let optional = vec![false; steps];
+            let spec = random_spec(&mut rng, StepOrder::Strict, case, with_exclusion, optional);
             let steps_masks = RowSteps::resolve(
                 &log,
                 &StepConditions {
@@ -625,6 +905,68 @@ mod tests {
             .unwrap();
             let every = run_with(&log, &spec, &masks, None, RowsUsed::Every, &control).unwrap();
             assert_eq!(fast, every, "case {case}: {spec:?}");
+        }
+    }
+
+    #[test]
+    fn runs_over_gathered_rows_equal_runs_over_the_log() {
+        let mut rng = Rng(0x6A7E_4E2D_0BAD_F00D);
+        let orders = [StepOrder::Sequential, StepOrder::Strict, StepOrder::Any];
+        for case in 0..1500 {
+            let log = random_log(&mut rng);
+            let steps = 2 + rng.below(3) as usize;
+            let order = orders[rng.below(3) as usize];
+            let with_exclusion = order != StepOrder::Any && rng.below(2) == 0;
+            // Strict order with a held value reads every row, never gathered ones.
+            let held = order != StepOrder::Strict && rng.below(2) == 0;
+            let optional = (0..steps)
+                .map(|k| k > 0 && k + 1 < steps && rng.below(3) == 0)
+                .collect();
+            let spec = random_spec(&mut rng, order, case, with_exclusion, optional);
+            let code = |name: &str| log.event_code(name).map_or(0, |c| c as usize);
+            let mut step_table = vec![0u32; log.event_names.len()];
+            for k in 0..steps {
+                if log.event_code(NAMES[k % 3]).is_some() {
+                    step_table[code(NAMES[k % 3])] |= 1 << k;
+                }
+            }
+            let mut exclusion_table = vec![0u32; log.event_names.len()];
+            if with_exclusion && log.event_code("x").is_some() {
+                exclusion_table[code("x")] = 1;
+            }
+            let hold_codes: Vec<u32> = (0..log.n_rows())
+                .map(|_| match rng.below(4) {
+                    0 => NO_HOLD,
+                    v => v as u32,
+                })
+                .collect();
+            let hold = held.then_some(&hold_codes[..]);
+            let either: Vec<u32> = (step_table.iter().zip(&exclusion_table))
+                .map(|(s, x)| s | x)
+                .collect();
+            let relevant = Relevant::new(&either);
+            let control = Control::new();
+            let rows = if order == StepOrder::Strict {
+                RowsUsed::RelevantAndBreaks
+            } else {
+                RowsUsed::Relevant
+            };
+            let (gathered, from_log) = with_codes!(&log.events, events => {
+                let tables = EventTables {
+                    steps: &step_table,
+                    exclusions: &exclusion_table,
+                    events,
+                    relevant: &relevant,
+                };
+                let ranges = user_ranges(&log, 1 + rng.below(5) as usize);
+                let masks = EventMasks { table: &either, events, relevant: &relevant };
+                let kept = Gathered::gather_and_keep(&log, &masks, &relevant, &ranges);
+                (
+                    run_gathered(&log, &spec, &tables, hold, &kept, &control).unwrap(),
+                    run_with(&log, &spec, &tables, hold, rows, &control).unwrap(),
+                )
+            });
+            assert_eq!(gathered, from_log, "case {case}: {spec:?}, held {held}");
         }
     }
 }

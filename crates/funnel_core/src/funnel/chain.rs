@@ -28,6 +28,46 @@ impl<const N: usize> Chain<N> {
         }
     }
 
+    /// No chain: the state of a machine's slot that holds none (`len` 0).
+    pub const EMPTY: Self = Chain {
+        len: 0,
+        mask: 0,
+        rows: [0; N],
+        first: 0,
+        last: 0,
+    };
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Make this slot empty; the rest of it is left as it was, as nothing reads it.
+    #[inline(always)]
+    pub fn vacate(&mut self) {
+        self.len = 0;
+    }
+
+    /// Make this slot a new chain at `row`, in place: building a chain and copying it in costs
+    /// a store-forwarding stall per copy (its narrow stores read back as wide loads).
+    #[inline(always)]
+    pub fn restart(&mut self, row: u32, time: i64) {
+        self.len = 1;
+        self.mask = 1;
+        self.rows[0] = row;
+        self.first = time;
+        self.last = time;
+    }
+
+    /// Extend this chain in place by `step` at `row` (see `restart`).
+    #[inline(always)]
+    pub fn push(&mut self, step: usize, row: u32, time: i64) {
+        self.rows[self.len as usize] = row;
+        self.len += 1;
+        self.mask |= 1 << step;
+        self.last = time;
+    }
+
     pub fn extended(&self, step: usize, row: u32, time: i64) -> Self {
         let mut chain = *self;
         chain.rows[chain.len as usize] = row;

@@ -5,6 +5,8 @@
 //! With AVX2 (detected at run time, never assumed at build time) 32 codes are compared at once
 //! against each relevant code; otherwise a branch-free scalar loop does the same.
 
+use std::sync::Arc;
+
 use super::steps::MaskSource;
 use crate::log::{Code, EncodedLog};
 
@@ -144,6 +146,9 @@ pub(crate) struct Chunk {
     /// Per user of `users`: where its rows start; one more entry at the end. Eight bytes a
     /// user with rows instead of four a row, and a run finds each user's rows without a scan.
     pub starts: Vec<u32>,
+    /// Encoded row of each row (the log's sorted order): where the product engine finds a
+    /// row's held value and the rows a strict order skips.
+    pub rows: Vec<u32>,
     /// Input row (`EncodedLog::source_rows`) of each row.
     pub sources: Vec<u32>,
     pub times: Vec<i64>,
@@ -157,6 +162,10 @@ pub(crate) struct Chunk {
     /// rows left out before a user's first kept row never matter (no step 1 yet) and are not
     /// marked.
     pub gaps: Vec<u8>,
+    /// For the product engine's strict order, worked out on its first run over the chunk: the
+    /// rows (places here) after which a left-out row at an instant of its own breaks a chain,
+    /// with that row's time, ascending.
+    pub breaks: std::sync::OnceLock<Vec<(u32, i64)>>,
 }
 
 impl Chunk {
@@ -169,10 +178,12 @@ impl Chunk {
     fn clear(&mut self) {
         self.users.clear();
         self.starts.clear();
+        self.rows.clear();
         self.sources.clear();
         self.times.clear();
         self.keys.clear();
         self.gaps.clear();
+        self.breaks = Default::default();
     }
 
     /// Replace the contents with the matching rows of `users` (`rows` is scratch space).
@@ -190,6 +201,7 @@ impl Chunk {
         masks.extract(first_row..last_row, rows);
         let count = rows.len();
         let first_user = users.start;
+        self.rows.reserve(count);
         self.sources.reserve(count);
         self.times.reserve(count);
         self.keys.reserve(count);
@@ -216,6 +228,7 @@ impl Chunk {
                     }
                     gap = u8::from(times[row - 1] > before_time);
                 }
+                self.rows.push(row as u32);
                 self.sources.push(log.source_rows[row]);
                 self.times.push(time);
                 self.keys.push(masks.key(row));
@@ -247,6 +260,54 @@ pub(crate) struct Gathered {
     pub relevant: Relevant,
     pub ranges: Vec<std::ops::Range<usize>>,
     pub chunks: Vec<Chunk>,
+}
+
+/// Gathered rows are kept while they take at most this share of the log's rows (a funnel over
+/// most of the events would otherwise keep a copy of most of the log).
+const KEEP_SHARE: u64 = 4;
+
+impl Gathered {
+    /// The rows kept with `log` for `relevant`'s events over `ranges`, if those are kept.
+    pub fn kept(
+        log: &EncodedLog,
+        relevant: &Relevant,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Option<Arc<Gathered>> {
+        (log.recycled.gathered()).filter(|g| g.relevant.same_events(relevant) && g.ranges == ranges)
+    }
+
+    /// Whether the rows of `relevant`'s events are few enough to keep with `log`.
+    pub fn may_keep(log: &EncodedLog, relevant: &Relevant) -> bool {
+        relevant.rows_in(log) <= log.n_rows() as u64 / KEEP_SHARE
+    }
+
+    /// The rows `masks` matches over `ranges` (each range's on the thread pool), kept with `log`
+    /// in place of what was kept before.
+    pub fn gather_and_keep<M: MaskSource>(
+        log: &EncodedLog,
+        masks: &M,
+        relevant: &Relevant,
+        ranges: &[std::ops::Range<usize>],
+    ) -> Arc<Gathered> {
+        use rayon::prelude::*;
+        // The rows kept for other events go first: two sets at once would double the memory.
+        log.recycled.keep_gathered(None);
+        let chunks = (ranges.par_iter())
+            .map(|users| {
+                let mut chunk = Chunk::default();
+                let mut rows = Vec::new();
+                chunk.gather(log, masks, users.clone(), &mut rows);
+                chunk
+            })
+            .collect();
+        let gathered = Arc::new(Gathered {
+            relevant: relevant.clone(),
+            ranges: ranges.to_vec(),
+            chunks,
+        });
+        log.recycled.keep_gathered(Some(gathered.clone()));
+        gathered
+    }
 }
 
 #[cfg(test)]

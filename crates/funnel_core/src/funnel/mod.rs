@@ -19,6 +19,7 @@ mod matching;
 mod open_window;
 mod ordered;
 mod output;
+mod parts;
 pub mod reference;
 mod run;
 mod spec;

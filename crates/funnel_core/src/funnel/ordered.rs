@@ -20,14 +20,15 @@ fn identity<const N: usize>(chain: &Chain<N>) -> (u32, u8, u32) {
 
 pub(crate) struct Ordered<'a, const N: usize> {
     spec: &'a AnalysisSpec,
-    slots: Vec<Option<Chain<N>>>,
+    /// Per step, the latest chain that reached it (`Chain::is_empty` when none).
+    slots: Vec<Chain<N>>,
 }
 
 impl<'a, const N: usize> Ordered<'a, N> {
     pub fn new(spec: &'a AnalysisSpec) -> Self {
         Self {
             spec,
-            slots: vec![None; spec.steps],
+            slots: vec![Chain::EMPTY; spec.steps],
         }
     }
 
@@ -44,7 +45,7 @@ impl<'a, const N: usize> Ordered<'a, N> {
     }
 
     fn clear(&mut self) {
-        self.slots.iter_mut().for_each(|s| *s = None);
+        self.slots.iter_mut().for_each(Chain::vacate);
     }
 
     /// The slot a step may extend: the previous step's, or further back across optional steps.
@@ -54,7 +55,8 @@ impl<'a, const N: usize> Ordered<'a, N> {
         let mut best: Option<(usize, i64)> = None;
         let mut previous = step - 1;
         loop {
-            if let Some(chain) = &self.slots[previous] {
+            let chain = &self.slots[previous];
+            if !chain.is_empty() {
                 let in_window = time <= chain.first_time().saturating_add(self.spec.window);
                 let in_step_window =
                     self.spec.step_windows[step].is_none_or(|w| time - chain.last_time() <= w);
@@ -84,23 +86,21 @@ impl<'a, const N: usize> Ordered<'a, N> {
             let step = remaining.trailing_zeros() as usize;
             remaining &= remaining - 1;
             for event in group.iter().filter(|e| e.steps & (1 << step) != 0) {
-                let chain = if step == 0 {
+                if step == 0 {
                     if !may_start() {
                         continue;
                     }
-                    Chain::start(event.row, event.time)
+                    self.slots[0].restart(event.row, event.time);
                 } else {
-                    match self.source_slot(step, event.time) {
-                        Some(from) => match &self.slots[from] {
-                            Some(prev) => prev.extended(step, event.row, event.time),
-                            None => continue,
-                        },
-                        None => continue,
-                    }
-                };
-                self.slots[step] = Some(chain);
+                    // A source slot is always an earlier step's, and never empty.
+                    let Some(from) = self.source_slot(step, event.time) else {
+                        continue;
+                    };
+                    self.slots[step] = self.slots[from];
+                    self.slots[step].push(step, event.row, event.time);
+                }
                 advanced |= 1 << step;
-                reached(&chain);
+                reached(&self.slots[step]);
             }
         }
         advanced
@@ -116,9 +116,10 @@ impl<'a, const N: usize> Ordered<'a, N> {
             return;
         }
         for slot in 0..self.spec.steps {
-            let Some(chain) = self.slots[slot] else {
+            let chain = &self.slots[slot];
+            if chain.is_empty() {
                 continue;
-            };
+            }
             let level = slot + 1;
             let inside = time <= chain.first_time().saturating_add(self.spec.window);
             let hit = (0..self.spec.exclusions.len())
@@ -126,8 +127,8 @@ impl<'a, const N: usize> Ordered<'a, N> {
                 .map(|x| self.spec.exclusions[x])
                 .any(|e| level >= e.after && level < e.before);
             if hit && inside && chain.last_time() < time {
-                voided.push(identity(&chain));
-                self.slots[slot] = None;
+                voided.push(identity(chain));
+                self.slots[slot].vacate();
             }
         }
     }
@@ -136,7 +137,7 @@ impl<'a, const N: usize> Ordered<'a, N> {
         if self.spec.order == StepOrder::Strict {
             for (step, slot) in self.slots.iter_mut().enumerate() {
                 if advanced & (1 << step) == 0 {
-                    *slot = None;
+                    slot.vacate();
                 }
             }
         }
@@ -172,15 +173,21 @@ impl<'a, const N: usize> Ordered<'a, N> {
                 group,
                 || true,
                 |chain| {
-                    let candidate = Outcome {
-                        chain: *chain,
-                        excluded: false,
-                        in_progress: false,
-                    };
-                    if best.as_ref().is_none_or(|b| candidate.beats(b)) {
-                        best = Some(candidate);
+                    // `Outcome::beats` for a clean chain, read before the chain is copied (most
+                    // chains reached beat nothing).
+                    let level = chain.level();
+                    let beats = best.as_ref().is_none_or(|b| {
+                        let best_level = b.chain.level();
+                        level > best_level || (level == best_level && b.excluded)
+                    });
+                    if beats {
+                        best = Some(Outcome {
+                            chain: *chain,
+                            excluded: false,
+                            in_progress: false,
+                        });
                         latest_start = chain.first_time();
-                    } else if best.is_some_and(|b| b.chain.level() == chain.level()) {
+                    } else if best.is_some_and(|b| b.chain.level() == level) {
                         latest_start = latest_start.max(chain.first_time());
                     }
                 },
@@ -251,7 +258,7 @@ impl<'a, const N: usize> Ordered<'a, N> {
             if let Some(mut attempt) = current {
                 let is_voided = voided.contains(&identity(&attempt.chain));
                 let done = attempt.chain.level() == steps;
-                let broken = self.slots.iter().all(Option::is_none);
+                let broken = self.slots.iter().all(Chain::is_empty);
                 if is_voided || done || broken {
                     attempt.excluded = is_voided;
                     // A voided or broken attempt cannot move on, whatever its window says.

@@ -15,7 +15,8 @@ use rayon::prelude::*;
 
 use super::matching::{Chunk, Gathered, Relevant};
 use super::open_window::window_open;
-use super::output::{FunnelOutput, StepEntry, StepTimes, IN_PROGRESS, NO_ROW};
+use super::output::{FunnelOutput, StepEntry, IN_PROGRESS};
+use super::parts::{Part, UserOutput};
 use super::spec::FunnelSpec;
 use super::steps::{EventMasks, MaskSource, RowMasks, RowSteps, StepConditions};
 use super::window_funnel::{Scan, UserRows};
@@ -59,23 +60,6 @@ pub fn run_funnel(
     }
 }
 
-/// One user range's share of the output: its own slices of the per-user arrays, and its own
-/// step times (concatenated in range order afterwards).
-struct Part<'a> {
-    users: std::ops::Range<usize>,
-    levels: &'a mut [u8],
-    reached: &'a mut [u32],
-    flags: &'a mut [u8],
-    entry_times: &'a mut [i64],
-    entry_rows: &'a mut [u32],
-    last_rows: &'a mut [u32],
-    times: &'a mut Vec<Vec<StepEntry>>,
-}
-
-/// Gathered rows are kept while they take at most this share of the log's rows (a funnel over
-/// most of the events would otherwise keep a copy of most of the log).
-const KEEP_SHARE: u64 = 4;
-
 /// `by_event`: the events `masks` go by, when its rows may be kept for the next run.
 fn scan_all<M: MaskSource>(
     log: &EncodedLog,
@@ -87,61 +71,13 @@ fn scan_all<M: MaskSource>(
 ) -> Result<FunnelOutput> {
     let mut phase = crate::Phase::start();
     let n_users = log.n_users();
-    let n_times = spec.steps.saturating_sub(1);
-    let mut out = log.recycled.take_output();
-    let mut levels = std::mem::take(&mut out.levels);
-    let mut reached = std::mem::take(&mut out.reached);
-    let mut flags = std::mem::take(&mut out.flags);
-    let mut entry_times = std::mem::take(&mut out.entry_times);
-    let mut entry_rows = std::mem::take(&mut out.entry_rows);
-    let mut last_rows = std::mem::take(&mut out.last_rows);
-    // Every user's slot is written by its range's scan, so the values resized in do not matter.
-    levels.resize(n_users, 0);
-    flags.resize(n_users, 0);
-    reached.resize(n_users, 0);
-    entry_times.resize(n_users, 0);
-    entry_rows.resize(n_users, NO_ROW);
-    last_rows.resize(n_users, NO_ROW);
     let ranges = user_ranges(log, rayon::current_num_threads() * 16);
-    let mut part_times = log.recycled.take_parts();
-    part_times.resize_with(ranges.len(), Vec::new);
-    let mut parts = Vec::with_capacity(ranges.len());
-    let (mut l, mut m, mut f) = (&mut levels[..], &mut reached[..], &mut flags[..]);
-    let (mut t, mut e, mut r) = (
-        &mut entry_times[..],
-        &mut entry_rows[..],
-        &mut last_rows[..],
-    );
-    for (users, times) in ranges.iter().cloned().zip(part_times.iter_mut()) {
-        let n = users.len();
-        let (lh, lt) = l.split_at_mut(n);
-        let (mh, mt) = m.split_at_mut(n);
-        let (fh, ft) = f.split_at_mut(n);
-        let (th, tt) = t.split_at_mut(n);
-        let (eh, et) = e.split_at_mut(n);
-        let (rh, rt) = r.split_at_mut(n);
-        times.resize_with(n_times, Vec::new);
-        times.truncate(n_times);
-        times.iter_mut().for_each(Vec::clear);
-        parts.push(Part {
-            users,
-            levels: lh,
-            reached: mh,
-            flags: fh,
-            entry_times: th,
-            entry_rows: eh,
-            last_rows: rh,
-            times,
-        });
-        (l, m, f, t, e, r) = (lt, mt, ft, tt, et, rt);
-    }
+    let mut output = UserOutput::new(log, spec.steps, ranges.len());
+    let parts = output.parts(&ranges);
     control.set_total(n_users as u64);
     phase.lap("run: arrays");
-    let kept = by_event.and_then(|relevant| {
-        (log.recycled.gathered()).filter(|g| g.relevant.same_events(relevant) && g.ranges == ranges)
-    });
-    let keep =
-        by_event.filter(|relevant| relevant.rows_in(log) <= log.n_rows() as u64 / KEEP_SHARE);
+    let kept = by_event.and_then(|relevant| Gathered::kept(log, relevant, &ranges));
+    let keep = by_event.filter(|relevant| Gathered::may_keep(log, relevant));
     let step_of = masks.step_of_key();
     let run_part = |part: &mut Part<'_>, chunk: &Chunk| -> Result<()> {
         control.check()?;
@@ -176,24 +112,9 @@ fn scan_all<M: MaskSource>(
         })?;
     }
     phase.lap("run: scan");
-    let mut step_times = std::mem::take(&mut out.step_times);
-    step_times.resize_with(n_times, StepTimes::default);
-    step_times.truncate(n_times);
-    (step_times.par_iter_mut().enumerate()).for_each(|(step, all)| {
-        all.gather_parts(&part_times.iter().map(|p| &p[step][..]).collect::<Vec<_>>());
-    });
-    log.recycled.put_parts(part_times);
+    let out = output.finish(log);
     phase.lap("run: step times");
-    Ok(FunnelOutput {
-        unit_users: None,
-        levels,
-        reached,
-        flags,
-        entry_times,
-        entry_rows,
-        last_rows,
-        step_times,
-    })
+    Ok(out)
 }
 
 /// Run the kernel over each user of `chunk` (the gathered rows of `part`'s users) and write every
@@ -273,18 +194,6 @@ fn walk_with(
                 part,
             );
         }
-    }
-}
-
-impl Part<'_> {
-    /// Level 0 for every user of the part.
-    fn clear(&mut self) {
-        self.levels.fill(0);
-        self.reached.fill(0);
-        self.flags.fill(0);
-        self.entry_times.fill(0);
-        self.entry_rows.fill(NO_ROW);
-        self.last_rows.fill(NO_ROW);
     }
 }
 
