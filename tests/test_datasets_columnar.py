@@ -37,6 +37,19 @@ def test_sort_rows_matches_lexsort(word_bits: int | None) -> None:
         assert sorted_field.tolist() == field[order].tolist()
 
 
+def test_sort_rows_split_by_a_selection_matches_lexsort(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columnar, "_SORT_APART", 1)  # every sort in two halves side by side
+    rng = np.random.default_rng(10)
+    n = 5_001
+    fields = [rng.integers(0, 40, n), rng.integers(0, 1 << 20, n)]
+    fields[0][:50] = 7  # many rows equal in the first field, some in both
+    fields[1][:20] = 3
+    got = sort_rows([[f.copy()] for f in fields], keep=[0, 1], spare=[])
+    order = np.lexsort(fields[::-1])
+    for field, sorted_field in zip(fields, got, strict=True):
+        assert sorted_field.tolist() == field[order].tolist()
+
+
 def test_sort_rows_of_grouped_rows_matches_lexsort() -> None:
     rng = np.random.default_rng(6)
     chunks = [np.sort(rng.integers(0, 1_000, k)) for k in (3_000, 0, 1, 2_500)]  # each ascends
@@ -237,6 +250,7 @@ def test_demo_data_does_not_depend_on_how_many_rows_are_worked_at_a_time(
 ) -> None:
     # A million users work through hundreds of runs and chunks; this takes the same paths small.
     monkeypatch.setattr(columnar, "_CHUNK", 1_000)
+    monkeypatch.setattr(columnar, "_SORT_APART", 1_000)
     monkeypatch.setattr("workbench.datasets._ecommerce._RUN", 777)
     assert _digest(ecommerce(n_users=2_000, seed=7)) == (
         "5806032690eb80e9c03c7f230d9e29bdea3e628412ca0e0387fddcd3f18f7ff1"

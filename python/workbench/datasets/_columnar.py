@@ -81,7 +81,8 @@ def sort_rows(
     to 63, what an int64 holds without turning negative. Rows equal in every field
     are indistinguishable, so the result is the same either way. With ``grouped`` (the first
     field ascends inside every chunk), the rows below and above the first field's middle value
-    are packed apart and the two halves sorted side by side.
+    are packed apart and the two halves sorted side by side; other packed rows, once there are
+    many, are split at their middle word by a selection and sorted side by side too.
 
     ``spare`` holds arrays whose contents are not needed once the rows are packed: the sorted
     fields are written over them, not over fresh memory (which the kernel zeroes page by page).
@@ -133,6 +134,11 @@ def sort_rows(
                 word <<= width
                 word |= part[rows]
             at[half] += len(word)
+    if not 0 < low < n and n >= _SORT_APART:
+        # A selection (a fraction of a sort's time) puts every word below the middle one
+        # before it, so the two halves sort apart too.
+        low = n // 2
+        packed.partition(low)
     if 0 < low < n:
         with ThreadPoolExecutor(max_workers=2) as pool:  # numpy lets go of the GIL to sort
             for done in [pool.submit(packed[:low].sort), pool.submit(packed[low:].sort)]:
@@ -144,6 +150,7 @@ def sort_rows(
 
 
 _CHUNK = 1 << 18  # rows unpacked at a time: their words stay in the cache for every field
+_SORT_APART = 1 << 20  # rows from which a sort is split in two halves sorted side by side
 
 
 def _unpack(
@@ -250,27 +257,43 @@ def string_column(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
         ['cd', None, 'ab']
     """
     encoded = [name.encode() for name in names]
-    missing = codes < 0
-    n, nulls = len(codes), int(missing.sum())
+    valid = codes >= 0
+    n = len(codes)
+    nulls = n - int(np.count_nonzero(valid))
     width = len(encoded[0]) if encoded else 0
     if not width or any(len(e) != width for e in encoded) or (n - nulls) * width >= 1 << 31:
-        indices = pa.array(codes, mask=missing) if nulls else pa.array(codes)
-        return pc.take(pa.array(list(names), pa.string()), indices)
+        return _taken(codes, names, valid, nulls)
     table = np.frombuffer(b"".join(encoded), dtype=np.dtype((np.void, width)))
     offsets = np.empty(n + 1, dtype=np.int32)
     offsets[0] = 0
-    if nulls:
-        np.cumsum(~missing, out=offsets[1:])
-        offsets *= width
-        data = table[codes[~missing]]
-    else:
-        offsets[1:] = width
-        np.cumsum(offsets, out=offsets)
-        data = table[codes]
-    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+    # Each row's length, summed in place: a cumsum from the booleans would cast through a
+    # temporary as long as the offsets.
+    np.multiply(valid, width, out=offsets[1:], casting="unsafe")
+    np.cumsum(offsets[1:], out=offsets[1:])
+    data = table[codes[valid]] if nulls else table[codes]
     return pa.StringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(data.view(np.uint8)), validity, null_count=nulls
+        n,
+        pa.py_buffer(offsets),
+        pa.py_buffer(data.view(np.uint8)),
+        _bitmap(valid) if nulls else None,
+        null_count=nulls,
     )
+
+
+def _taken(codes: np.ndarray, names: Sequence[str], valid: np.ndarray, nulls: int) -> pa.Array:
+    """Arrow's ``take`` of ``names`` at ``codes``. A null is taken as an extra empty name and
+    the validity laid over: the offsets and data are the same as a take of null indices gives,
+    without its slower null-aware path."""
+    if not nulls:
+        return pc.take(pa.array(list(names), pa.string()), pa.array(codes))
+    indices = np.where(valid, codes, len(names)).astype(codes.dtype, copy=False)
+    taken = pc.take(pa.array([*names, ""], pa.string()), pa.array(indices))
+    _, offsets, data = taken.buffers()
+    return pa.StringArray.from_buffers(len(codes), offsets, data, _bitmap(valid), null_count=nulls)
+
+
+def _bitmap(valid: np.ndarray) -> pa.Buffer:
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
 
 
 Field = np.ndarray | tuple[np.ndarray, np.ndarray]  # an array, or ``(values, index)``
@@ -370,7 +393,7 @@ def _part(field: Field, start: int) -> np.ndarray:
 
 def _validity(n: int, parts: Sequence[tuple[np.ndarray, npt.ArrayLike]]) -> tuple[pa.Buffer, int]:
     valid = scatter(n, False, np.bool_, [(positions, True) for positions, _ in parts])
-    return pa.py_buffer(np.packbits(valid, bitorder="little")), n - int(valid.sum())
+    return _bitmap(valid), n - int(np.count_nonzero(valid))
 
 
 def sparse_column(

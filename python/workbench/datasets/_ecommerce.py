@@ -27,13 +27,17 @@ already is) comes from the kernel, which zeroes every page before the first writ
 generator works in place, a cache-sized run at a time, or over arrays it no longer needs (the
 keys' buffer takes the sorted sessions, the gaps' the times, the used-up slots the sparse
 columns). At a million users its arrays take about 4.3 GiB of fresh memory from the kernel,
-against 8.1 GiB before.
+against 8.1 GiB before. Pages the process has only just freed cost far less than pages it has
+never held (in a virtual machine those go back to the host, which must hand them out again),
+so what sets the cost is the peak: the table (2.9 GiB) is built last, and everything that only
+goes into it is let go as soon as its column is built (peak RSS 4.0 → 3.4 GiB).
 
 The stories are described for teachers in ``STORIES.md`` next to this file.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Sequence
@@ -287,9 +291,10 @@ def ecommerce(
     sessions = _draw_sessions(rng, users, start_ms, days)
     events = _draw_events(rng, users, sessions)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        layout = pool.submit(_layout, events)  # no draws there: beside the properties' draws
-        props = _draw_properties(rng, users, sessions, events)
-        table, paid = _to_table(rng, users, sessions, events, props, layout.result())
+        # No draws there: laid out beside the properties' draws. Handed over in a list that
+        # _to_table empties, so that nothing here keeps the layout alive once it is used up.
+        layout = [pool.submit(_layout, events)]
+        table, paid = _to_table(rng, users, sessions, events, layout)
     ltv = np.searchsorted(
         _LTV_EDGES, np.bincount(paid[0], weights=paid[1], minlength=n_users), side="right"
     )
@@ -503,6 +508,7 @@ _KEY_STEPS = 1 << 20  # keys are compared quantised to 2^-20
 _RUN = 1 << 18  # events worked on at a time where a pass per step would leave the cache
 _PRODUCT_EVENTS = ("product_detail", "add_to_wishlist", "share", "add_to_cart", "remove_from_cart")
 _ORDER_EVENTS = ("place_order", "pay_success", "pay_fail")
+_CART_EVENTS = ("add_to_cart", "remove_from_cart")
 
 
 @dataclass(frozen=True)
@@ -736,28 +742,30 @@ def _draw_properties(
 
 @dataclass(frozen=True)
 class _Order:
-    """Where the events land in the export, which is by time: for each exported row its time
-    (``time``, ms since the epoch), session, event code and the session codes carried to it
-    (``carried``); ``rows()`` says for each event name where its events (in ``_Events`` order)
-    land."""
+    """The events in the export, which is by time: for each exported row its time (``time``,
+    ms since the epoch), session, event code and the session codes carried to it
+    (``carried``)."""
 
     time: np.ndarray
     session: np.ndarray
     code: np.ndarray
     carried: dict[str, np.ndarray]
-    slot: np.ndarray  # each exported row's slot in the session-by-session layout
-    at: dict[str, np.ndarray]  # each event's slot in that layout, per name
-    slots: np.ndarray  # the buffer ``at`` views
 
-    def rows(self) -> tuple[dict[str, np.ndarray], Spare]:
-        """Where the events of every name land; uses up ``at``, ``slot`` and ``slots``, which
-        come back with the rows' numbers as spare arrays."""
-        n = len(self.slot)
-        row_of = np.empty(n, dtype=np.int64)
-        for a in range(0, n, _RUN):  # numbered a run at a time: no arange as long as the log
-            row_of[self.slot[a : a + _RUN]] = np.arange(a, min(n, a + _RUN))
-        rows = {name: row_of[self.at.pop(name)] for name in EVENTS}
-        return rows, Spare([self.slot, row_of, self.slots])
+
+def _landing(
+    slot: np.ndarray, at: dict[str, np.ndarray], slots: np.ndarray, names: Sequence[str]
+) -> tuple[dict[str, np.ndarray], Spare]:
+    """Where the events of the given names (in ``_Events`` order) land in the export, from each
+    exported row's ``slot`` in the session-by-session layout and each event's slot there
+    (``at``, views of ``slots``). Uses up ``at``; ``slot`` and ``slots`` come back with the
+    rows' numbers as spare arrays, once nothing reads them."""
+    n = len(slot)
+    row_of = np.empty(n, dtype=np.int64)
+    for a in range(0, n, _RUN):  # numbered a run at a time: no arange as long as the log
+        row_of[slot[a : a + _RUN]] = np.arange(a, min(n, a + _RUN))
+    rows = {name: row_of[at[name]] for name in names}
+    at.clear()
+    return rows, Spare([slot, row_of, slots])
 
 
 def _order(
@@ -766,9 +774,11 @@ def _order(
     events: _Events,
     layout: _Layout,
     carry: dict[str, np.ndarray],
-) -> _Order:
+    names: Sequence[str],
+) -> tuple[_Order, dict[str, np.ndarray], Spare]:
     """Order the events inside their sessions by key, give them times, and sort them by time;
-    ``carry`` holds non-negative codes per session to carry to every exported row.
+    ``carry`` holds non-negative codes per session to carry to every exported row. Also says
+    where the events of ``names`` land (``_landing``), with the arrays left spare.
 
     Uses up ``events`` and ``layout``: only the sessions of order events remain, to look up
     order properties."""
@@ -792,13 +802,7 @@ def _order(
         np.maximum(gap, 200, out=gap)
         time_ms[a : a + _RUN] = gap  # numpy copies the run first: the two overlap
     del gap_ms
-    nonempty = session_start[per_session > 0]
-    time_ms[nonempty] = 0
-    np.cumsum(time_ms, out=time_ms)
-    shift = sessions["start"].copy()
-    shift[per_session > 0] -= time_ms[nonempty]
-    _add_by(time_ms, shift, s_sorted)
-    del shift
+    _session_times(time_ms, session_start[per_session > 0], sessions["start"][per_session > 0])
 
     # Export order: by time; on equal times, by session (a session's own times all differ).
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -810,23 +814,50 @@ def _order(
         )
         del time_ms
         time_out += earliest
-        # The layout order is no longer needed: the gathered fields go over it.
+        # Where the events land needs only the slots: it is worked out on the other core while
+        # this one gathers the fields in export order, over the layout order (no longer needed).
+        landing = pool.submit(_landing, slot, layout.at, layout.slots, names)
         session_out, code_out, *carried = fields.result().take(
             slot, spare=[at_sorted, code_sorted], last=True
         )
+        rows, spare = landing.result()
     del s_sorted, code_sorted, at_sorted
     events.counts.clear()  # the rest needs only where events land
     for name in set(EVENTS) - {*_ORDER_EVENTS}:
         del session[name]
-    return _Order(
+    order = _Order(
         time=time_out,
         session=session_out,
         code=code_out,
         carried=dict(zip(carry, carried, strict=True)),
-        slot=slot,
-        at=layout.at,
-        slots=layout.slots,
     )
+    return order, rows, spare
+
+
+def _session_times(gaps: np.ndarray, firsts: np.ndarray, starts: np.ndarray) -> None:
+    """Turn the ``gaps`` of events laid out session by session into times, in place: a session
+    whose first event is at ``firsts`` starts at ``starts`` and each later event comes a gap
+    after the one before.
+
+    One running sum does it: each session's first item becomes its start minus where the sum
+    stands just before it (the previous session's start plus its gaps), so the sum reaches the
+    start there. Integer sums are exact, so this is the same as summing within sessions.
+
+    Example:
+        >>> times = np.array([9, 5, 7, 9, 2])
+        >>> _session_times(times, np.array([0, 3]), np.array([100, 50]))
+        >>> times.tolist()
+        [100, 105, 112, 50, 52]
+    """
+    if not len(firsts):
+        return
+    gaps[firsts] = 0
+    within = np.add.reduceat(gaps, firsts)  # every session's gaps after its first event
+    lead = starts.copy()
+    lead[1:] -= starts[:-1]
+    lead[1:] -= within[:-1]
+    gaps[firsts] = lead
+    np.cumsum(gaps, out=gaps)
 
 
 @dataclass(frozen=True)
@@ -1006,16 +1037,64 @@ def _to_table(
     users: dict[str, np.ndarray],
     sessions: dict[str, np.ndarray],
     events: _Events,
-    props: _Properties,
-    layout: _Layout,
+    layout: list[Future[_Layout]],
 ) -> tuple[pa.Table, tuple[np.ndarray, np.ndarray]]:
+    """The export table, and who paid what in export order. Uses up ``layout`` and, in
+    ``users`` and ``sessions``, what only the events need.
+
+    The table is the last thing made and the biggest (3 GiB at a million users): every array
+    that only goes into it is let go as soon as its column is built, so that the columns are
+    built over memory the process has just freed, not over fresh pages the kernel must zero.
+    """
+    props = _draw_properties(rng, users, sessions, events)
     carry, versions = _session_codes(users, sessions)
-    order = _order(rng, sessions, events, layout, carry)
-    del layout
+    order, row, spare = _order(rng, sessions, events, layout.pop().result(), carry, _ROWS_READ)
     del carry
+    _drop(
+        users, ("platform", "campaign", "first_day", "intent", "junk", "upgrade_lag_ms", "pay_pref")
+    )
+    _drop(sessions, ("nth", "start", "platform", "version"))
     n = len(order.time)
     session = events.session
-    s_user = sessions["user"]
+    # numpy and Arrow let go of the GIL on big arrays, so columns build side by side, the
+    # per-row columns first; the spare arrays take three of the sparse columns.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        per_row = _submit(pool, _per_row_columns(order, versions))
+        del order
+        # Who paid what, in export order (the lifetime value sums payments in that order); the
+        # rows are distinct, so any sort gives the same order.
+        in_order = np.argsort(row["pay_success"])
+        paid = (
+            sessions["user"][session["pay_success"]][in_order],
+            props.amount[session["pay_success"]][in_order],
+        )
+        properties = _property_columns(n, row, session, props, spare)
+        del row, props, spare  # each column's closure now holds all that is left of them
+        futures = per_row | _submit(pool, properties)
+        del properties
+        columns = {name: f.result() for name, f in futures.items()}
+    return pa.table(columns), paid
+
+
+def _drop(arrays: dict[str, np.ndarray], names: Sequence[str]) -> None:
+    for name in names:
+        del arrays[name]
+
+
+# The event names whose rows some property column reads (_property_columns).
+_ROWS_READ = ("browse", "search", "share", "pay_fail", *_PRODUCT_EVENTS, *_ORDER_EVENTS)
+
+
+def _property_columns(
+    n: int,
+    row: dict[str, np.ndarray],
+    session: dict[str, np.ndarray],
+    props: _Properties,
+    spare: Spare,
+) -> dict[str, Callable[[], pa.Array]]:
+    """How to build the property columns of ``n`` rows from where the events land (``row``).
+    Every closure holds only its own inputs, looked up here: once it has run, what no other
+    column reads is freed."""
 
     def by_row(names: Sequence[str], values: dict[str, np.ndarray]) -> list[Any]:
         return [(row[name], values[name]) for name in names]
@@ -1023,43 +1102,39 @@ def _to_table(
     def per_order(values: np.ndarray) -> list[Any]:
         return [(row[name], values[session[name]]) for name in _ORDER_EVENTS]
 
-    cart_rows = ("add_to_cart", "remove_from_cart")
-    properties: dict[str, Callable[[], pa.Array]] = {
-        "category": lambda: string_column(
-            scatter(n, -1, np.int8, by_row(("browse", *_PRODUCT_EVENTS), props.category)),
-            _CATEGORIES,
+    def column(build: Callable[..., pa.Array], *args: Any) -> Callable[[], pa.Array]:
+        return functools.partial(build, *args)
+
+    category = by_row(("browse", *_PRODUCT_EVENTS), props.category)
+    product = by_row(_PRODUCT_EVENTS, props.product)
+    return {
+        "category": column(_coded, n, np.int8, category, _CATEGORIES),
+        "product_id": column(_coded, n, np.int16, product, props.product_names),
+        "price": column(
+            sparse_column, n, by_row(_PRODUCT_EVENTS, props.price), pa.float64(), np.nan, spare
         ),
-        "product_id": lambda: string_column(
-            scatter(n, -1, np.int16, by_row(_PRODUCT_EVENTS, props.product)), props.product_names
+        "quantity": column(
+            sparse_column, n, by_row(_CART_EVENTS, props.quantity), pa.int64(), 0, spare
         ),
-        "price": lambda: sparse_column(
-            n, by_row(_PRODUCT_EVENTS, props.price), pa.float64(), np.nan, spare
+        "order_id": column(sparse_column, n, per_order(props.order_id), pa.int64(), -1, spare),
+        "amount": column(sparse_column, n, per_order(props.amount), pa.float64(), np.nan),
+        "payment_method": column(sparse_strings, n, per_order(props.payment_method), _PAY_METHODS),
+        "query": column(sparse_strings, n, [(row["search"], props.query)], _QUERIES),
+        "share_channel": column(
+            sparse_strings, n, [(row["share"], props.share_channel)], _SHARE_CHANNELS
         ),
-        "quantity": lambda: sparse_column(
-            n, by_row(cart_rows, props.quantity), pa.int64(), 0, spare
-        ),
-        "order_id": lambda: sparse_column(n, per_order(props.order_id), pa.int64(), -1, spare),
-        "amount": lambda: sparse_column(n, per_order(props.amount), pa.float64(), np.nan),
-        "payment_method": lambda: sparse_strings(n, per_order(props.payment_method), _PAY_METHODS),
-        "query": lambda: sparse_strings(n, [(row["search"], props.query)], _QUERIES),
-        "share_channel": lambda: sparse_strings(
-            n, [(row["share"], props.share_channel)], _SHARE_CHANNELS
-        ),
-        "error_code": lambda: sparse_strings(
-            n, [(row["pay_fail"], props.error_code)], _ERROR_CODES
+        "error_code": column(
+            sparse_strings, n, [(row["pay_fail"], props.error_code)], _ERROR_CODES
         ),
     }
-    # numpy and Arrow let go of the GIL on big arrays, so columns build side by side; the
-    # per-row columns go first, and where the events land is worked out while they build.
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        per_row = _submit(pool, _per_row_columns(order, versions))
-        row, spare = order.rows()  # the spare arrays take three of the sparse columns
-        del order
-        futures = per_row | _submit(pool, properties)
-        columns = {name: f.result() for name, f in futures.items()}
-    table = pa.table(columns)
-    # Who paid what, in export order (the lifetime value sums payments in that order).
-    paid = row["pay_success"]
-    in_order = np.argsort(paid, kind="stable")
-    payer = s_user[session["pay_success"]][in_order]
-    return table, (payer, props.amount[session["pay_success"]][in_order])
+
+
+def _coded(
+    n: int,
+    dtype: type,
+    parts: Sequence[tuple[np.ndarray, np.ndarray]],
+    names: Sequence[str],
+) -> pa.Array:
+    """A string column of ``n`` rows, null but for codes into ``names`` at ``positions`` in
+    every ``(positions, codes)`` of ``parts``."""
+    return string_column(scatter(n, -1, dtype, parts), names)
