@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use super::any_order::AnyOrder;
-use super::chain::{Event, Outcome};
+use super::chain::{Chain, Event, Outcome};
 use super::matching::{Chunk, Gathered, Relevant};
 use super::ordered::Ordered;
 use super::output::{FunnelOutput, StepEntry, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
@@ -603,28 +603,38 @@ fn record_user<const N: usize>(
         return;
     };
     let slot = user - part.users.start;
-    let chain = &best.chain;
-    let entry = chain.entry_row() as usize;
-    let first = rows.times[entry];
-    part.levels[slot] = chain.level();
-    // Any order chains number their elements, so level k reads "k steps done".
-    part.reached[slot] = chain.mask;
-    part.flags[slot] = (if best.in_progress { IN_PROGRESS } else { 0 })
-        | (if best.excluded { EXCLUDED } else { 0 });
-    part.entry_times[slot] = first;
-    part.entry_rows[slot] = rows.sources[entry];
-    part.last_rows[slot] = rows.sources[chain.last_row() as usize];
+    let unit = Unit::of(rows, user as u32, &best);
+    part.levels[slot] = unit.level;
+    part.reached[slot] = unit.reached;
+    part.flags[slot] = unit.flags;
+    part.entry_times[slot] = unit.entry_time;
+    part.entry_rows[slot] = unit.entry_row;
+    part.last_rows[slot] = unit.last_row;
+    for (step, entry) in step_entries(rows, &best.chain, user as u32) {
+        part.times[step - 1].push(entry);
+    }
+}
+
+/// The steps after the first of `chain`, each with the entry it makes in the step times of
+/// unit `unit`.
+fn step_entries<'a, const N: usize>(
+    rows: RowTimes<'a>,
+    chain: &'a Chain<N>,
+    unit: u32,
+) -> impl Iterator<Item = (usize, StepEntry)> + 'a {
+    let first = rows.times[chain.entry_row() as usize];
     let mut previous = first;
-    for (step, row) in chain.elements().skip(1) {
+    chain.elements().skip(1).map(move |(step, row)| {
         let time = rows.times[row as usize];
-        part.times[step - 1].push(StepEntry {
+        let entry = StepEntry {
             from_start: time - first,
             from_previous: time - previous,
-            unit: user as u32,
+            unit,
             row: rows.sources[row as usize],
-        });
+        };
         previous = time;
-    }
+        (step, entry)
+    })
 }
 
 /// A user's outcome from the best chain of each held value (one outcome without `hold`), by the
@@ -666,6 +676,26 @@ struct Unit {
     last_row: u32,
 }
 
+impl Unit {
+    /// What the output keeps of `outcome`, a chain of `user`.
+    #[inline]
+    fn of<const N: usize>(rows: RowTimes<'_>, user: u32, outcome: &Outcome<N>) -> Unit {
+        let chain = &outcome.chain;
+        let entry = chain.entry_row() as usize;
+        Unit {
+            user,
+            level: chain.level(),
+            // Any order chains number their elements, so level k reads "k steps done".
+            reached: chain.mask,
+            flags: (if outcome.in_progress { IN_PROGRESS } else { 0 })
+                | (if outcome.excluded { EXCLUDED } else { 0 }),
+            entry_time: rows.times[entry],
+            entry_row: rows.sources[entry],
+            last_row: rows.sources[chain.last_row() as usize],
+        }
+    }
+}
+
 /// Conversions mode: the attempts of one user range and their step times, which name attempts
 /// by their index within the part (`assemble` shifts them).
 struct PartUnits {
@@ -695,25 +725,9 @@ impl PartUnits {
         unit: u32,
         outcome: &Outcome<N>,
     ) {
-        let chain = &outcome.chain;
-        self.units.push(Unit {
-            user,
-            level: chain.level(),
-            // Any order chains number their elements, so level k reads "k steps done".
-            reached: chain.mask,
-            flags: (if outcome.in_progress { IN_PROGRESS } else { 0 })
-                | (if outcome.excluded { EXCLUDED } else { 0 }),
-            entry_time: rows.times[chain.entry_row() as usize],
-            entry_row: rows.sources[chain.entry_row() as usize],
-            last_row: rows.sources[chain.last_row() as usize],
-        });
-        let mut previous = rows.times[chain.entry_row() as usize];
-        let first = previous;
-        for (step, row) in chain.elements().skip(1) {
-            let time = rows.times[row as usize];
-            let input_row = rows.sources[row as usize];
-            self.step_times[step - 1].push(unit, time - first, time - previous, input_row);
-            previous = time;
+        self.units.push(Unit::of(rows, user, outcome));
+        for (step, e) in step_entries(rows, &outcome.chain, unit) {
+            self.step_times[step - 1].push(e.unit, e.from_start, e.from_previous, e.row);
         }
     }
 }

@@ -17,15 +17,9 @@ pub(crate) struct Chain<const N: usize> {
 
 impl<const N: usize> Chain<N> {
     pub fn start(row: u32, time: i64) -> Self {
-        let mut rows = [0; N];
-        rows[0] = row;
-        Chain {
-            len: 1,
-            mask: 1,
-            rows,
-            first: time,
-            last: time,
-        }
+        let mut chain = Self::EMPTY;
+        chain.restart(row, time);
+        chain
     }
 
     /// No chain: the state of a machine's slot that holds none (`len` 0).
@@ -70,10 +64,7 @@ impl<const N: usize> Chain<N> {
 
     pub fn extended(&self, step: usize, row: u32, time: i64) -> Self {
         let mut chain = *self;
-        chain.rows[chain.len as usize] = row;
-        chain.len += 1;
-        chain.mask |= 1 << step;
-        chain.last = time;
+        chain.push(step, row, time);
         chain
     }
 
@@ -126,8 +117,15 @@ impl<const N: usize> Outcome<N> {
     /// Whether `self` is a better result for a user than `other`: further wins; at the same
     /// step a clean chain beats an excluded one.
     pub fn beats(&self, other: &Outcome<N>) -> bool {
-        let (a, b) = (self.chain.level(), other.chain.level());
-        a > b || (a == b && other.excluded && !self.excluded)
+        other.yields_to(self.chain.level(), self.excluded)
+    }
+
+    /// Whether an outcome at `level`, `excluded` or not, beats `self` (`beats`, asked before
+    /// that outcome is built).
+    #[inline]
+    pub fn yields_to(&self, level: u8, excluded: bool) -> bool {
+        let mine = self.chain.level();
+        level > mine || (level == mine && self.excluded && !excluded)
     }
 }
 

@@ -290,23 +290,37 @@ impl Gathered {
         ranges: &[std::ops::Range<usize>],
     ) -> Arc<Gathered> {
         use rayon::prelude::*;
+        let gather = || {
+            (ranges.par_iter())
+                .map(|users| {
+                    let mut chunk = Chunk::default();
+                    chunk.gather(log, masks, users.clone(), &mut Vec::new());
+                    chunk
+                })
+                .collect()
+        };
+        let Ok(gathered) =
+            Self::keep_built::<std::convert::Infallible>(log, relevant, ranges, || Ok(gather()));
+        gathered
+    }
+
+    /// Keep with `log`, for `relevant`'s events over `ranges`, the chunks `build` gathers (one
+    /// per range, in order), in place of what was kept before.
+    pub fn keep_built<E>(
+        log: &EncodedLog,
+        relevant: &Relevant,
+        ranges: &[std::ops::Range<usize>],
+        build: impl FnOnce() -> std::result::Result<Vec<Chunk>, E>,
+    ) -> std::result::Result<Arc<Gathered>, E> {
         // The rows kept for other events go first: two sets at once would double the memory.
         log.recycled.keep_gathered(None);
-        let chunks = (ranges.par_iter())
-            .map(|users| {
-                let mut chunk = Chunk::default();
-                let mut rows = Vec::new();
-                chunk.gather(log, masks, users.clone(), &mut rows);
-                chunk
-            })
-            .collect();
         let gathered = Arc::new(Gathered {
             relevant: relevant.clone(),
             ranges: ranges.to_vec(),
-            chunks,
+            chunks: build()?,
         });
         log.recycled.keep_gathered(Some(gathered.clone()));
-        gathered
+        Ok(gathered)
     }
 }
 

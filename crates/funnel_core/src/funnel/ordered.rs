@@ -173,14 +173,9 @@ impl<'a, const N: usize> Ordered<'a, N> {
                 group,
                 || true,
                 |chain| {
-                    // `Outcome::beats` for a clean chain, read before the chain is copied (most
-                    // chains reached beat nothing).
+                    // Asked before the chain is copied: most chains reached beat nothing.
                     let level = chain.level();
-                    let beats = best.as_ref().is_none_or(|b| {
-                        let best_level = b.chain.level();
-                        level > best_level || (level == best_level && b.excluded)
-                    });
-                    if beats {
+                    if best.as_ref().is_none_or(|b| b.yields_to(level, false)) {
                         best = Some(Outcome {
                             chain: *chain,
                             excluded: false,

@@ -9,8 +9,6 @@
 //! a fraction of the log's columns. The output arrays come back from the previous run's result
 //! once it is dropped (`Recycled`), so their pages are already mapped.
 
-use std::sync::Arc;
-
 use rayon::prelude::*;
 
 use super::matching::{Chunk, Gathered, Relevant};
@@ -89,20 +87,16 @@ fn scan_all<M: MaskSource>(
         (parts.into_par_iter().zip(kept.chunks.par_iter()))
             .try_for_each(|(mut part, chunk)| run_part(&mut part, chunk))?;
     } else if let Some(relevant) = keep {
-        // The rows kept for other events go first: two sets at once would double the memory.
-        log.recycled.keep_gathered(None);
-        let chunks = (parts.into_par_iter())
-            .map(|mut part| {
-                let mut chunk = Chunk::default();
-                ROWS.with_borrow_mut(|rows| chunk.gather(log, masks, part.users.clone(), rows));
-                run_part(&mut part, &chunk).map(|()| chunk)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        log.recycled.keep_gathered(Some(Arc::new(Gathered {
-            relevant: relevant.clone(),
-            ranges,
-            chunks,
-        })));
+        // Each range is run as soon as it is gathered, while its rows are in cache.
+        Gathered::keep_built(log, relevant, &ranges, || {
+            (parts.into_par_iter())
+                .map(|mut part| {
+                    let mut chunk = Chunk::default();
+                    ROWS.with_borrow_mut(|rows| chunk.gather(log, masks, part.users.clone(), rows));
+                    run_part(&mut part, &chunk).map(|()| chunk)
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
     } else {
         parts.into_par_iter().try_for_each(|mut part| {
             SCRATCH.with_borrow_mut(|(rows, chunk)| {
