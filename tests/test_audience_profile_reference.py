@@ -1,7 +1,8 @@
 """The profile table computed in one native pass is the table of the NumPy arithmetic it
 replaced: same rows in the same order, same dtypes, and the same floats. Divisions and square
 roots are correctly rounded in both; ``exp`` may differ in the last place where NumPy uses its
-own AVX-512 ``exp``, so the interval columns allow one ulp (none elsewhere)."""
+own AVX-512 ``exp``, and the interval's bounds are ``lift`` times that ``exp``, whose rounding can
+add a second place: the bounds allow two ulps, the p-value one, the rest none."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import math
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import workbench as wb
 from workbench.audience import Audience, TagStore, profile
 from workbench.stats import confidence_z, two_sided_p
 
-ONE_ULP = ("lift_low", "lift_high", "p_value")
+# Columns whose last places may differ, and by how many ulps at most.
+ULPS = {"lift_low": 2, "lift_high": 2, "p_value": 1}
 
 
 def reference(
@@ -81,19 +83,21 @@ def assert_same_table(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert got["tag"].tolist() == expected["tag"].tolist()
     for column in expected.columns[1:]:
         mine, theirs = got[column].to_numpy(), expected[column].to_numpy()
-        if column in ONE_ULP:
-            np.testing.assert_array_max_ulp(mine, theirs, maxulp=1)
+        if column in ULPS:
+            np.testing.assert_array_max_ulp(mine, theirs, maxulp=ULPS[column])
             assert np.array_equal(np.isnan(mine), np.isnan(theirs)), column
         else:
             assert np.array_equal(mine, theirs, equal_nan=True), column
 
 
+def mask(seed: int, density: float, n_users: int) -> np.ndarray:
+    return np.random.default_rng(seed).random(n_users) < density
+
+
 def masks(n_users: int) -> st.SearchStrategy[np.ndarray]:
     # Densities from empty to full, so shares of 0 and 1 (NaN and infinite terms) come up.
     return st.tuples(st.integers(0, 2**32 - 1), st.sampled_from([0, 0.02, 0.2, 0.5, 0.9, 1])).map(
-        lambda seed_density: (
-            np.random.default_rng(seed_density[0]).random(n_users) < seed_density[1]
-        )
+        lambda seed_density: mask(*seed_density, n_users)
     )
 
 
@@ -125,6 +129,8 @@ def store_of(n_users: int, members: list[np.ndarray]) -> tuple[wb.EventLog, TagS
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
+# A lift_high two ulps from NumPy's (found on a fresh machine): lift times an exp one place off.
+@example((400, [mask(160992764, 0.9, 400)], mask(23561, 0.5, 400), None, 0, 0.5))
 def test_the_native_table_is_the_numpy_table(case) -> None:
     n_users, members, audience, base, min_support, confidence = case
     log, store = store_of(n_users, members)
