@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import workbench as wb
 
 EVENTS = ["a", "b", "c", "d", "x"]
+NO_ROW = 2**32 - 1
 rows_strategy = st.lists(
     st.tuples(
         st.integers(1, 3),  # user
@@ -123,6 +124,12 @@ def compare(rows, f) -> None:
     log, result = run_engine(rows, f)
     expected = reference(rows, f)
     keys = log.users.tolist()
+    if f["hold"]:
+        # Each unit holds the value of its chain's first event; a unit that never entered, none.
+        outcomes = result.outcomes
+        held = outcomes.held.column("p").to_pylist()
+        entry = [None if r == NO_ROW else rows[r][3] for r in outcomes.entry_rows.tolist()]
+        assert held == entry, (f, rows)
     if f["counting"] == "users":
         flags = result.outcomes.flags
         for dense, user in enumerate(keys):

@@ -13,6 +13,7 @@ __all__ = [
     "EXCLUDED",
     "IN_PROGRESS",
     "MAX_STEPS",
+    "NO_HOLD",
     "NO_ROW",
     "Audience",
     "AudienceError",
@@ -70,6 +71,7 @@ MAX_STEPS: int
 IN_PROGRESS: int
 EXCLUDED: int
 NO_ROW: int
+NO_HOLD: int
 
 class WorkbenchError(Exception): ...
 class SchemaError(WorkbenchError): ...
@@ -153,6 +155,7 @@ class FunnelOutput:
     def unit_users(self) -> pa.UInt32Array | None: ...
     def reached(self) -> pa.UInt32Array: ...
     def flags(self) -> pa.UInt8Array: ...
+    def held_codes(self) -> pa.UInt32Array | None: ...
     def step_times(
         self, step: int
     ) -> tuple[pa.UInt32Array, pa.Int64Array, pa.Int64Array, pa.UInt32Array]: ...

@@ -112,6 +112,15 @@ impl PyFunnelOutput {
             .transpose()
     }
 
+    /// With a held property, the held code of each unit's chain (uint32, the codes the run was
+    /// given; `NO_HOLD` = 2**32-1 at level 0); None otherwise.
+    fn held_codes(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let held = &self.output().held;
+        (!held.is_empty())
+            .then(|| self.array::<UInt32Type>(py, held))
+            .transpose()
+    }
+
     /// Steps in each unit's chain as a bit mask (uint32).
     fn reached(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.array::<UInt32Type>(py, &self.output().reached)

@@ -22,6 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("IN_PROGRESS", funnel_core::funnel::IN_PROGRESS)?;
     m.add("EXCLUDED", funnel_core::funnel::EXCLUDED)?;
     m.add("NO_ROW", funnel_core::funnel::NO_ROW)?;
+    m.add("NO_HOLD", funnel_core::funnel::NO_HOLD)?;
     errors::register(m)?;
     audience::register(m)?;
     m.add_class::<log::PyEncodedLog>()?;

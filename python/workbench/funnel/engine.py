@@ -188,13 +188,18 @@ def _outcomes(
         )
     held_table = None
     if held:
-        # Units that never entered hold nothing. Taking with valid indices and nulling after
-        # is twice as fast as taking with null indices.
-        entered = entry_rows != _core.NO_ROW
-        rows = pa.array(np.where(entered, entry_rows, 0).astype(np.uint32, copy=False))
-        outside = pa.array(~entered)
+        # The engine read each unit's held code; its values come from the few rows of distinct
+        # values, where taking at every unit's entry row of the log is a random read per unit.
+        # Units that never entered hold nothing: taking with valid indices and nulling after is
+        # twice as fast as taking with null indices.
+        held_codes = output.held_codes()  # None when there are no units to hold anything
+        codes = np.empty(0, np.uint32) if held_codes is None else _numpy(held_codes)
+        outside = codes == _core.NO_HOLD
+        values = log.group_values(held)
+        indices = pa.array(np.where(outside, 0, codes) if outside.any() else codes)
+        outside_mask = pa.array(outside)
         held_table = pa.table(
-            {name: _null_where(outside, log.property_column(name).take(rows)) for name in held}
+            {name: _null_where(outside_mask, values.column(name).take(indices)) for name in held}
         )
     return FunnelOutcomes(
         n_steps=funnel.n_steps,

@@ -15,7 +15,7 @@ use super::any_order::AnyOrder;
 use super::chain::{Chain, Event, Outcome};
 use super::matching::{Chunk, Gathered, Relevant};
 use super::ordered::Ordered;
-use super::output::{FunnelOutput, StepEntry, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
+use super::output::{FunnelOutput, StepEntry, StepTimes, EXCLUDED, IN_PROGRESS, NO_HOLD, NO_ROW};
 use super::parts::{Part, UserOutput};
 use super::run::user_ranges;
 use super::spec::{AnalysisSpec, Counting, StepOrder, MAX_STEPS};
@@ -35,9 +35,6 @@ pub struct AnalysisConditions<'a> {
     /// borrowed, a run reads them where they are instead of copying one per row.
     pub hold_codes: Option<Cow<'a, [u32]>>,
 }
-
-/// Marks a row whose held value is missing: it cannot join any chain.
-pub const NO_HOLD: u32 = u32::MAX;
 
 /// Run `spec` over `log`.
 pub fn run_analysis(
@@ -166,10 +163,18 @@ fn run_with<M: RowMasker>(
     let rows = RowTimes {
         times: &log.times,
         sources: &log.source_rows,
+        held: hold.map(|codes| HeldCodes { codes, rows: None }),
     };
-    run_parts(log, spec, &ranges, control, |_, users, sink| {
-        inputs.run_users(users, rows, sink);
-    })
+    run_parts(
+        log,
+        spec,
+        &ranges,
+        control,
+        hold.is_some(),
+        |_, users, sink| {
+            inputs.run_users(users, rows, sink);
+        },
+    )
 }
 
 /// Event-only conditions read by the machines from the rows gathered for their events
@@ -184,26 +189,37 @@ fn run_gathered<C: Code>(
     control: &Control,
 ) -> Result<FunnelOutput> {
     let strict = spec.order == StepOrder::Strict;
-    run_parts(log, spec, &gathered.ranges, control, |nth, users, sink| {
-        let chunk = &gathered.chunks[nth];
-        let rows = RowTimes {
-            times: &chunk.times,
-            sources: &chunk.sources,
-        };
-        let reader = ChunkReader {
-            log,
-            tables,
-            hold,
-            strict,
-            chunk,
-            first_user: users.start,
-        };
-        if spec.steps <= SMALL {
-            reader.run::<SMALL>(spec, rows, sink);
-        } else {
-            reader.run::<MAX_STEPS>(spec, rows, sink);
-        }
-    })
+    run_parts(
+        log,
+        spec,
+        &gathered.ranges,
+        control,
+        hold.is_some(),
+        |nth, users, sink| {
+            let chunk = &gathered.chunks[nth];
+            let rows = RowTimes {
+                times: &chunk.times,
+                sources: &chunk.sources,
+                held: hold.map(|codes| HeldCodes {
+                    codes,
+                    rows: Some(&chunk.rows),
+                }),
+            };
+            let reader = ChunkReader {
+                log,
+                tables,
+                hold,
+                strict,
+                chunk,
+                first_user: users.start,
+            };
+            if spec.steps <= SMALL {
+                reader.run::<SMALL>(spec, rows, sink);
+            } else {
+                reader.run::<MAX_STEPS>(spec, rows, sink);
+            }
+        },
+    )
 }
 
 /// The users of one chunk (the gathered rows of the range starting at user `first_user`), as
@@ -311,12 +327,13 @@ fn run_parts(
     spec: &AnalysisSpec,
     ranges: &[std::ops::Range<usize>],
     control: &Control,
+    holds: bool,
     each: impl Fn(usize, std::ops::Range<usize>, &mut Sink<'_, '_>) + Sync,
 ) -> Result<FunnelOutput> {
     control.set_total(log.n_users() as u64);
     if spec.counting == Counting::Users {
         // One unit per user: each range writes its users' slots of the output directly.
-        let mut output = UserOutput::new(log, spec.steps, ranges.len());
+        let mut output = UserOutput::new(log, spec.steps, ranges.len(), holds);
         (output.parts(ranges).into_par_iter().enumerate()).try_for_each(|(nth, mut part)| {
             control.check()?;
             let count = part.users.len() as u64;
@@ -340,15 +357,32 @@ fn run_parts(
             Ok(part)
         })
         .collect::<Result<_>>()?;
-    Ok(assemble(log, spec, parts))
+    Ok(assemble(log, spec, holds, parts))
 }
 
-/// The time and input row of each row the machines' events name: the log's own columns, or a
-/// chunk's gathered ones.
+/// The time, input row and held code of each row the machines' events name: the log's own
+/// columns, or a chunk's gathered ones.
 #[derive(Clone, Copy)]
 struct RowTimes<'a> {
     times: &'a [i64],
     sources: &'a [u32],
+    held: Option<HeldCodes<'a>>,
+}
+
+/// The held code of each row as the machines name it: the log's codes (encoded order), read
+/// through a chunk's encoded rows when the machines read a chunk.
+#[derive(Clone, Copy)]
+struct HeldCodes<'a> {
+    codes: &'a [u32],
+    rows: Option<&'a [u32]>,
+}
+
+impl HeldCodes<'_> {
+    #[inline]
+    fn of(&self, row: u32) -> u32 {
+        let row = self.rows.map_or(row, |rows| rows[row as usize]);
+        self.codes[row as usize]
+    }
 }
 
 /// Where the units of a range go as each user's outcomes are known.
@@ -610,6 +644,9 @@ fn record_user<const N: usize>(
     part.entry_times[slot] = unit.entry_time;
     part.entry_rows[slot] = unit.entry_row;
     part.last_rows[slot] = unit.last_row;
+    if let Some(held) = part.held.get_mut(slot) {
+        *held = unit.held;
+    }
     for (step, entry) in step_entries(rows, &best.chain, user as u32) {
         part.times[step - 1].push(entry);
     }
@@ -674,6 +711,8 @@ struct Unit {
     /// Input rows (`EncodedLog::source_rows`), as the output keeps them.
     entry_row: u32,
     last_row: u32,
+    /// The chain's held code (`NO_HOLD` without a held property).
+    held: u32,
 }
 
 impl Unit {
@@ -692,6 +731,9 @@ impl Unit {
             entry_time: rows.times[entry],
             entry_row: rows.sources[entry],
             last_row: rows.sources[chain.last_row() as usize],
+            // The chain's rows all hold one value; its entry's is read while the user's rows
+            // are in cache, where looking it up afterwards would be a random read per unit.
+            held: rows.held.map_or(NO_HOLD, |held| held.of(chain.entry_row())),
         }
     }
 }
@@ -734,7 +776,12 @@ impl PartUnits {
 
 /// Lay the attempts out in user, time order. Parts come in chunk order and users ascend within
 /// a part, so attempts do too.
-fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> FunnelOutput {
+fn assemble(
+    log: &EncodedLog,
+    spec: &AnalysisSpec,
+    holds: bool,
+    parts: Vec<PartUnits>,
+) -> FunnelOutput {
     let n_units = parts.iter().map(|p| p.units.len()).sum();
     // The previous run's arrays, already mapped: a fresh mapping costs a page fault per page.
     let mut out = log.recycled.take_output();
@@ -747,6 +794,11 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
     let mut entry_times = refill(std::mem::take(&mut out.entry_times), n_units, 0);
     let mut entry_rows = refill(std::mem::take(&mut out.entry_rows), n_units, NO_ROW);
     let mut last_rows = refill(std::mem::take(&mut out.last_rows), n_units, NO_ROW);
+    let mut held = refill(
+        std::mem::take(&mut out.held),
+        if holds { n_units } else { 0 },
+        NO_HOLD,
+    );
     let mut step_times = std::mem::take(&mut out.step_times);
     step_times.resize_with(spec.steps.saturating_sub(1), StepTimes::default);
     step_times.truncate(spec.steps.saturating_sub(1));
@@ -762,6 +814,9 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
             entry_times[index] = unit.entry_time;
             entry_rows[index] = unit.entry_row;
             last_rows[index] = unit.last_row;
+            if let Some(slot) = held.get_mut(index) {
+                *slot = unit.held;
+            }
         }
         for (all, mut mine) in step_times.iter_mut().zip(part.step_times) {
             mine.units.iter_mut().for_each(|u| *u += base);
@@ -778,6 +833,7 @@ fn assemble(log: &EncodedLog, spec: &AnalysisSpec, parts: Vec<PartUnits>) -> Fun
         entry_rows,
         last_rows,
         step_times,
+        held,
     }
 }
 

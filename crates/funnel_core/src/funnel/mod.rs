@@ -26,11 +26,11 @@ mod spec;
 mod steps;
 mod window_funnel;
 
-pub use analysis::{run_analysis, AnalysisConditions, NO_HOLD};
+pub use analysis::{run_analysis, AnalysisConditions};
 pub use attributed::{attributed_groups, AttributedGroups};
 pub use groups::{group_tables, GroupTables, StepReach, UnitOutcomes};
 pub use open_window::window_open;
-pub use output::{FunnelOutput, Recycled, StepTimes, EXCLUDED, IN_PROGRESS, NO_ROW};
+pub use output::{FunnelOutput, Recycled, StepTimes, EXCLUDED, IN_PROGRESS, NO_HOLD, NO_ROW};
 pub use run::run_funnel;
 pub use spec::{AnalysisSpec, Counting, Exclusion, FunnelSpec, Mode, StepOrder, MAX_STEPS};
 pub use steps::StepConditions;

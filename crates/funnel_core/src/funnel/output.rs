@@ -152,6 +152,9 @@ pub const IN_PROGRESS: u8 = 1;
 pub const EXCLUDED: u8 = 2;
 /// The row of a step a unit never made (entry and last rows at level 0).
 pub const NO_ROW: u32 = u32::MAX;
+/// Marks a row whose held value is missing (it cannot join any chain), and the held code of a
+/// unit at level 0.
+pub const NO_HOLD: u32 = u32::MAX;
 
 /// The result of one funnel run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -175,6 +178,9 @@ pub struct FunnelOutput {
     pub last_rows: Vec<u32>,
     /// Steps 2..=N (index 0 is step 2).
     pub step_times: Vec<StepTimes>,
+    /// With a held property, the held code of each unit's chain (`NO_HOLD` at level 0), read
+    /// as the chain is recorded; empty otherwise.
+    pub held: Vec<u32>,
 }
 
 impl FunnelOutput {

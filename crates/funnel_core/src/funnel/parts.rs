@@ -5,7 +5,7 @@
 //! The arrays and streams are the previous run's, handed back through `Recycled`: their pages
 //! are already mapped, where fresh ones would cost a page fault per page every run.
 
-use super::output::{FunnelOutput, StepEntry, StepTimes, NO_ROW};
+use super::output::{FunnelOutput, StepEntry, StepTimes, NO_HOLD, NO_ROW};
 use crate::log::EncodedLog;
 
 /// One user range's share of the output. Slot `i` belongs to user `users.start + i`.
@@ -17,6 +17,8 @@ pub(crate) struct Part<'a> {
     pub entry_times: &'a mut [i64],
     pub entry_rows: &'a mut [u32],
     pub last_rows: &'a mut [u32],
+    /// The held code of each user's chain; empty without a held property.
+    pub held: &'a mut [u32],
     /// Per step 2..=N: the entries of the range's users who made it, users ascending.
     pub times: &'a mut Vec<Vec<StepEntry>>,
 }
@@ -31,6 +33,7 @@ impl Part<'_> {
         self.entry_times.fill(0);
         self.entry_rows.fill(NO_ROW);
         self.last_rows.fill(NO_ROW);
+        self.held.fill(NO_HOLD);
     }
 }
 
@@ -43,8 +46,9 @@ pub(crate) struct UserOutput {
 }
 
 impl UserOutput {
-    /// Room for every user of `log` and `steps - 1` step-time streams per range of `ranges`.
-    pub fn new(log: &EncodedLog, steps: usize, ranges: usize) -> Self {
+    /// Room for every user of `log` and `steps - 1` step-time streams per range of `ranges`,
+    /// and a held code per user when the funnel `holds` a property.
+    pub fn new(log: &EncodedLog, steps: usize, ranges: usize, holds: bool) -> Self {
         let n_users = log.n_users();
         let n_times = steps.saturating_sub(1);
         let mut out = log.recycled.take_output();
@@ -57,6 +61,7 @@ impl UserOutput {
         out.entry_times.resize(n_users, 0);
         out.entry_rows.resize(n_users, NO_ROW);
         out.last_rows.resize(n_users, NO_ROW);
+        out.held.resize(if holds { n_users } else { 0 }, NO_HOLD);
         let mut part_times = log.recycled.take_parts();
         part_times.resize_with(ranges, Vec::new);
         part_times.truncate(ranges);
@@ -85,6 +90,7 @@ impl UserOutput {
             &mut out.entry_rows[..],
             &mut out.last_rows[..],
         );
+        let mut h = &mut out.held[..];
         let mut parts = Vec::with_capacity(ranges.len());
         for (users, times) in ranges.iter().cloned().zip(self.part_times.iter_mut()) {
             let n = users.len();
@@ -94,6 +100,9 @@ impl UserOutput {
             let (th, tt) = t.split_at_mut(n);
             let (eh, et) = e.split_at_mut(n);
             let (rh, rt) = r.split_at_mut(n);
+            // Without a held property every part's slice is empty.
+            let held_n = if h.is_empty() { 0 } else { n };
+            let (hh, ht) = h.split_at_mut(held_n);
             parts.push(Part {
                 users,
                 levels: lh,
@@ -102,9 +111,10 @@ impl UserOutput {
                 entry_times: th,
                 entry_rows: eh,
                 last_rows: rh,
+                held: hh,
                 times,
             });
-            (l, m, f, t, e, r) = (lt, mt, ft, tt, et, rt);
+            (l, m, f, t, e, r, h) = (lt, mt, ft, tt, et, rt, ht);
         }
         parts
     }

@@ -70,7 +70,7 @@ fn scan_all<M: MaskSource>(
     let mut phase = crate::Phase::start();
     let n_users = log.n_users();
     let ranges = user_ranges(log, rayon::current_num_threads() * 16);
-    let mut output = UserOutput::new(log, spec.steps, ranges.len());
+    let mut output = UserOutput::new(log, spec.steps, ranges.len(), false);
     let parts = output.parts(&ranges);
     control.set_total(n_users as u64);
     phase.lap("run: arrays");
