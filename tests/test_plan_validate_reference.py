@@ -177,3 +177,24 @@ def test_a_word_list_rule_on_a_number_column_reports_the_type() -> None:
     assert report.table["violation"].astype(str).tolist() == ["type_mismatch"]
     assert report.table["sample_rows"].tolist() == [[0]]
     assert_same_report(plan, table)
+
+
+def test_first_and_last_seen_on_a_chunked_log_read_each_rows_own_time() -> None:
+    # Found by CI: violations are grouped by event, so their rows come out of row order, and
+    # the times read chunk by chunk were laid out in chunk order (buy seen 28..29, pay at 48).
+    n = 49
+    events: list[str | None] = [None] * n
+    events[28], events[29], events[48] = "buy", "pay", "buy"
+    table = pa.table(
+        {
+            "user_id": pa.array(np.arange(n) % 4, pa.int64()),
+            "event": pa.array(events, pa.string()),
+            "time": pa.array(np.arange(n) * 10, pa.int64()),
+        }
+    )
+    table = pa.concat_tables([table.slice(0, 30), table.slice(30)])
+    plan = TrackingPlan.from_dict({"events": {"view": {"properties": {}}}})
+    report = plan.validate(table).table.set_index("event")
+    assert report.loc["buy", ["first_seen", "last_seen"]].tolist() == [280, 480]
+    assert report.loc["pay", ["first_seen", "last_seen"]].tolist() == [290, 290]
+    assert_same_report(plan, table)

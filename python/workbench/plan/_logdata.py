@@ -138,13 +138,16 @@ class LogData:
         if "_time" in self.__dict__ or len(rows) > self.n_rows // 8:
             return self.time_values[rows]
         column = self.table.column(self.time)
-        # Take from each chunk its own rows: a take across chunks first joins them all.
+        # Take from each chunk its own rows (a take across chunks first joins them all), and put
+        # each chunk's times back where its rows are: `rows` need not ascend.
         bounds = np.cumsum([0] + [len(chunk) for chunk in column.chunks])
         which = np.searchsorted(bounds, rows, side="right") - 1
-        pieces = [
-            column.chunk(k).take(pa.array(rows[which == k] - bounds[k])) for k in np.unique(which)
-        ]
-        return column_times(pa.chunked_array(pieces, type=column.type))[0]
+        times = np.empty(len(rows), dtype=np.int64)
+        for k in np.unique(which):
+            mine = which == k
+            piece = column.chunk(k).take(pa.array(rows[mine] - bounds[k]))
+            times[mine] = column_times(pa.chunked_array([piece], type=column.type))[0]
+        return times
 
     @cached_property
     def _time_kind(self) -> tuple[str | None, str | None]:
