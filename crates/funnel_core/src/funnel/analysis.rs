@@ -208,7 +208,6 @@ fn run_gathered<C: Code>(
             let reader = ChunkReader {
                 log,
                 tables,
-                hold,
                 strict,
                 chunk,
                 first_user: users.start,
@@ -227,7 +226,6 @@ fn run_gathered<C: Code>(
 struct ChunkReader<'a, C> {
     log: &'a EncodedLog,
     tables: &'a EventTables<'a, C>,
-    hold: Option<&'a [u32]>,
     /// Strict order: the rows between gathered ones that break a chain are looked up in the log
     /// (`breaks`).
     strict: bool,
@@ -250,14 +248,14 @@ impl<C: Code> ChunkReader<'_, C> {
             machine.outcomes.clear();
             group.clear();
             self.user_events(at, &mut breaks, &mut group);
-            match self.hold {
+            match rows.held {
                 None => machine.run(&group),
                 Some(codes) => {
                     // Strict order with a held value reads every row (`RowsUsed::Every`), so
                     // no break event is here: rows are unique and ascend with time.
                     held.clear();
                     held.extend(group.iter().filter_map(|e| {
-                        let code = codes[chunk.rows[e.row as usize] as usize];
+                        let code = codes.of(e.row);
                         (code != NO_HOLD).then_some((code, *e))
                     }));
                     machine.run_each_value(&mut held, &mut group);
