@@ -105,6 +105,50 @@ impl<const N: usize> Chain<N> {
     }
 }
 
+/// The chain one event just made: a new chain at `row` (`from` is `None`), or `from` extended by
+/// `step` at `row`. Handed to whoever keeps a copy as the recipe rather than the result: a copy
+/// built from `from`, whose stores are long done, costs no store-forwarding stall, where reading
+/// back the chain just pushed (narrow stores read as wide loads) costs one per copy.
+#[derive(Clone, Copy)]
+pub(crate) struct Reach<'a, const N: usize> {
+    pub from: Option<&'a Chain<N>>,
+    pub step: usize,
+    pub row: u32,
+    pub time: i64,
+}
+
+impl<const N: usize> Reach<'_, N> {
+    /// 1-based furthest step of the chain made.
+    #[inline(always)]
+    pub fn level(&self) -> u8 {
+        let mask = self.from.map_or(0, |c| c.mask) | 1 << self.step;
+        (32 - mask.leading_zeros()) as u8
+    }
+
+    #[inline(always)]
+    pub fn first_time(&self) -> i64 {
+        self.from.map_or(self.time, Chain::first_time)
+    }
+
+    /// Whether the chain made is new (one step long).
+    #[inline(always)]
+    pub fn is_start(&self) -> bool {
+        self.from.is_none()
+    }
+
+    /// Make `to` the chain made.
+    #[inline(always)]
+    pub fn write(&self, to: &mut Chain<N>) {
+        match self.from {
+            None => to.restart(self.row, self.time),
+            Some(from) => {
+                *to = *from;
+                to.push(self.step, self.row, self.time);
+            }
+        }
+    }
+}
+
 /// What one counted unit (a user, or an attempt) ended as.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Outcome<const N: usize> {

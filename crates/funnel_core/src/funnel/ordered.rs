@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 
-use super::chain::{Chain, Event, Outcome};
+use super::chain::{Chain, Event, Outcome, Reach};
 use super::open_window::window_open;
 use super::spec::{AnalysisSpec, Counting, StepOrder};
 
@@ -72,12 +72,13 @@ impl<'a, const N: usize> Ordered<'a, N> {
     }
 
     /// Replay the steps of one instant; `may_start` says whether step 1 may (re)start a chain.
-    /// Calls `reached` for every chain that advanced; returns the mask of slots that advanced.
+    /// Calls `reached` for every chain that advanced (see `Reach`: a keeper copies it from the
+    /// chain it extends); returns the mask of slots that advanced.
     fn steps_at(
         &mut self,
         group: &[Event],
         mut may_start: impl FnMut() -> bool,
-        mut reached: impl FnMut(&Chain<N>),
+        mut reached: impl FnMut(Reach<'_, N>),
     ) -> u32 {
         let union = group.iter().fold(0u32, |m, e| m | e.steps);
         let mut advanced = 0u32;
@@ -86,21 +87,34 @@ impl<'a, const N: usize> Ordered<'a, N> {
             let step = remaining.trailing_zeros() as usize;
             remaining &= remaining - 1;
             for event in group.iter().filter(|e| e.steps & (1 << step) != 0) {
+                let (row, time) = (event.row, event.time);
                 if step == 0 {
                     if !may_start() {
                         continue;
                     }
-                    self.slots[0].restart(event.row, event.time);
+                    self.slots[0].restart(row, time);
+                    reached(Reach {
+                        from: None,
+                        step,
+                        row,
+                        time,
+                    });
                 } else {
                     // A source slot is always an earlier step's, and never empty.
-                    let Some(from) = self.source_slot(step, event.time) else {
+                    let Some(from) = self.source_slot(step, time) else {
                         continue;
                     };
-                    self.slots[step] = self.slots[from];
-                    self.slots[step].push(step, event.row, event.time);
+                    let (earlier, later) = self.slots.split_at_mut(step);
+                    later[0] = earlier[from];
+                    later[0].push(step, row, time);
+                    reached(Reach {
+                        from: Some(&earlier[from]),
+                        step,
+                        row,
+                        time,
+                    });
                 }
                 advanced |= 1 << step;
-                reached(&self.slots[step]);
             }
         }
         advanced
@@ -111,6 +125,9 @@ impl<'a, const N: usize> Ordered<'a, N> {
     /// is voided. Returns the voided chains' (entry row, furthest step, last row).
     fn exclusions_at(&mut self, group: &[Event], time: i64, voided: &mut Vec<(u32, u8, u32)>) {
         voided.clear();
+        if self.spec.exclusions.is_empty() {
+            return;
+        }
         let union = group.iter().fold(0u32, |m, e| m | e.exclusions);
         if union == 0 {
             return;
@@ -164,7 +181,12 @@ impl<'a, const N: usize> Ordered<'a, N> {
     fn best_chain(&mut self, events: &[Event]) -> Option<Outcome<N>> {
         self.clear();
         let steps = self.spec.steps as u8;
-        let mut best: Option<Outcome<N>> = None;
+        // Level 0 (the empty chain) until a chain is reached: most chains reached beat it.
+        let mut best = Outcome {
+            chain: Chain::EMPTY,
+            excluded: false,
+            in_progress: false,
+        };
         let mut latest_start = i64::MIN;
         let mut voided = Vec::new();
         for group in events.chunk_by(|a, b| a.time == b.time) {
@@ -172,35 +194,29 @@ impl<'a, const N: usize> Ordered<'a, N> {
             let advanced = self.steps_at(
                 group,
                 || true,
-                |chain| {
-                    // Asked before the chain is copied: most chains reached beat nothing.
-                    let level = chain.level();
-                    if best.as_ref().is_none_or(|b| b.yields_to(level, false)) {
-                        best = Some(Outcome {
-                            chain: *chain,
-                            excluded: false,
-                            in_progress: false,
-                        });
-                        latest_start = chain.first_time();
-                    } else if best.is_some_and(|b| b.chain.level() == level) {
-                        latest_start = latest_start.max(chain.first_time());
+                |reach| {
+                    let level = reach.level();
+                    if best.yields_to(level, false) {
+                        reach.write(&mut best.chain);
+                        best.excluded = false;
+                        latest_start = reach.first_time();
+                    } else if best.chain.level() == level {
+                        latest_start = latest_start.max(reach.first_time());
                     }
                 },
             );
             self.exclusions_at(group, time, &mut voided);
-            if let Some(b) = best.as_mut() {
-                if voided.contains(&identity(&b.chain)) {
-                    b.excluded = true;
-                }
+            if !best.chain.is_empty() && voided.contains(&identity(&best.chain)) {
+                best.excluded = true;
             }
             self.strict_clear(advanced);
-            if best.is_some_and(|b| !b.excluded && b.chain.level() == steps) {
+            if !best.excluded && best.chain.level() == steps {
                 break;
             }
         }
-        best.map(|mut b| {
-            b.in_progress = !b.excluded && self.open_from(b.chain.level(), latest_start);
-            b
+        (!best.chain.is_empty()).then(|| {
+            best.in_progress = !best.excluded && self.open_from(best.chain.level(), latest_start);
+            best
         })
     }
 
@@ -208,49 +224,48 @@ impl<'a, const N: usize> Ordered<'a, N> {
     fn attempts(&mut self, events: &[Event], out: &mut Vec<Outcome<N>>) {
         self.clear();
         let steps = self.spec.steps as u8;
-        let mut current: Option<Outcome<N>> = None;
+        // The attempt under way, when `open`; its chain is updated in place as it advances.
+        let mut attempt = Outcome {
+            chain: Chain::EMPTY,
+            excluded: false,
+            in_progress: false,
+        };
+        let mut open = false;
         let mut voided = Vec::new();
         for group in events.chunk_by(|a, b| a.time == b.time) {
             let time = group[0].time;
-            if let Some(mut attempt) = current {
-                if time > attempt.chain.first_time().saturating_add(self.spec.window) {
-                    attempt.in_progress = self.in_progress(&attempt.chain);
-                    out.push(attempt);
-                    current = None;
-                    self.clear();
-                }
+            if open && time > attempt.chain.first_time().saturating_add(self.spec.window) {
+                attempt.in_progress = self.in_progress(&attempt.chain);
+                out.push(attempt);
+                open = false;
+                self.clear();
             }
-            let active = current.is_some();
+            let active = open;
             // One attempt starts at a time: step 1 is taken once, and only between attempts.
-            let started: Cell<Option<Chain<N>>> = Cell::new(None);
-            let mut best_now: Option<Chain<N>> = None;
+            let started = Cell::new(false);
+            // The attempt keeps the first chain of this instant to go further than it had.
+            let mut level = if active { attempt.chain.level() } else { 0 };
             let advanced = self.steps_at(
                 group,
-                || !active && started.get().is_none(),
-                |chain| {
-                    if chain.len == 1 {
-                        started.set(Some(*chain));
+                || !active && !started.get(),
+                |reach| {
+                    if reach.is_start() {
+                        started.set(true);
                     }
-                    if best_now.is_none_or(|b| chain.level() > b.level()) {
-                        best_now = Some(*chain);
+                    if reach.level() > level {
+                        level = reach.level();
+                        reach.write(&mut attempt.chain);
                     }
                 },
             );
-            if let Some(chain) = started.get() {
-                current = Some(Outcome {
-                    chain,
-                    excluded: false,
-                    in_progress: false,
-                });
-            }
-            if let (Some(attempt), Some(chain)) = (current.as_mut(), best_now) {
-                if chain.level() > attempt.chain.level() {
-                    attempt.chain = chain;
-                }
+            if started.get() {
+                open = true;
+                attempt.excluded = false;
+                attempt.in_progress = false;
             }
             self.exclusions_at(group, time, &mut voided);
             self.strict_clear(advanced);
-            if let Some(mut attempt) = current {
+            if open {
                 let is_voided = voided.contains(&identity(&attempt.chain));
                 let done = attempt.chain.level() == steps;
                 let broken = self.slots.iter().all(Chain::is_empty);
@@ -259,12 +274,12 @@ impl<'a, const N: usize> Ordered<'a, N> {
                     // A voided or broken attempt cannot move on, whatever its window says.
                     attempt.in_progress = !is_voided && !broken && self.in_progress(&attempt.chain);
                     out.push(attempt);
-                    current = None;
+                    open = false;
                     self.clear();
                 }
             }
         }
-        if let Some(mut attempt) = current {
+        if open {
             attempt.in_progress = self.in_progress(&attempt.chain);
             out.push(attempt);
         }
