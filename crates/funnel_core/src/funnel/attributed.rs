@@ -10,6 +10,25 @@ use crate::error::{CoreError, Result};
 /// Units per parallel chunk: large enough that the random reads of a chunk overlap.
 const CHUNK: usize = 1 << 16;
 
+/// Units ahead of the one read whose row is asked for.
+const AHEAD: usize = 32;
+
+/// Ask for the cache line of `values[at]`, to be read soon; nothing happens for an index past
+/// the end (`NO_ROW` included).
+#[inline(always)]
+fn prefetch(values: &[u32], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < values.len() {
+        // SAFETY: the address is inside `values`, and a prefetch reads nothing into the program.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().add(at).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, at);
+}
+
 /// Groups of units by a coded property: `codes[unit]` is the unit's group (`shown.len()` for a
 /// unit without a row or without a value; -1 for a unit at level 0) and `shown[g]` the
 /// property code of group `g`.
@@ -36,13 +55,20 @@ pub fn attributed_groups(
         )));
     }
     let missing = n_values as u32;
-    // First pass, parallel: each unit's code (`missing` without a row).
+    // First pass, parallel: each unit's code (`missing` without a row), and per chunk the
+    // values in the order its units first show them.
     let mut codes = vec![0i64; rows.len()];
-    codes
+    let firsts = codes
         .par_chunks_mut(CHUNK)
         .zip(rows.par_chunks(CHUNK))
-        .try_for_each(|(out, rows)| {
-            for (code, &row) in out.iter_mut().zip(rows) {
+        .map(|(out, rows)| {
+            let mut seen = vec![0u64; n_values.div_ceil(64)];
+            let mut first = Vec::new();
+            for (i, (code, &row)) in out.iter_mut().zip(rows).enumerate() {
+                // The rows are scattered over the log: asked for ahead, their reads overlap.
+                if let Some(&ahead) = rows.get(i + AHEAD) {
+                    prefetch(row_codes, ahead as usize);
+                }
                 let value = if row == NO_ROW {
                     missing
                 } else {
@@ -58,22 +84,30 @@ pub fn attributed_groups(
                         "property code {value} is above the number of values ({n_values})"
                     )));
                 }
+                if value != missing {
+                    let (word, bit) = ((value / 64) as usize, 1u64 << (value % 64));
+                    if seen[word] & bit == 0 {
+                        seen[word] |= bit;
+                        first.push(value);
+                    }
+                }
                 *code = i64::from(value);
             }
-            Ok(())
-        })?;
-    // Second pass, in unit order: number each value when first seen.
+            Ok(first)
+        })
+        .collect::<Result<Vec<Vec<u32>>>>()?;
+    // The chunks' first showings in chunk order: the values in the order units first show them.
     let mut number = vec![u32::MAX; n_values + 1];
     let mut shown = Vec::new();
-    for &code in &codes {
-        let slot = &mut number[code as usize];
-        if *slot == u32::MAX && code != i64::from(missing) {
+    for value in firsts.into_iter().flatten() {
+        let slot = &mut number[value as usize];
+        if *slot == u32::MAX {
             *slot = shown.len() as u32;
-            shown.push(code as u32);
+            shown.push(value);
         }
     }
     number[n_values] = shown.len() as u32;
-    // Third pass, parallel: renumber, and take entrants only.
+    // Second pass, parallel: renumber, and take entrants only.
     codes
         .par_chunks_mut(CHUNK)
         .zip(levels.par_chunks(CHUNK))

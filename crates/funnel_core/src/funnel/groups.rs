@@ -52,6 +52,9 @@ pub struct GroupTables {
     pub p90_from_previous: Vec<f64>,
 }
 
+/// Units per parallel chunk of the counting pass.
+const CHUNK: usize = 1 << 16;
+
 fn invalid(message: String) -> CoreError {
     CoreError::InvalidFunnel(message)
 }
@@ -75,11 +78,6 @@ pub fn group_tables(
             return Err(invalid(format!("{len} {name} given for {n_units} units")));
         }
     }
-    if let Some(&bad) = groups.iter().find(|&&g| g >= n_groups as i64) {
-        return Err(invalid(format!(
-            "group code {bad} is not below the number of groups ({n_groups})"
-        )));
-    }
     for (i, step) in steps.iter().enumerate() {
         let n = step.units.len();
         if step.from_first.len() != n || step.from_previous.len() != n {
@@ -90,46 +88,46 @@ pub fn group_tables(
                 step.from_previous.len()
             )));
         }
-        if let Some(&bad) = step.units.iter().find(|&&u| u < 0 || u >= n_units as i64) {
-            return Err(invalid(format!(
-                "step {} names unit {bad}, outside the {n_units} units",
-                i + 2
-            )));
-        }
     }
     let levels = n_steps + 1;
-    let counts = (0..n_units)
-        .into_par_iter()
-        .fold(
-            || Counts::new(n_groups, n_steps),
-            |mut c, unit| {
+    // Group codes are checked as they are counted: a bad one is kept and reported after.
+    let counts = (units.levels.par_chunks(CHUNK).enumerate())
+        .map(|(nth, chunk_levels)| {
+            let mut c = Counts::new(n_groups, n_steps);
+            let from = nth * CHUNK;
+            for (unit, &level) in (from..).zip(chunk_levels) {
                 let g = groups[unit];
                 if g < 0 {
-                    return c;
+                    continue;
+                }
+                if g >= n_groups as i64 {
+                    c.bad.get_or_insert(g);
+                    continue;
                 }
                 let g = g as usize;
-                let level = (units.levels[unit] as usize).min(n_steps);
+                let level = (level as usize).min(n_steps);
                 let flags = units.flags[unit];
                 if flags & EXCLUDED != 0 {
                     c.excluded_at[g * levels + level] += 1;
-                    return c;
+                    continue;
                 }
                 c.at_level[g * levels + level] += 1;
-                if flags & IN_PROGRESS != 0 {
-                    c.open_at[g * levels + level] += 1;
+                c.open_at[g * levels + level] += u64::from(flags & IN_PROGRESS != 0);
+                // A fixed count of adds, where a loop over the set bits mispredicts its exit.
+                let mask = units.reached[unit];
+                let reached = &mut c.reached[g * n_steps..(g + 1) * n_steps];
+                for (k, count) in reached.iter_mut().enumerate() {
+                    *count += u64::from(mask >> k & 1);
                 }
-                let mut mask = units.reached[unit];
-                while mask != 0 {
-                    let k = mask.trailing_zeros() as usize;
-                    mask &= mask - 1;
-                    if k < n_steps {
-                        c.reached[g * n_steps + k] += 1;
-                    }
-                }
-                c
-            },
-        )
+            }
+            c
+        })
         .reduce(|| Counts::new(n_groups, n_steps), Counts::add);
+    if let Some(bad) = counts.bad {
+        return Err(invalid(format!(
+            "group code {bad} is not below the number of groups ({n_groups})"
+        )));
+    }
     let mut tables = GroupTables {
         groups: n_groups,
         steps: n_steps,
@@ -142,12 +140,12 @@ pub fn group_tables(
         median_from_previous: vec![f64::NAN; n_groups * n_steps],
         p90_from_previous: vec![f64::NAN; n_groups * n_steps],
     };
-    time_quantiles(units, steps, groups, n_groups, &mut tables);
+    time_quantiles(units, steps, groups, n_groups, &mut tables)?;
     Ok(tables)
 }
 
-/// One step's (median, p90) per group, for times from step 1 (`true`) or the previous step.
-type StepQuantiles = (usize, bool, Vec<(f64, f64)>);
+/// One step's (median, p90) per group, of the times from step 1 and from the previous step.
+type StepQuantiles = (Vec<(f64, f64)>, Vec<(f64, f64)>);
 
 fn time_quantiles(
     units: UnitOutcomes<'_>,
@@ -155,64 +153,76 @@ fn time_quantiles(
     groups: &[i64],
     n_groups: usize,
     out: &mut GroupTables,
-) {
+) -> Result<()> {
     let n_steps = out.steps;
-    // Per step k >= 2 and per measure, the values of each group laid out contiguously.
-    let jobs: Vec<(usize, bool)> = (2..=n_steps)
-        .flat_map(|step| [(step, true), (step, false)])
-        .collect();
-    let results: Vec<StepQuantiles> = jobs
+    let n_units = groups.len();
+    // Per step k >= 2, each entry's group is found once; both measures are then laid out
+    // group by group, contiguously, for the selections.
+    let results: Vec<StepQuantiles> = (2..=n_steps)
         .into_par_iter()
-        .map(|(step, from_first)| {
+        .map(|step| {
             let reach = &steps[step - 2];
-            let values = if from_first {
-                reach.from_first
-            } else {
-                reach.from_previous
-            };
-            let group_of = |i: usize| {
-                let unit = reach.units[i] as usize;
-                let g = groups[unit];
-                (g >= 0 && units.flags[unit] & EXCLUDED == 0).then_some(g as usize)
-            };
+            let mut group_of = Vec::with_capacity(reach.units.len());
             let mut starts = vec![0usize; n_groups + 1];
-            for i in 0..values.len() {
-                if let Some(g) = group_of(i) {
-                    starts[g + 1] += 1;
+            for &unit in reach.units {
+                if unit < 0 || unit >= n_units as i64 {
+                    return Err(invalid(format!(
+                        "step {step} names unit {unit}, outside the {n_units} units"
+                    )));
                 }
+                let unit = unit as usize;
+                let g = groups[unit];
+                let g = if g >= 0 && units.flags[unit] & EXCLUDED == 0 {
+                    starts[g as usize + 1] += 1;
+                    g as u32
+                } else {
+                    u32::MAX
+                };
+                group_of.push(g);
             }
             for g in 0..n_groups {
                 starts[g + 1] += starts[g];
             }
-            let mut laid = vec![0i64; starts[n_groups]];
+            let mut first = vec![0i64; starts[n_groups]];
+            let mut previous = vec![0i64; starts[n_groups]];
             let mut next = starts.clone();
-            for (i, &v) in values.iter().enumerate() {
-                if let Some(g) = group_of(i) {
-                    laid[next[g]] = v;
-                    next[g] += 1;
+            for ((&g, &f), &p) in group_of
+                .iter()
+                .zip(reach.from_first)
+                .zip(reach.from_previous)
+            {
+                if g != u32::MAX {
+                    let at = &mut next[g as usize];
+                    first[*at] = f;
+                    previous[*at] = p;
+                    *at += 1;
                 }
             }
-            let quantiles = (0..n_groups)
-                .map(|g| median_and_p90(&mut laid[starts[g]..starts[g + 1]]))
-                .collect();
-            (step, from_first, quantiles)
+            let quantiles = |laid: &mut [i64]| -> Vec<(f64, f64)> {
+                (0..n_groups)
+                    .map(|g| median_and_p90(&mut laid[starts[g]..starts[g + 1]]))
+                    .collect()
+            };
+            Ok((quantiles(&mut first), quantiles(&mut previous)))
         })
-        .collect();
-    for (step, from_first, quantiles) in results {
-        for (g, (median, p90)) in quantiles.into_iter().enumerate() {
+        .collect::<Result<_>>()?;
+    for (step, (from_first, from_previous)) in (2..).zip(results) {
+        for (g, ((median_f, p90_f), (median_p, p90_p))) in
+            from_first.into_iter().zip(from_previous).enumerate()
+        {
             let at = g * n_steps + step - 1;
-            if from_first {
-                out.median_from_first[at] = median;
-                out.p90_from_first[at] = p90;
-            } else {
-                out.median_from_previous[at] = median;
-                out.p90_from_previous[at] = p90;
-            }
+            out.median_from_first[at] = median_f;
+            out.p90_from_first[at] = p90_f;
+            out.median_from_previous[at] = median_p;
+            out.p90_from_previous[at] = p90_p;
         }
     }
+    Ok(())
 }
 
 struct Counts {
+    /// The first group code found out of range, if any.
+    bad: Option<i64>,
     reached: Vec<u64>,
     at_level: Vec<u64>,
     open_at: Vec<u64>,
@@ -222,6 +232,7 @@ struct Counts {
 impl Counts {
     fn new(groups: usize, steps: usize) -> Self {
         Counts {
+            bad: None,
             reached: vec![0; groups * steps],
             at_level: vec![0; groups * (steps + 1)],
             open_at: vec![0; groups * (steps + 1)],
@@ -230,6 +241,7 @@ impl Counts {
     }
 
     fn add(mut self, other: Counts) -> Counts {
+        self.bad = self.bad.or(other.bad);
         for (a, b) in [
             (&mut self.reached, other.reached),
             (&mut self.at_level, other.at_level),
