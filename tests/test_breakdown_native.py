@@ -118,3 +118,88 @@ def test_engine_breakdown_equals_pandas_reference(seed: int, attribution) -> Non
         got = got.sort_values(["platform", "step"], key=lambda s: s.astype(str), kind="stable")
         got = got.reset_index(drop=True)[list(expected.columns)]
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def _table_then_pandas(result: wb.FunnelResult, by: str, attribution, top) -> pd.DataFrame:
+    """The breakdown frame built the generic way: every group's step table, groups ordered by
+    pandas (largest step 1 first, a tie by name, "(other)" last), then ``with_confidence``."""
+    from workbench.funnel.breakdown import keep_top
+    from workbench.funnel.tables import grouped_step_table
+    from workbench.stats import with_confidence
+
+    codes, labels = result.group_codes(by, attribution=attribution)
+    if top is not None:
+        codes, labels = keep_top(codes, labels, result.outcomes.counted, top)
+    members = np.bincount(codes + 1, minlength=len(labels) + 1)[1:]
+    present = np.flatnonzero(members)
+    table = grouped_step_table(
+        result.outcomes,
+        codes,
+        len(labels),
+        labels=result.labels,
+        optional=[s.optional for s in result.funnel.steps],
+        exclusions=bool(result.funnel.exclusions),
+        groups=present,
+    )
+    names = np.empty(len(labels), dtype=object)
+    names[:] = labels
+    table.insert(0, by, np.repeat(names[present], result.n_steps))
+    first = table[table["step"] == 1].copy()
+    first["_name"] = first[by].astype(str)
+    order = first.sort_values([result.counted, "_name"], ascending=[False, True])[by].tolist()
+    if "(other)" in order:
+        order = [g for g in order if g != "(other)"] + ["(other)"]
+    table[by] = pd.Categorical(table[by], categories=order, ordered=True)
+    table = table.sort_values([by, "step"], kind="stable").reset_index(drop=True)
+    return with_confidence(table)
+
+
+OPTIONAL = wb.Funnel(["a", wb.Step("b", optional=True), "c"], window="1h")
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("top", [None, 1, 2])
+def test_breakdown_frame_equals_the_generic_table_ordered_by_pandas(seed: int, top) -> None:
+    log = _random_log(seed)
+    for funnel in [*FUNNELS, OPTIONAL]:
+        result = funnel.run(log)
+        for attribution in ("first_touch", "last_touch"):
+            got = result.breakdown("platform", attribution=attribution, top=top)
+            expected = _table_then_pandas(result, "platform", attribution, top)
+            pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("n_values", "width"), [(3, np.uint8), (300, np.uint16), (70_000, np.uint32)]
+)
+def test_property_codes_are_as_narrow_as_their_values_and_group_alike(n_values, width) -> None:
+    rng = np.random.default_rng(n_values)
+    n = n_values + 4_000
+    # Every value appears (a missing one too), so the codes need the width named.
+    sku = np.concatenate([np.arange(n_values), rng.integers(0, n_values, n - n_values)])
+    log = wb.EventLog(
+        pa.table(
+            {
+                "user_id": rng.integers(0, n // 6, n),
+                "event": np.array(["a", "b", "c"])[rng.integers(0, 3, n)],
+                "time": pa.array(rng.integers(0, 3_000, n) * 60, pa.timestamp("s")),
+                "sku": pa.array(rng.permutation(sku), mask=rng.random(n) < 0.05),
+            }
+        )
+    )
+    assert log.property_codes("sku")[0].dtype == width
+    result = wb.Funnel(["a", "b", "c"], window="1h").run(log)
+    if n_values <= 300:  # the reference counts group by group
+        got = result.breakdown("sku")
+        expected = _reference(result, "sku", "first_touch")
+        got = got.assign(sku=got["sku"].astype(object))
+        got = got.sort_values(["sku", "step"], key=lambda s: s.astype(str), kind="stable")
+        got = got.reset_index(drop=True)[list(expected.columns)]
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    else:  # the widest codes give the groups the first touches show
+        group_codes, labels = result.group_codes("sku")
+        entered = np.asarray(result.outcomes.levels) > 0
+        rows = np.asarray(result.outcomes.entry_rows)[entered]
+        shown = np.asarray(labels, dtype=object)[group_codes[entered]]
+        source = log.source.column("sku").to_pylist()
+        assert [s if s != "(missing)" else None for s in shown] == [source[r] for r in rows]

@@ -161,7 +161,10 @@ class FunnelOutput:
     ) -> tuple[pa.UInt32Array, pa.Int64Array, pa.Int64Array, pa.UInt32Array]: ...
 
 def attributed_groups(
-    row_codes: pa.UInt32Array, rows: pa.UInt32Array, levels: pa.UInt8Array, n_values: int
+    row_codes: pa.UInt8Array | pa.UInt16Array | pa.UInt32Array,
+    rows: pa.UInt32Array,
+    levels: pa.UInt8Array,
+    n_values: int,
 ) -> tuple[pa.Int64Array, pa.UInt32Array]: ...
 def group_tables(
     levels: pa.UInt8Array,

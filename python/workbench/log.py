@@ -617,8 +617,9 @@ class EventLog:
         return self.source.column(name)
 
     def property_codes(self, name: str) -> tuple[np.ndarray, list[Any]]:
-        """Every input row's value of column ``name`` as a code (uint32, by input row; the
-        number of values for a null) and the values by code. Coded once per column, so that
+        """Every input row's value of column ``name`` as a code (by input row: uint8, uint16 or
+        uint32, the narrowest that holds them; the number of values for a null) and the values
+        by code. Coded once per column, so that
         breakdowns only gather the codes of the rows their units are attributed to.
 
         >>> codes, values = log.property_codes("platform")
@@ -628,7 +629,12 @@ class EventLog:
         if name not in self._property_codes:
             encoded = pc.dictionary_encode(decoded(self.property_column(name)))
             labels = encoded.dictionary.to_pylist()
-            codes = encoded.indices.fill_null(len(labels)).cast(pa.uint32())
+            # As narrow as the values allow: breakdowns read the codes scattered over every
+            # row, and a byte per row stays in cache where four bytes do not.
+            width = next(
+                t for t in (pa.uint8(), pa.uint16(), pa.uint32()) if len(labels) < 2**t.bit_width
+            )
+            codes = encoded.indices.fill_null(len(labels)).cast(width)
             self._property_codes[name] = (codes.to_numpy(zero_copy_only=False), labels)
         return self._property_codes[name]
 

@@ -1,7 +1,7 @@
 //! `workbench._core.run_funnel` and the arrays it leaves behind.
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int64Type, UInt32Type, UInt8Type};
+use arrow_array::types::{Int64Type, UInt16Type, UInt32Type, UInt8Type};
 use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_buffer::alloc::Allocation;
 use arrow_buffer::BooleanBuffer;
@@ -394,7 +394,8 @@ pub fn run_analysis(
     Ok(PyFunnelOutput::new(output, spec.steps, encoded))
 }
 
-/// A breakdown's group per unit from a coded event property: `row_codes` (uint32 per input row,
+/// A breakdown's group per unit from a coded event property: `row_codes` (uint8, uint16 or
+/// uint32 per input row,
 /// `n_values` for a missing value) read at each unit's attributed input row `rows` (uint32,
 /// `NO_ROW`: none), values numbered in the order units first show them; units at level 0
 /// (`levels`, uint8) in no group (-1). Returns (codes int64, the property code of each group).
@@ -406,12 +407,28 @@ pub fn attributed_groups(
     levels: PyArray,
     n_values: usize,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let row_codes = plain_values::<UInt32Type>("property codes", &row_codes)?;
     let rows = plain_values::<UInt32Type>("attributed rows", &rows)?;
     let levels = plain_values::<UInt8Type>("levels", &levels)?;
-    let groups = py
-        .detach(|| core_attributed_groups(row_codes, rows, levels, n_values))
-        .map_err(to_py)?;
+    let groups = match row_codes.array().data_type() {
+        DataType::UInt8 => {
+            let codes = plain_values::<UInt8Type>("property codes", &row_codes)?;
+            py.detach(|| core_attributed_groups(codes, rows, levels, n_values))
+        }
+        DataType::UInt16 => {
+            let codes = plain_values::<UInt16Type>("property codes", &row_codes)?;
+            py.detach(|| core_attributed_groups(codes, rows, levels, n_values))
+        }
+        DataType::UInt32 => {
+            let codes = plain_values::<UInt32Type>("property codes", &row_codes)?;
+            py.detach(|| core_attributed_groups(codes, rows, levels, n_values))
+        }
+        other => {
+            return Err(FunnelDefinitionError::new_err(format!(
+                "property codes must be UInt8, UInt16 or UInt32 without nulls, got {other}"
+            )))
+        }
+    }
+    .map_err(to_py)?;
     Ok((
         arrow_out::i64s(py, groups.codes)?,
         arrow_out::u32s(py, groups.shown)?,

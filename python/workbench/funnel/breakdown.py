@@ -13,6 +13,7 @@ groups and folds the rest into ``"(other)"``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ __all__ = [
     "OTHER",
     "attribution_rows",
     "keep_top",
-    "order_groups",
+    "largest_first",
     "property_groups",
     "user_table_groups",
 ]
@@ -212,12 +213,15 @@ def keep_top(
     return new_codes, [groups[g] for g in kept] + [OTHER]
 
 
-def order_groups(table: pd.DataFrame, by: str, counted: str) -> pd.DataFrame:
-    """Groups largest first (by step-1 count; ``"(other)"`` last), steps in order within each."""
-    first = table[table["step"] == 1].copy()
-    first["_name"] = first[by].astype(str)
-    order = first.sort_values([counted, "_name"], ascending=[False, True])[by].tolist()
-    if OTHER in order:
-        order = [g for g in order if g != OTHER] + [OTHER]
-    table[by] = pd.Categorical(table[by], categories=order, ordered=True)
-    return table.sort_values([by, "step"], kind="stable").reset_index(drop=True)
+def largest_first(groups: np.ndarray, entrants: np.ndarray, labels: Sequence[Any]) -> np.ndarray:
+    """``groups`` in the order a breakdown shows them: most units at step 1 (``entrants[g]``)
+    first, a tie by the label as text, ``"(other)"`` last.
+
+    >>> largest_first(np.array([0, 1, 2, 3]), np.array([5, 9, 5, 20]), ["b", "c", "a", OTHER])
+    array([1, 2, 0, 3])
+    """
+    order = sorted(
+        groups.tolist(),
+        key=lambda g: (str(labels[g]) == OTHER, -int(entrants[g]), str(labels[g])),
+    )
+    return np.asarray(order, dtype=np.int64)

@@ -35,6 +35,14 @@ from workbench.exceptions import FunnelDefinitionError
 __all__ = ["EXCLUDED", "IN_PROGRESS", "NO_ROW", "FunnelOutcomes", "StepReach"]
 
 
+def _narrow_codes(codes: np.ndarray) -> np.ndarray:
+    """Unsigned codes of 8, 16 or 32 bits as they are (the engine reads each width); others as
+    uint32."""
+    if codes.dtype in (np.uint8, np.uint16, np.uint32):
+        return codes
+    return codes.astype(np.uint32)
+
+
 def _frozen(array: np.ndarray, dtype: type, name: str, length: int | None = None) -> np.ndarray:
     """``array`` as a read-only 1-D array of ``dtype`` (no copy when it already is one)."""
     out: np.ndarray = np.asarray(array, dtype=dtype)
@@ -324,11 +332,11 @@ class FunnelOutcomes:
     def attributed_groups(
         self, row_codes: np.ndarray, rows: np.ndarray, n_values: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """A group per unit from a property coded per input row (``row_codes``, uint32;
-        ``n_values`` for a missing value) read at each unit's attributed input row ``rows``
-        (``NO_ROW``: none), and the property code of each group, in one native pass. Values are
-        numbered in the order units first show them; units without a value get the code after
-        the last, units that never entered -1.
+        """A group per unit from a property coded per input row (``row_codes``: uint8, uint16
+        or uint32, read as they are; ``n_values`` for a missing value) read at each unit's
+        attributed input row ``rows`` (``NO_ROW``: none), and the property code of each group,
+        in one native pass. Values are numbered in the order units first show them; units
+        without a value get the code after the last, units that never entered -1.
 
         >>> outcomes = funnel.outcomes(log)
         >>> row_codes, values = log.property_codes("platform")
@@ -337,7 +345,7 @@ class FunnelOutcomes:
         ([0, 1, 1, -1, 2, 0], ['ios', 'web', 'android'])
         """
         codes, shown = _core.attributed_groups(
-            pa.array(np.asarray(row_codes, dtype=np.uint32)),
+            pa.array(_narrow_codes(np.asarray(row_codes))),
             pa.array(np.asarray(rows, dtype=np.uint32)),
             pa.array(np.asarray(self.levels, dtype=np.uint8)),
             n_values,

@@ -32,12 +32,12 @@ from workbench.exceptions import ArgumentError, FunnelDefinitionError
 from workbench.funnel.breakdown import (
     MISSING,
     keep_top,
-    order_groups,
+    largest_first,
     property_groups,
     user_table_groups,
 )
 from workbench.funnel.outcomes import FunnelOutcomes
-from workbench.funnel.tables import grouped_step_table, step_tables
+from workbench.funnel.tables import group_counts, grouped_step_table, step_tables
 from workbench.log import EventLog
 from workbench.stats import with_confidence
 
@@ -257,15 +257,15 @@ class FunnelResult:
         codes, labels = self.group_codes(by, users=users, on=on, attribution=attribution)
         if top is not None:
             codes, labels = keep_top(codes, labels, self.outcomes.counted, top)
-        # Codes are -1 for a unit in no group: shifted by one they count without a masked copy.
-        members = np.bincount(codes + 1, minlength=len(labels) + 1)[1:]
-        present = np.flatnonzero(members)
+        # One native pass counts every group; the frame is then built once, in its final order.
+        counts = group_counts(self.outcomes, codes, len(labels))
+        present = np.flatnonzero(counts.members)
         if not len(present):
             empty = self.table.head(0)
             empty = empty[[c for c in empty.columns if not c.endswith(("_low", "_high"))]]
             empty.insert(0, by, pd.Series(dtype=object))
             return with_confidence(empty)
-        # One frame for every group with members, counted in one native pass.
+        present = largest_first(present, counts.reached[:, 0], labels)
         table = grouped_step_table(
             self.outcomes,
             codes,
@@ -274,11 +274,19 @@ class FunnelResult:
             optional=[s.optional for s in self.funnel.steps],
             exclusions=bool(self.funnel.exclusions),
             groups=present,
+            counts=counts,
+            confidence=0.95,
         )
         names = np.empty(len(labels), dtype=object)
         names[:] = labels
-        table.insert(0, by, np.repeat(names[present], self.n_steps))
-        return with_confidence(order_groups(table, by, self.counted))
+        shown = names[present]
+        # Groups by position: the codes of an ordered categorical whose categories are `shown`.
+        group = pd.Categorical.from_codes(
+            np.repeat(np.arange(len(shown)), self.n_steps),
+            dtype=pd.CategoricalDtype(list(shown), ordered=True),
+        )
+        table.insert(0, by, pd.Series(group))
+        return table
 
     def _segment_breakdown(self, segments: Mapping[str, Audience]) -> pd.DataFrame:
         if not segments:

@@ -13,15 +13,16 @@ and time to convert, for one group of units or for many groups in one counting p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.funnel.outcomes import FunnelOutcomes
-from workbench.stats import previous_steps
+from workbench.stats import conversion_interval, previous_steps
 
-__all__ = ["TIME_COLUMNS", "grouped_step_table", "step_tables"]
+__all__ = ["TIME_COLUMNS", "GroupCounts", "group_counts", "grouped_step_table", "step_tables"]
 
 TIME_COLUMNS = (
     "median_time_from_first",
@@ -57,6 +58,47 @@ def step_tables(
     return [table.iloc[g * n : (g + 1) * n].reset_index(drop=True) for g in range(n_groups)]
 
 
+@dataclass(frozen=True)
+class GroupCounts:
+    """What the engine counted per group of units, one row per group: units whose chain
+    includes each step (``reached``), counted units at each level 0..N (``at_level``), of them
+    in progress (``open_at``), excluded units by level (``excluded_at``), and the time columns
+    (``TIME_COLUMNS``, in the log's time unit, NaN where no unit reached the step)."""
+
+    reached: np.ndarray
+    at_level: np.ndarray
+    open_at: np.ndarray
+    excluded_at: np.ndarray
+    times: dict[str, np.ndarray]
+
+    @property
+    def members(self) -> np.ndarray:
+        """Units in each group: every unit with a group is counted at one level or excluded."""
+        return self.at_level.sum(axis=1) + self.excluded_at.sum(axis=1)
+
+
+def group_counts(outcomes: FunnelOutcomes, codes: np.ndarray, n_groups: int) -> GroupCounts:
+    """Count every group of ``codes`` (a group per unit, -1 for none) in one native pass.
+
+    >>> counts = group_counts(funnel.outcomes(log), np.array([0, 1, 1, -1, 0, 0]), 2)
+    >>> counts.reached.tolist(), counts.members.tolist()
+    ([[3, 2, 1], [2, 1, 0]], [3, 2])
+    """
+    n = outcomes.n_steps
+    native = outcomes.group_counts(codes, n_groups)
+
+    def grid(name: str, width: int) -> np.ndarray:
+        return native[name].to_numpy(zero_copy_only=False).reshape(n_groups, width)
+
+    return GroupCounts(
+        reached=grid("reached", n).astype(np.int64),
+        at_level=grid("at_level", n + 1).astype(np.int64),
+        open_at=grid("open_at", n + 1).astype(np.int64),
+        excluded_at=grid("excluded_at", n + 1).astype(np.int64),
+        times={name: grid(name, n) for name in TIME_COLUMNS},
+    )
+
+
 def grouped_step_table(
     outcomes: FunnelOutcomes,
     codes: np.ndarray,
@@ -66,9 +108,14 @@ def grouped_step_table(
     optional: Sequence[bool] | None = None,
     exclusions: bool = False,
     groups: np.ndarray | None = None,
+    counts: GroupCounts | None = None,
+    confidence: float | None = None,
 ) -> pd.DataFrame:
-    """The step tables of ``groups`` (default: all ``n_groups``) one after another, as one
-    frame: what a breakdown shows, built without a frame per group.
+    """The step tables of ``groups`` (default: all ``n_groups``, in that order) one after
+    another, as one frame: what a breakdown shows, built without a frame per group. ``counts``:
+    :func:`group_counts` of ``codes``, when the caller has it. With ``confidence``, the
+    conversion rates get their Wilson bounds (the columns and values
+    :func:`~workbench.stats.with_confidence` adds).
 
     >>> codes = np.array([0, 1, 1, -1, 0, 0])
     >>> table = grouped_step_table(funnel.outcomes(log), codes, 2, labels=["v", "c", "p"])
@@ -77,15 +124,14 @@ def grouped_step_table(
     """
     n = outcomes.n_steps
     counted_name = "users" if outcomes.counting == "users" else "conversions"
-    native = outcomes.group_counts(codes, n_groups)
-
-    def grid(name: str, width: int) -> np.ndarray:
-        return native[name].to_numpy(zero_copy_only=False).reshape(n_groups, width)
-
-    reached = grid("reached", n).astype(np.int64)
-    at_level = grid("at_level", n + 1)[:, 1:].astype(np.int64)
-    open_at = grid("open_at", n + 1)[:, 1:].astype(np.int64)
-    excluded_at = grid("excluded_at", n + 1)[:, 1:].astype(np.int64)
+    if counts is None:
+        counts = group_counts(outcomes, codes, n_groups)
+    present = np.arange(n_groups) if groups is None else np.asarray(groups, dtype=np.int64)
+    k = len(present)
+    reached = counts.reached[present]
+    at_level = counts.at_level[present, 1:]
+    open_at = counts.open_at[present, 1:].copy()
+    excluded_at = counts.excluded_at[present, 1:]
     steps = np.arange(1, n + 1)
     skippable = list(optional) if optional is not None else [False] * n
     previous_index = previous_steps(steps, skippable) - 1
@@ -99,23 +145,30 @@ def grouped_step_table(
     dropped = at_level - open_at
     dropped[:, -1] = 0
     open_at[:, -1] = 0
-    present = np.arange(n_groups) if groups is None else np.asarray(groups, dtype=np.int64)
-    k = len(present)
+    step_numbers = np.tile(steps, k)
     columns: dict[str, Any] = {
-        "step": np.tile(steps, k),
+        "step": step_numbers,
         "label": list(labels) * k,
-        counted_name: reached[present].ravel(),
-        "conversion_from_previous": from_previous[present].ravel(),
-        "conversion_from_first": from_first[present].ravel(),
-        "dropped": dropped[present].ravel(),
-        "in_progress": open_at[present].ravel(),
+        counted_name: reached.ravel(),
     }
+    rates = {
+        "conversion_from_previous": (from_previous, reached[:, previous_index]),
+        "conversion_from_first": (from_first, np.repeat(reached[:, :1], n, axis=1)),
+    }
+    for name, (rate, trials) in rates.items():
+        columns[name] = rate.ravel()
+        if confidence is not None:
+            low, high = conversion_interval(
+                reached.ravel(), trials.ravel(), step_numbers, confidence
+            )
+            columns[f"{name}_low"], columns[f"{name}_high"] = low, high
+    columns["dropped"] = dropped.ravel()
+    columns["in_progress"] = open_at.ravel()
     if exclusions:
-        columns["excluded"] = excluded_at[present].ravel()
+        columns["excluded"] = excluded_at.ravel()
     if any(skippable):
         columns["optional"] = np.tile(np.asarray(skippable, dtype=bool), k)
-    table = pd.DataFrame(columns)
     unit: Any = outcomes.time_unit
     for name in TIME_COLUMNS:
-        table[name] = pd.to_timedelta(grid(name, n)[present].ravel(), unit=unit)
-    return table
+        columns[name] = pd.to_timedelta(counts.times[name][present].ravel(), unit=unit)
+    return pd.DataFrame(columns)
