@@ -28,6 +28,7 @@ __all__ = [
     "TagStore",
     "WorkbenchError",
     "__version__",
+    "attributed_codes",
     "attributed_groups",
     "audience_did",
     "audience_from_bitmap",
@@ -166,6 +167,12 @@ def attributed_groups(
     levels: pa.UInt8Array,
     n_values: int,
 ) -> tuple[pa.Int64Array, pa.UInt32Array]: ...
+def attributed_codes(
+    row_codes: pa.UInt8Array | pa.UInt16Array | pa.UInt32Array,
+    rows: pa.UInt32Array,
+    levels: pa.UInt8Array,
+    n_values: int,
+) -> pa.Int64Array: ...
 def group_tables(
     levels: pa.UInt8Array,
     reached: pa.UInt32Array,

@@ -10,10 +10,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use funnel_core::funnel::{
-    attributed_groups as core_attributed_groups, group_tables as core_group_tables,
-    run_analysis as core_analysis, run_funnel as core_run, AnalysisConditions, AnalysisSpec,
-    Counting, Exclusion, FunnelOutput, FunnelSpec, Mode, StepConditions, StepOrder, StepReach,
-    UnitOutcomes, NO_HOLD,
+    attributed_codes as core_attributed_codes, attributed_groups as core_attributed_groups,
+    group_tables as core_group_tables, run_analysis as core_analysis, run_funnel as core_run,
+    AnalysisConditions, AnalysisSpec, Counting, Exclusion, FunnelOutput, FunnelSpec, Mode,
+    RowCodes, StepConditions, StepOrder, StepReach, UnitOutcomes, NO_HOLD,
 };
 use funnel_core::log::EncodedLog;
 use pyo3::prelude::*;
@@ -394,11 +394,38 @@ pub fn run_analysis(
     Ok(PyFunnelOutput::new(output, spec.steps, encoded))
 }
 
+/// A property coded per input row: uint8, uint16 or uint32 without nulls.
+fn row_codes<'a>(array: &'a PyArray) -> PyResult<RowCodes<'a>> {
+    Ok(match array.array().data_type() {
+        DataType::UInt8 => RowCodes::U8(plain_values::<UInt8Type>("property codes", array)?),
+        DataType::UInt16 => RowCodes::U16(plain_values::<UInt16Type>("property codes", array)?),
+        DataType::UInt32 => RowCodes::U32(plain_values::<UInt32Type>("property codes", array)?),
+        other => {
+            return Err(FunnelDefinitionError::new_err(format!(
+                "property codes must be UInt8, UInt16 or UInt32 without nulls, got {other}"
+            )))
+        }
+    })
+}
+
+/// The property codes, attributed rows (uint32) and levels (uint8) of the attribution calls.
+fn attributed_inputs<'a>(
+    row_codes: &'a PyArray,
+    rows: &'a PyArray,
+    levels: &'a PyArray,
+) -> PyResult<(RowCodes<'a>, &'a [u32], &'a [u8])> {
+    Ok((
+        self::row_codes(row_codes)?,
+        plain_values::<UInt32Type>("attributed rows", rows)?,
+        plain_values::<UInt8Type>("levels", levels)?,
+    ))
+}
+
 /// A breakdown's group per unit from a coded event property: `row_codes` (uint8, uint16 or
-/// uint32 per input row,
-/// `n_values` for a missing value) read at each unit's attributed input row `rows` (uint32,
-/// `NO_ROW`: none), values numbered in the order units first show them; units at level 0
-/// (`levels`, uint8) in no group (-1). Returns (codes int64, the property code of each group).
+/// uint32 per input row, `n_values` for a missing value) read at each unit's attributed input
+/// row `rows` (uint32, `NO_ROW`: none), values numbered in the order units first show them;
+/// units at level 0 (`levels`, uint8) in no group (-1). Returns (codes int64, the property code
+/// of each group).
 #[pyfunction]
 pub fn attributed_groups(
     py: Python<'_>,
@@ -407,30 +434,29 @@ pub fn attributed_groups(
     levels: PyArray,
     n_values: usize,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
-    let rows = plain_values::<UInt32Type>("attributed rows", &rows)?;
-    let levels = plain_values::<UInt8Type>("levels", &levels)?;
-    let groups = match row_codes.array().data_type() {
-        DataType::UInt8 => {
-            let codes = plain_values::<UInt8Type>("property codes", &row_codes)?;
-            py.detach(|| core_attributed_groups(codes, rows, levels, n_values))
-        }
-        DataType::UInt16 => {
-            let codes = plain_values::<UInt16Type>("property codes", &row_codes)?;
-            py.detach(|| core_attributed_groups(codes, rows, levels, n_values))
-        }
-        DataType::UInt32 => {
-            let codes = plain_values::<UInt32Type>("property codes", &row_codes)?;
-            py.detach(|| core_attributed_groups(codes, rows, levels, n_values))
-        }
-        other => {
-            return Err(FunnelDefinitionError::new_err(format!(
-                "property codes must be UInt8, UInt16 or UInt32 without nulls, got {other}"
-            )))
-        }
-    }
-    .map_err(to_py)?;
+    let (codes, rows, levels) = attributed_inputs(&row_codes, &rows, &levels)?;
+    let groups = py
+        .detach(|| core_attributed_groups(codes, rows, levels, n_values))
+        .map_err(to_py)?;
     Ok((
         arrow_out::i64s(py, groups.codes)?,
         arrow_out::u32s(py, groups.shown)?,
     ))
+}
+
+/// Each unit's property code (int64) on its attributed row, as `attributed_groups` reads it but
+/// not renumbered: `n_values` without a row or a value, -1 at level 0.
+#[pyfunction]
+pub fn attributed_codes(
+    py: Python<'_>,
+    row_codes: PyArray,
+    rows: PyArray,
+    levels: PyArray,
+    n_values: usize,
+) -> PyResult<Py<PyAny>> {
+    let (codes, rows, levels) = attributed_inputs(&row_codes, &rows, &levels)?;
+    let codes = py
+        .detach(|| core_attributed_codes(codes, rows, levels, n_values))
+        .map_err(to_py)?;
+    arrow_out::i64s(py, codes)
 }

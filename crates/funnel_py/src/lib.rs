@@ -33,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(funnel::run_analysis, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::group_tables, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::attributed_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(funnel::attributed_codes, m)?)?;
     m.add_function(wrap_pyfunction!(log::user_space, m)?)?;
     m.add_function(wrap_pyfunction!(plan::code_text, m)?)?;
     m.add_function(wrap_pyfunction!(plan::present_by_code, m)?)?;

@@ -352,6 +352,26 @@ class FunnelOutcomes:
         )
         return codes.to_numpy(), shown.to_numpy()
 
+    def attributed_codes(
+        self, row_codes: np.ndarray, rows: np.ndarray, n_values: int
+    ) -> np.ndarray:
+        """Each unit's property code on its attributed input row, as :meth:`attributed_groups`
+        reads it but not renumbered: ``n_values`` without a row or a value, -1 for units that
+        never entered.
+
+        >>> outcomes = funnel.outcomes(log)
+        >>> row_codes, values = log.property_codes("platform")
+        >>> outcomes.attributed_codes(row_codes, outcomes.entry_rows, len(values)).tolist()
+        [0, 1, 1, -1, 2, 0]
+        """
+        codes = _core.attributed_codes(
+            pa.array(_narrow_codes(np.asarray(row_codes))),
+            pa.array(np.asarray(rows, dtype=np.uint32)),
+            pa.array(np.asarray(self.levels, dtype=np.uint8)),
+            n_values,
+        )
+        return codes.to_numpy()
+
     def user_levels(self) -> np.ndarray:
         """Furthest step per dense user id over counted units (0 for excluded users), uint8.
 

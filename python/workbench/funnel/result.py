@@ -254,7 +254,13 @@ class FunnelResult:
         """
         if isinstance(by, Mapping):
             return self._segment_breakdown(by)
-        codes, labels = self.group_codes(by, users=users, on=on, attribution=attribution)
+        if top is None and users is None and on is None:
+            # Groups are ordered by size below: the log's own codes need no numbering.
+            codes, labels = property_groups(
+                self.log, self.outcomes, by, attribution, numbered=False
+            )
+        else:
+            codes, labels = self.group_codes(by, users=users, on=on, attribution=attribution)
         if top is not None:
             codes, labels = keep_top(codes, labels, self.outcomes.counted, top)
         # One native pass counts every group; the frame is then built once, in its final order.

@@ -27,7 +27,7 @@ mod steps;
 mod window_funnel;
 
 pub use analysis::{run_analysis, AnalysisConditions};
-pub use attributed::{attributed_groups, AttributedGroups};
+pub use attributed::{attributed_codes, attributed_groups, AttributedGroups, RowCodes};
 pub use groups::{group_tables, GroupTables, StepReach, UnitOutcomes};
 pub use open_window::window_open;
 pub use output::{FunnelOutput, Recycled, StepTimes, EXCLUDED, IN_PROGRESS, NO_HOLD, NO_ROW};
