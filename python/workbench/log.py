@@ -619,8 +619,8 @@ class EventLog:
     def property_codes(self, name: str) -> tuple[np.ndarray, list[Any]]:
         """Every input row's value of column ``name`` as a code (by input row: uint8, uint16 or
         uint32, the narrowest that holds them; the number of values for a null) and the values
-        by code. Coded once per column, so that
-        breakdowns only gather the codes of the rows their units are attributed to.
+        by code. Coded once per column, so that breakdowns only gather the codes of the rows
+        their units are attributed to.
 
         >>> codes, values = log.property_codes("platform")
         >>> codes[:4].tolist(), values
