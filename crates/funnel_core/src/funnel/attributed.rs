@@ -157,9 +157,12 @@ fn numbered_groups<C: Copy + Into<u32> + Sync>(
     // First pass, parallel: each unit's code (`missing` without a row), and per chunk the
     // values in the order its units first show them.
     let mut codes = vec![0i64; rows.len()];
+    // A bitmap of the values per chunk: chunks grow with the units, so that there are never
+    // more than a few dozen bitmaps, however many values there are.
+    let chunk = CHUNK.max(rows.len().div_ceil(16 * rayon::current_num_threads()));
     let firsts = codes
-        .par_chunks_mut(CHUNK)
-        .zip(rows.par_chunks(CHUNK))
+        .par_chunks_mut(chunk)
+        .zip(rows.par_chunks(chunk))
         .map(|(out, rows)| {
             // One bit per value and one for `missing` (no branch on it; see `code_at`).
             let mut seen = vec![0u64; (n_values + 1).div_ceil(64)];

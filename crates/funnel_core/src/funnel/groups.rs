@@ -89,26 +89,30 @@ pub fn group_tables(
             )));
         }
     }
-    // Group codes are checked as they are counted: a bad one is kept and reported after.
+    // Group codes are checked as they are counted: a bad one is kept and reported after. One
+    // set of counts per stretch of chunks a thread takes (rayon's fold), not per chunk: a
+    // breakdown may have many groups.
     let counts = (units.levels.par_chunks(CHUNK).enumerate())
-        .map(|(nth, chunk_levels)| {
-            let mut c = Counts::new(n_groups, n_steps);
-            let from = nth * CHUNK;
-            for (unit, &level) in (from..).zip(chunk_levels) {
-                let g = groups[unit];
-                if g >= n_groups as i64 {
-                    c.bad.get_or_insert(g);
-                    continue;
+        .fold(
+            || Counts::new(n_groups, n_steps),
+            |mut c, (nth, chunk_levels)| {
+                let from = nth * CHUNK;
+                for (unit, &level) in (from..).zip(chunk_levels) {
+                    let g = groups[unit];
+                    if g >= n_groups as i64 {
+                        c.bad.get_or_insert(g);
+                        continue;
+                    }
+                    c.add_unit(
+                        g,
+                        level,
+                        units.flags[unit] & (IN_PROGRESS | EXCLUDED),
+                        units.reached[unit],
+                    );
                 }
-                c.add_unit(
-                    g,
-                    level,
-                    units.flags[unit] & (IN_PROGRESS | EXCLUDED),
-                    units.reached[unit],
-                );
-            }
-            c
-        })
+                c
+            },
+        )
         .reduce(|| Counts::new(n_groups, n_steps), Counts::add);
     if let Some(bad) = counts.bad {
         return Err(invalid(format!(
