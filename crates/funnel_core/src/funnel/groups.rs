@@ -216,12 +216,12 @@ fn time_quantiles(
     Ok(())
 }
 
-/// One chunk's counts, one increment a unit in the common case. Units in no group are counted
-/// in one more group, then dropped (about half the units are in none, and a branch on it
-/// mispredicted every other unit); units are tallied by (group, in progress and excluded bits,
-/// level); the steps each reached come from those tallies when a unit's chain is the first
-/// `level` steps, and are added bit by bit only for other chains (optional steps, or outcomes
-/// computed elsewhere).
+/// The counts of one stretch of units (a thread's share of the fold), one increment a unit in
+/// the common case. Units in no group are counted in one more group, then dropped (about half
+/// the units are in none, and a branch on it mispredicted every other unit); units are tallied
+/// by (group, in progress and excluded bits, level); the steps each reached come from those
+/// tallies when a unit's chain is the first `level` steps, and are added bit by bit only for
+/// other chains (optional steps, or outcomes computed elsewhere).
 struct Counts {
     /// The first group code found out of range, if any.
     bad: Option<i64>,
